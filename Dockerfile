@@ -1,0 +1,16 @@
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+RUN cargo build --release --locked
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 haki
+COPY --from=build /src/target/release/haki /usr/local/bin/haki
+USER haki
+ENV HAKI_BIND=0.0.0.0:8080
+EXPOSE 8080
+ENTRYPOINT ["haki"]
+CMD ["serve"]

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts Haki. Without DATABASE_URL it runs a PostgreSQL cluster kept in .data/ (created on first
+# use, reused afterwards) and a JWT secret generated once and kept beside it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -f .env ] && { set -a; . ./.env; set +a; }
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  port=${HAKI_PG_PORT:-54329}
+  mkdir -p .data
+  scripts/pg.sh start .data/pg "$port"
+  if [ ! -f .data/db_password ]; then
+    (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > .data/db_password)
+  fi
+  pw=$(cat .data/db_password)
+  scripts/pg.sh psql .data/pg "$port" -d postgres <<SQL
+SELECT 'CREATE ROLE haki LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'haki') \gexec
+ALTER ROLE haki PASSWORD '$pw';
+SELECT 'CREATE DATABASE haki OWNER haki' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'haki') \gexec
+SQL
+  export DATABASE_URL="postgres://haki:$pw@127.0.0.1:$port/haki"
+fi
+
+if [ -z "${HAKI_JWT_SECRET:-}" ]; then
+  mkdir -p .data
+  [ -f .data/jwt_secret ] || (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n' > .data/jwt_secret)
+  HAKI_JWT_SECRET=$(cat .data/jwt_secret)
+  export HAKI_JWT_SECRET
+fi
+
+cargo build --release --quiet
+exec target/release/haki "${@:-serve}"

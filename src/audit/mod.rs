@@ -1,0 +1,96 @@
+//! The audit trail: one writer used by every domain, and the admin's view of it.
+//! The table is append-only; the database itself rejects UPDATE, DELETE and TRUNCATE.
+
+pub mod handlers;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+
+use crate::{
+    auth::{AuthUser, Role},
+    db::schema::audit_log,
+    extract::RequestMeta,
+    ids::UserId,
+};
+
+/// One audited act: who (actor and role), did what (action), to what (resource type and id),
+/// from where (request id, client address), with what details (never secrets).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEvent {
+    actor_id: Option<UserId>,
+    actor_role: Option<Role>,
+    action: String,
+    resource_type: String,
+    resource_id: Option<String>,
+    request_id: Option<String>,
+    client_addr: Option<String>,
+    details: Value,
+}
+
+impl AuditEvent {
+    /// An act of an authenticated user.
+    pub fn by(user: &AuthUser, action: &str, resource_type: &str, resource_id: impl ToString) -> Self {
+        AuditEvent {
+            actor_id: Some(user.id),
+            actor_role: Some(user.role),
+            ..Self::anonymous(&user.meta, action, resource_type, Some(resource_id.to_string()))
+        }
+    }
+
+    /// An act with no authenticated actor yet (a login attempt).
+    pub fn anonymous(meta: &RequestMeta, action: &str, resource_type: &str, resource_id: Option<String>) -> Self {
+        AuditEvent {
+            actor_id: None,
+            actor_role: None,
+            action: action.to_string(),
+            resource_type: resource_type.to_string(),
+            resource_id,
+            request_id: Some(meta.request_id.clone()).filter(|id| !id.is_empty()),
+            client_addr: meta.client_addr(),
+            details: Value::Object(Default::default()),
+        }
+    }
+
+    /// An act done from the command line on the server itself.
+    pub fn operator(action: &str, resource_type: &str, resource_id: impl ToString) -> Self {
+        AuditEvent {
+            client_addr: Some("cli".into()),
+            request_id: None,
+            ..Self::anonymous(
+                &RequestMeta {
+                    request_id: String::new(),
+                    client_ip: None,
+                },
+                action,
+                resource_type,
+                Some(resource_id.to_string()),
+            )
+        }
+    }
+
+    pub fn actor(mut self, id: UserId, role: Role) -> Self {
+        self.actor_id = Some(id);
+        self.actor_role = Some(role);
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// Writes the entry; call it inside the transaction of the change it records.
+    pub async fn record(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        diesel::insert_into(audit_log::table)
+            .values(&self)
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(handlers::list_audit_log);
+}

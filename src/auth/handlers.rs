@@ -1,0 +1,218 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use actix_web::{HttpResponse, get, post, put, web};
+use chrono::Utc;
+use diesel_async::AsyncConnection;
+use governor::clock::{Clock, DefaultClock};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::{AuthUser, password};
+use crate::{
+    audit::AuditEvent,
+    error::{ApiError, ApiResult, Problem},
+    extract::{RequestMeta, ValidatedJson, ok_with_etag},
+    state::AppState,
+    users::{dto::User, models::UserChanges, queries},
+};
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[validate(length(min = 1, max = 254))]
+    #[schema(format = "email", max_length = 254)]
+    pub email: String,
+    #[validate(length(min = 1, max = 256))]
+    #[schema(format = "password", max_length = 256)]
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    #[validate(length(min = 1, max = 256))]
+    #[schema(format = "password")]
+    pub current_password: String,
+    #[validate(length(min = password::MIN_PASSWORD_LEN, max = password::MAX_PASSWORD_LEN))]
+    #[schema(format = "password", min_length = 12, max_length = 256)]
+    pub new_password: String,
+}
+
+const LOGIN_FAILED: &str = "The email or password is wrong, or the account is locked or inactive.";
+
+fn issue_token(state: &AppState, user: &crate::users::models::UserRow) -> ApiResult<TokenResponse> {
+    let access_token = state
+        .jwt
+        .issue(user.id, user.role, user.organization_id, user.token_version)
+        .map_err(ApiError::internal)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.jwt.ttl.as_secs(),
+    })
+}
+
+/// Exchange email and password for an access token. Unknown email, wrong password, locked and
+/// inactive accounts all answer the same 401; attempts are rate limited per client address.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "login",
+    security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: ValidatedJson<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let client = meta.client_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if let Err(not_until) = state.login_limiter.check_key(&client) {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        return Err(ApiError::too_many_requests(wait.as_secs() + 1));
+    }
+    if state.login_limiter.len() > 100_000 {
+        state.login_limiter.retain_recent();
+    }
+
+    let LoginRequest { email, password: given } = body.0;
+    let mut conn = state.conn().await?;
+    let Some(user) = queries::find_by_email(&mut conn, &email).await? else {
+        password::verify_decoy(given).await?;
+        AuditEvent::anonymous(&meta, "auth.login_failed", "user", None)
+            .details(json!({"email": email, "reason": "unknown_email"}))
+            .record(&mut conn)
+            .await?;
+        return Err(ApiError::unauthenticated(LOGIN_FAILED));
+    };
+
+    let matches = password::verify(given, user.password_hash.clone()).await?;
+    let reason = if user.is_locked(Utc::now()) {
+        Some("locked")
+    } else if !matches {
+        Some("wrong_password")
+    } else if !user.active {
+        Some("inactive")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        let newly_locked = if reason == "wrong_password" {
+            queries::record_failed_login(
+                &mut conn,
+                user.id,
+                state.config.lockout_threshold,
+                state.config.lockout_duration,
+            )
+            .await?
+        } else {
+            None
+        };
+        AuditEvent::anonymous(&meta, "auth.login_failed", "user", Some(user.id.to_string()))
+            .details(json!({"email": email, "reason": reason}))
+            .record(&mut conn)
+            .await?;
+        if let Some(until) = newly_locked {
+            AuditEvent::anonymous(&meta, "auth.account_locked", "user", Some(user.id.to_string()))
+                .details(json!({"locked_until": until}))
+                .record(&mut conn)
+                .await?;
+        }
+        return Err(ApiError::unauthenticated(LOGIN_FAILED));
+    }
+
+    conn.transaction(async |conn| {
+        queries::record_login(conn, user.id).await?;
+        AuditEvent::anonymous(&meta, "auth.login", "user", Some(user.id.to_string()))
+            .actor(user.id, user.role)
+            .record(conn)
+            .await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(issue_token(&state, &user)?))
+}
+
+/// The caller's own account.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "get_me",
+    responses((status = 200, body = User, headers(("ETag" = String))))
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    let row = queries::find(&mut conn, user.id).await?;
+    Ok(ok_with_etag(row.version, &User::from(row)))
+}
+
+/// Change the caller's password. Every other token of the account stops working; the response
+/// carries a fresh one.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "change_my_password",
+    request_body = ChangePassword,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 422, description = "The current password is wrong or the new one is invalid", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ValidatedJson<ChangePassword>,
+) -> ApiResult<HttpResponse> {
+    let ChangePassword {
+        current_password,
+        new_password,
+    } = body.0;
+    if current_password == new_password {
+        return Err(ApiError::invalid_field(
+            "new_password",
+            "unchanged",
+            "must differ from the current password",
+        ));
+    }
+    let mut conn = state.conn().await?;
+    let current = queries::find(&mut conn, user.id).await?;
+    if !password::verify(current_password, current.password_hash.clone()).await? {
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "mismatch",
+            "is not your current password",
+        ));
+    }
+    let hash = password::hash(new_password).await?;
+    let updated = conn
+        .transaction(async |conn| {
+            let changes = UserChanges {
+                password_hash: Some(hash),
+                password_changed_at: Some(Utc::now()),
+                token_version: Some(current.token_version + 1),
+                ..Default::default()
+            };
+            let row = queries::update(conn, user.id, &changes).await?;
+            AuditEvent::by(&user, "user.password_changed", "user", user.id)
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(issue_token(&state, &updated)?))
+}

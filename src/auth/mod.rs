@@ -1,0 +1,104 @@
+//! Authentication (who is calling) and the `AuthUser` extractor; `policy` decides what they may do.
+
+pub mod handlers;
+pub mod jwt;
+pub mod password;
+pub mod policy;
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::future::LocalBoxFuture;
+
+use crate::{
+    db::schema::users,
+    error::ApiError,
+    extract::RequestMeta,
+    ids::{PartnerId, UserId},
+    state::AppState,
+    text_enum,
+};
+
+text_enum! {
+    /// What a user may see and do (DESIGN §2).
+    pub enum Role {
+        Admin,
+        ProgramManager,
+        CaseWorker,
+        AftercareOfficer,
+        Analyst,
+        Partner,
+    }
+}
+
+/// The authenticated caller, checked against the database on every request so that a deactivated
+/// user or a changed password cuts off existing tokens at once.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub id: UserId,
+    pub role: Role,
+    pub organization_id: Option<PartnerId>,
+    pub meta: RequestMeta,
+}
+
+const BAD_TOKEN: &str = "A valid bearer token is required.";
+
+impl FromRequest for AuthUser {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Middleware may already have authenticated this request.
+        if let Some(user) = req.extensions().get::<AuthUser>() {
+            let user = user.clone();
+            return Box::pin(async move { Ok(user) });
+        }
+        let req = req.clone();
+        Box::pin(async move {
+            let user = authenticate(&req).await?;
+            req.extensions_mut().insert(user.clone());
+            Ok(user)
+        })
+    }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthenticated(BAD_TOKEN))?;
+    let claims = state
+        .jwt
+        .verify(token)
+        .map_err(|_| ApiError::unauthenticated(BAD_TOKEN))?;
+
+    let mut conn = state.conn().await?;
+    let row: Option<(Role, Option<PartnerId>, bool, i32)> = users::table
+        .find(claims.sub)
+        .select((users::role, users::organization_id, users::active, users::token_version))
+        .first(&mut conn)
+        .await
+        .optional()?;
+    match row {
+        Some((role, organization_id, true, token_version)) if claims.tv == token_version => Ok(AuthUser {
+            id: claims.sub,
+            role,
+            organization_id,
+            meta: RequestMeta::of(req),
+        }),
+        _ => Err(ApiError::unauthenticated(BAD_TOKEN)),
+    }
+}
+
+/// Routes of `/auth` and `/me`.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(handlers::login)
+        .service(handlers::me)
+        .service(handlers::change_password);
+}

@@ -1,0 +1,112 @@
+//! Configuration, read once from the environment (see `.env.example`).
+
+use std::{env, net::SocketAddr, time::Duration};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is required")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub jwt_secret: Vec<u8>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub token_ttl: Duration,
+    pub db_pool_size: usize,
+    pub db_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub body_limit: usize,
+    pub small_cell_k: u32,
+    pub login_rate_per_minute: u32,
+    pub lockout_threshold: i32,
+    pub lockout_duration: Duration,
+    pub trust_forwarded_for: bool,
+    pub workers: usize,
+    pub shutdown_timeout: Duration,
+}
+
+// The secret is never printed, not even in debug logs.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("token_ttl", &self.token_ttl)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("cors_origins", &self.cors_origins)
+            .field("body_limit", &self.body_limit)
+            .field("small_cell_k", &self.small_cell_k)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Everything the server needs. Fails without `DATABASE_URL` or a JWT secret of 32+ bytes.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let database_url = database_url()?;
+        let jwt_secret = env::var("HAKI_JWT_SECRET")
+            .map_err(|_| ConfigError::Missing("HAKI_JWT_SECRET"))?
+            .into_bytes();
+        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "HAKI_JWT_SECRET",
+                reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+            });
+        }
+        Ok(Config {
+            database_url,
+            bind: parse("HAKI_BIND", "127.0.0.1:8080")?,
+            jwt_secret,
+            jwt_issuer: text("HAKI_JWT_ISSUER", "haki"),
+            jwt_audience: text("HAKI_JWT_AUDIENCE", "haki-api"),
+            token_ttl: Duration::from_secs(parse("HAKI_TOKEN_TTL_SECONDS", "900")?),
+            db_pool_size: parse("HAKI_DB_POOL_SIZE", "10")?,
+            db_timeout: Duration::from_millis(parse("HAKI_DB_TIMEOUT_MS", "5000")?),
+            cors_origins: text("HAKI_CORS_ORIGINS", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            body_limit: parse("HAKI_BODY_LIMIT_BYTES", "262144")?,
+            small_cell_k: parse("HAKI_SMALL_CELL_K", "5")?,
+            login_rate_per_minute: parse("HAKI_LOGIN_RATE_PER_MINUTE", "10")?,
+            lockout_threshold: parse("HAKI_LOCKOUT_THRESHOLD", "5")?,
+            lockout_duration: Duration::from_secs(parse("HAKI_LOCKOUT_SECONDS", "900")?),
+            trust_forwarded_for: parse("HAKI_TRUST_FORWARDED_FOR", "false")?,
+            workers: parse("HAKI_WORKERS", "0")?,
+            shutdown_timeout: Duration::from_secs(parse("HAKI_SHUTDOWN_TIMEOUT_SECONDS", "30")?),
+        })
+    }
+}
+
+pub fn database_url() -> Result<String, ConfigError> {
+    env::var("DATABASE_URL").map_err(|_| ConfigError::Missing("DATABASE_URL"))
+}
+
+fn text(name: &'static str, default: &str) -> String {
+    env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn parse<T>(name: &'static str, default: &str) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text(name, default)
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        })
+}

@@ -1,0 +1,381 @@
+//! The one error type of the API, rendered as RFC 9457 `application/problem+json`.
+
+use std::borrow::Cow;
+
+use actix_web::{
+    HttpRequest, HttpResponse, ResponseError,
+    error::{JsonPayloadError, PathError, QueryPayloadError},
+    http::{StatusCode, header},
+};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::middleware::current_request_id;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// One problem with one field of the request.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct FieldError {
+    /// Path of the field in the request body or query, e.g. `email` or `counties[2]`.
+    pub field: String,
+    /// Machine-readable reason, e.g. `required`, `length`, `unknown_variant`, `nul_byte`.
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// RFC 9457 problem details, as every error of the API is rendered.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:haki:problem:validation_failed", "title": "Unprocessable Entity", "status": 422,
+    "detail": "The request has invalid fields.", "code": "validation_failed",
+    "request_id": "0193a1b2-...", "errors": [{"field": "email", "code": "email", "message": "must be an email address"}]
+}))]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable error code.
+    pub code: String,
+    /// The `X-Request-Id` of the request, to quote when reporting a problem.
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Extra machine-readable facts about some errors (e.g. the allowed moves of a transition).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<serde_json::Value>,
+}
+
+/// An error answer of the API. Boxed: errors travel through every `Result` of the code base.
+#[derive(Debug)]
+pub struct ApiError(Box<ApiErrorInner>);
+
+#[derive(Debug)]
+pub struct ApiErrorInner {
+    status: StatusCode,
+    code: Cow<'static, str>,
+    detail: Cow<'static, str>,
+    errors: Vec<FieldError>,
+    extensions: Option<serde_json::Value>,
+    retry_after: Option<u64>,
+    /// Logged, never sent.
+    source: Option<String>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorInner;
+    fn deref(&self) -> &ApiErrorInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorInner {
+        &mut self.0
+    }
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
+        ApiError(Box::new(ApiErrorInner {
+            status,
+            code: code.into(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            extensions: None,
+            retry_after: None,
+            source: None,
+        }))
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn unauthenticated(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Your role may not do this.")
+    }
+
+    /// Missing, or outside the caller's reach: the two are indistinguishable on purpose.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource.")
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "stale_version",
+            "The resource changed since you read it (If-Match does not match its ETag); read it again and retry.",
+        )
+    }
+
+    pub fn unprocessable(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
+    /// 422 listing the fields at fault.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        Self::unprocessable("validation_failed", "The request has invalid fields.").with_errors(errors)
+    }
+
+    pub fn invalid_field(field: &str, code: &str, message: &str) -> Self {
+        Self::invalid_fields(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests; retry later.",
+        );
+        e.retry_after = Some(retry_after_secs.max(1));
+        e
+    }
+
+    pub fn unavailable(source: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "The database cannot be reached right now; retry shortly.",
+        );
+        e.source = Some(source.to_string());
+        e.retry_after = Some(5);
+        e
+    }
+
+    pub fn internal(source: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An unexpected error occurred.",
+        );
+        e.source = Some(source.to_string());
+        e
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn with_extensions(mut self, extensions: serde_json::Value) -> Self {
+        self.extensions = Some(extensions);
+        self
+    }
+
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("urn:haki:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail.to_string(),
+            code: self.code.to_string(),
+            request_id: current_request_id(),
+            errors: self.errors.clone(),
+            extensions: self.extensions.clone(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(source) = &self.source {
+            if self.status.is_server_error() {
+                log::error!("request_id={} {}: {}", current_request_id(), self.code, source);
+            }
+        }
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(self.problem())
+    }
+}
+
+/// Maps known unique constraints to the field a client sent.
+fn unique_constraint_field(constraint: &str) -> Option<&'static str> {
+    match constraint {
+        "users_email_key" => Some("email"),
+        "partners_name_key" => Some("name"),
+        _ => None,
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(err: DieselError) -> Self {
+        match &err {
+            DieselError::NotFound => ApiError::not_found(),
+            DieselError::DatabaseError(kind, info) => match kind {
+                DatabaseErrorKind::UniqueViolation => {
+                    let mut e =
+                        ApiError::conflict("already_exists", "A record with the same unique value already exists.");
+                    if let Some(field) = info.constraint_name().and_then(unique_constraint_field) {
+                        e.errors = vec![FieldError::new(field, "taken", "is already taken")];
+                    }
+                    e
+                }
+                DatabaseErrorKind::ForeignKeyViolation => ApiError::unprocessable(
+                    "invalid_reference",
+                    "The request refers to a record that does not exist.",
+                ),
+                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
+                    ApiError::unprocessable("constraint_violation", "The request breaks a rule of the data model.")
+                }
+                DatabaseErrorKind::SerializationFailure => {
+                    ApiError::conflict("concurrent_update", "A concurrent change got in the way; retry.")
+                }
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
+                    ApiError::unavailable(err.to_string())
+                }
+                _ => ApiError::internal(format!("{err} ({:?})", info.details())),
+            },
+            DieselError::BrokenTransactionManager => ApiError::unavailable(err.to_string()),
+            _ => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
+    fn from(err: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        ApiError::unavailable(err)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+pub fn json_error_handler(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => payload_too_large(),
+        JsonPayloadError::ContentType => unsupported_media_type(),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::unprocessable("invalid_body", e.to_string()).into()
+        }
+        other => ApiError::bad_request("malformed_body", other.to_string()).into(),
+    }
+}
+
+pub fn path_error_handler(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_path", format!("The path is not valid: {err}")).into()
+}
+
+pub fn query_error_handler(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", format!("The query string is not valid: {err}")).into()
+}
+
+pub fn payload_too_large() -> actix_web::Error {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "The request body is too large.",
+    )
+    .into()
+}
+
+pub fn unsupported_media_type() -> actix_web::Error {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Send the body as application/json.",
+    )
+    .into()
+}
+
+/// Turns `validator` errors into field errors, with nested paths (`contact.email`, `items[2].name`).
+pub fn validation_errors(errors: &validator::ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect_validation_errors(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn collect_validation_errors(errors: &validator::ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    use validator::ValidationErrorsKind;
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| default_message(e));
+                    out.push(FieldError::new(path.clone(), e.code.to_string(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect_validation_errors(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    collect_validation_errors(inner, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+fn default_message(e: &validator::ValidationError) -> String {
+    let param = |name: &str| e.params.get(name).map(|v| v.to_string());
+    match e.code.as_ref() {
+        "length" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("length must be between {min} and {max}"),
+            (Some(min), None) => format!("length must be at least {min}"),
+            (None, Some(max)) => format!("length must be at most {max}"),
+            _ => "invalid length".into(),
+        },
+        "range" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max}"),
+            (Some(min), None) => format!("must be at least {min}"),
+            (None, Some(max)) => format!("must be at most {max}"),
+            _ => "out of range".into(),
+        },
+        "email" => "must be an email address".into(),
+        "required" => "is required".into(),
+        code => format!("is invalid ({code})"),
+    }
+}

@@ -1,0 +1,125 @@
+//! Haki: case management and program monitoring against the commercial sexual exploitation of
+//! children. `build_app` assembles the whole service; `main` and the tests both use it.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod ids;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod ops;
+pub mod partners;
+pub mod state;
+pub mod users;
+pub mod vocab;
+
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::{
+    App, Error, HttpRequest, HttpResponse,
+    body::BoxBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    http::{Method, StatusCode, header},
+    middleware::from_fn,
+    web,
+};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{error::ApiError, state::AppState};
+
+/// Every documented route. Registered with `.service()` so that each lands in the spec.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.configure(ops::configure).service(
+        scope("/api/v1")
+            .wrap(from_fn(idempotency::idempotency))
+            .configure(auth::configure)
+            .configure(users::configure)
+            .configure(partners::configure)
+            .configure(audit::configure),
+    );
+}
+
+/// Adds the routes to `app` and returns it with the OpenAPI spec they make up.
+pub fn with_api<T>(app: App<T>) -> (App<T>, utoipa::openapi::OpenApi)
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = Error, InitError = ()>,
+{
+    let (app, mut spec) = app
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    openapi::CommonResponses.modify(&mut spec);
+    (app, spec)
+}
+
+/// The whole application: routes, docs, extractor error handling, CORS, request ids, metrics.
+pub fn build_app(
+    state: Arc<AppState>,
+) -> App<
+    impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<BoxBody>, Error = Error, InitError = ()>,
+> {
+    let limit = state.config.body_limit;
+    let cors = state.config.cors_origins.iter().fold(
+        Cors::default()
+            .allowed_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allowed_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::HeaderName::from_static(idempotency::HEADER),
+                header::HeaderName::from_static(middleware::REQUEST_ID_HEADER),
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                header::RETRY_AFTER,
+                header::HeaderName::from_static(middleware::REQUEST_ID_HEADER),
+            ])
+            .max_age(3600),
+        |cors, origin| cors.allowed_origin(origin),
+    );
+    let (app, spec) = with_api(App::new());
+    app.app_data(web::Data::from(state))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(error::json_error_handler),
+        )
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header((header::LOCATION, "/docs/"))
+                    .finish()
+            }),
+        )
+        .default_service(web::to(fallback))
+        .wrap(cors)
+        .wrap(from_fn(middleware::observe))
+}
+
+/// No route answered: 405 when the path exists with other methods, else 404; both as problems.
+async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(if req.resource_map().has_resource(req.path()) {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This resource does not support that method.",
+        )
+    } else {
+        ApiError::not_found()
+    })
+}

@@ -1,0 +1,150 @@
+//! The `haki` command: serve (default), migrate, openapi, user create.
+
+use std::io::BufRead;
+
+use clap::{Args, Parser, Subcommand};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use haki::{
+    audit::AuditEvent,
+    auth::{Role, password},
+    config::{self, Config},
+    db,
+    ids::{PartnerId, UserId},
+    state::AppState,
+    users::{models::NewUser, queries},
+};
+
+#[derive(Parser)]
+#[command(name = "haki", version, about = "Haki case-management API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the API (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from the first line of standard input.
+    Create(CreateUserArgs),
+}
+
+#[derive(Args)]
+struct CreateUserArgs {
+    #[arg(long)]
+    email: String,
+    /// admin, program_manager, case_worker, aftercare_officer, analyst or partner.
+    #[arg(long)]
+    role: Role,
+    /// Partner organisation id (required for the partner role).
+    #[arg(long)]
+    organization: Option<uuid::Uuid>,
+    /// Display name (defaults to the email).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    if let Err(err) = run(Cli::parse()) {
+        eprintln!("haki: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<(), BoxError> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&haki::openapi::spec())?);
+            Ok(())
+        }
+        Command::Migrate => migrate(&config::database_url()?),
+        Command::Serve => {
+            let config = Config::from_env()?;
+            migrate(&config.database_url)?;
+            serve(config)
+        }
+        Command::User(UserCommand::Create(args)) => create_user(args),
+    }
+}
+
+fn migrate(database_url: &str) -> Result<(), BoxError> {
+    for name in db::run_migrations(database_url)? {
+        log::info!("applied migration {name}");
+    }
+    Ok(())
+}
+
+#[actix_web::main]
+async fn serve(config: Config) -> Result<(), BoxError> {
+    let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_timeout)?;
+    let bind = config.bind;
+    let workers = config.workers;
+    let shutdown = config.shutdown_timeout;
+    let state = AppState::new(config, pool)?;
+    log::info!("Haki listening on http://{bind} — API docs at http://{bind}/docs/ (spec: /openapi.json)");
+    let mut server = actix_web::HttpServer::new(move || haki::build_app(state.clone()))
+        .bind(bind)?
+        .shutdown_timeout(shutdown.as_secs());
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    // SIGINT/SIGTERM stop accepting, let requests in flight finish, then exit.
+    server.run().await?;
+    Ok(())
+}
+
+#[actix_web::main]
+async fn create_user(args: CreateUserArgs) -> Result<(), BoxError> {
+    let database_url = config::database_url()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_string();
+    let min = usize::try_from(password::MIN_PASSWORD_LEN).unwrap_or(12);
+    if secret.chars().count() < min {
+        return Err(format!("the password (read from stdin) must have at least {min} characters").into());
+    }
+    if args.role == Role::Partner && args.organization.is_none() {
+        return Err("--organization is required for the partner role".into());
+    }
+    let hash = password::hash_blocking(&secret).map_err(|e| e.to_string())?;
+    let mut conn = AsyncPgConnection::establish(&database_url).await?;
+    let email = args.email.trim().to_string();
+    let name = args.name.unwrap_or_else(|| email.clone());
+    let user = conn
+        .transaction(async |conn| {
+            let user = queries::insert(
+                conn,
+                &NewUser {
+                    id: UserId::new(),
+                    email: &email,
+                    display_name: &name,
+                    password_hash: &hash,
+                    role: args.role,
+                    organization_id: args.organization.map(PartnerId),
+                },
+            )
+            .await?;
+            AuditEvent::operator("user.create", "user", user.id)
+                .details(serde_json::json!({"role": user.role, "via": "cli"}))
+                .record(conn)
+                .await?;
+            Ok::<_, diesel::result::Error>(user)
+        })
+        .await?;
+    println!("created {} user {} ({})", user.role, user.email, user.id);
+    Ok(())
+}

@@ -1,0 +1,524 @@
+//! Login, tokens, the caller's account, user administration, roles and the audit trail.
+
+mod common;
+
+use actix_web::test::TestRequest;
+use common::{PASSWORD, TestApp, bearer};
+use diesel_async::RunQueryDsl;
+use haki::auth::Role;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+#[actix_web::test]
+async fn login_issues_a_token_that_opens_me() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    // Emails match case-insensitively.
+    let r = app.login(&user.email.to_uppercase(), PASSWORD).await;
+    r.expect(200);
+    let body = r.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    let token = body["access_token"].as_str().unwrap();
+
+    let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token)
+        .unwrap()
+        .claims;
+    for claim in ["sub", "role", "org", "iss", "aud", "iat", "exp", "jti"] {
+        assert!(claims.get(claim).is_some(), "claim {claim} missing: {claims}");
+    }
+    assert_eq!(claims["role"], "case_worker");
+    assert_eq!(claims["sub"], user.id.to_string());
+
+    let me = app.get("/api/v1/me", token).await;
+    me.expect(200);
+    let me_body = me.json();
+    assert_eq!(me_body["email"], user.email);
+    assert!(me_body.get("password_hash").is_none());
+    assert!(me_body["last_login_at"].is_string());
+    assert!(me.header("etag").is_some());
+
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND actor_id = '{}' AND client_addr = '10.0.0.1' AND request_id IS NOT NULL", user.id)).await,
+        1
+    );
+}
+
+#[actix_web::test]
+async fn unknown_email_and_wrong_password_answer_the_same() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::Analyst, None).await;
+    let unknown = app.login("nobody@haki.test", PASSWORD).await;
+    let wrong = app.login(&user.email, "not the password at all").await;
+    let a = unknown.expect_problem(401, "unauthenticated");
+    let b = wrong.expect_problem(401, "unauthenticated");
+    assert_eq!(a["detail"], b["detail"]);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'auth.login_failed'")
+            .await,
+        2
+    );
+    // The attempted password is never recorded.
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE details::text LIKE '%not the password%'")
+            .await,
+        0
+    );
+}
+
+#[actix_web::test]
+async fn five_failures_in_a_row_lock_the_account() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    for _ in 0..5 {
+        app.login(&user.email, "wrong password guess")
+            .await
+            .expect_problem(401, "unauthenticated");
+    }
+    // Locked: even the right password is refused, with the same answer.
+    app.login(&user.email, PASSWORD)
+        .await
+        .expect_problem(401, "unauthenticated");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'auth.account_locked'")
+            .await,
+        1
+    );
+
+    // The admin sees the lock and lifts it.
+    let admin = app.admin().await;
+    let path = format!("/api/v1/users/{}", user.id);
+    let shown = app.get(&path, &admin.token).await;
+    assert_eq!(shown.json()["locked"], true);
+    app.patch(&path, &admin.token, None, json!({"unlock": true}))
+        .await
+        .expect(200);
+    app.login(&user.email, PASSWORD).await.expect(200);
+}
+
+#[actix_web::test]
+async fn success_resets_the_failure_count() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    for _ in 0..4 {
+        app.login(&user.email, "wrong password guess").await.expect(401);
+    }
+    app.login(&user.email, PASSWORD).await.expect(200);
+    for _ in 0..4 {
+        app.login(&user.email, "wrong password guess").await.expect(401);
+    }
+    app.login(&user.email, PASSWORD).await.expect(200);
+}
+
+#[actix_web::test]
+async fn login_is_rate_limited_per_client_address() {
+    let app = TestApp::new().await;
+    for _ in 0..10 {
+        app.login_from("nobody@haki.test", "whatever password", "10.9.9.9:1000")
+            .await
+            .expect(401);
+    }
+    let limited = app
+        .login_from("nobody@haki.test", "whatever password", "10.9.9.9:1001")
+        .await;
+    limited.expect_problem(429, "rate_limited");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    // Another address is not affected.
+    app.login_from("nobody@haki.test", "whatever password", "10.9.9.10:1000")
+        .await
+        .expect(401);
+}
+
+fn forge(claims: serde_json::Value, secret: &[u8], alg: Algorithm) -> String {
+    jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret)).unwrap()
+}
+
+#[actix_web::test]
+async fn tampered_tokens_are_refused() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::Admin, None).await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = |over: serde_json::Value| {
+        let mut c = json!({
+            "sub": user.id, "role": "admin", "org": null, "iss": "haki", "aud": "haki-api",
+            "iat": now, "exp": now + 600, "jti": uuid::Uuid::now_v7(), "tv": 1
+        });
+        for (k, v) in over.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let secret = app.state.config.jwt_secret.clone();
+    // The honest token works.
+    app.get("/api/v1/me", &forge(claims(json!({})), &secret, Algorithm::HS256))
+        .await
+        .expect(200);
+
+    let other_key = forge(
+        claims(json!({})),
+        b"another-secret-of-sufficient-length!!",
+        Algorithm::HS256,
+    );
+    let expired = forge(
+        claims(json!({"iat": now - 7200, "exp": now - 3600})),
+        &secret,
+        Algorithm::HS256,
+    );
+    let wrong_aud = forge(claims(json!({"aud": "someone-else"})), &secret, Algorithm::HS256);
+    let wrong_iss = forge(claims(json!({"iss": "evil"})), &secret, Algorithm::HS256);
+    let other_alg = forge(claims(json!({})), &secret, Algorithm::HS512);
+    // alg: none — header and claims, no signature.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let none = format!(
+        "{}.{}.",
+        b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(serde_json::to_vec(&claims(json!({}))).unwrap())
+    );
+    // A valid signature with a flipped claim.
+    let honest = forge(claims(json!({})), &secret, Algorithm::HS256);
+    let mut parts: Vec<String> = honest.split('.').map(String::from).collect();
+    parts[1] = b64.encode(serde_json::to_vec(&claims(json!({"role": "partner"}))).unwrap());
+    let altered = parts.join(".");
+
+    for (name, token) in [
+        ("other key", other_key),
+        ("expired", expired),
+        ("wrong audience", wrong_aud),
+        ("wrong issuer", wrong_iss),
+        ("HS512", other_alg),
+        ("alg none", none),
+        ("altered payload", altered),
+        ("garbage", "not.a.jwt".to_string()),
+    ] {
+        let r = app.get("/api/v1/me", &token).await;
+        assert_eq!(r.status.as_u16(), 401, "{name} was accepted: {}", r.text());
+        r.expect_problem(401, "unauthenticated");
+    }
+    // No header, or another scheme.
+    app.send(TestRequest::get().uri("/api/v1/me"))
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.send(
+        TestRequest::get()
+            .uri("/api/v1/me")
+            .insert_header(("Authorization", "Basic YTpi")),
+    )
+    .await
+    .expect(401);
+}
+
+#[actix_web::test]
+async fn deactivation_cuts_off_existing_tokens_at_once() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    app.get("/api/v1/me", &worker.token).await.expect(200);
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{}", worker.id),
+            &admin.token,
+            None,
+            json!({"active": false}),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.json()["active"], false);
+    app.get("/api/v1/me", &worker.token)
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.login(&worker.email, PASSWORD).await.expect(401);
+}
+
+#[actix_web::test]
+async fn changing_the_password_revokes_older_tokens() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::AftercareOfficer, None).await;
+    let old = app.login(&user.email, PASSWORD).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let wrong = app
+        .send(
+            TestRequest::put()
+                .uri("/api/v1/me/password")
+                .insert_header(bearer(&old))
+                .set_json(json!({"current_password": "not it at all", "new_password": "a brand new passphrase"})),
+        )
+        .await;
+    let body = wrong.expect_problem(422, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "current_password");
+
+    let short = app
+        .send(
+            TestRequest::put()
+                .uri("/api/v1/me/password")
+                .insert_header(bearer(&old))
+                .set_json(json!({"current_password": PASSWORD, "new_password": "short"})),
+        )
+        .await;
+    assert_eq!(
+        short.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "new_password"
+    );
+
+    let ok = app
+        .send(
+            TestRequest::put()
+                .uri("/api/v1/me/password")
+                .insert_header(bearer(&old))
+                .set_json(json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"})),
+        )
+        .await;
+    ok.expect(200);
+    let fresh = ok.json()["access_token"].as_str().unwrap().to_string();
+    app.get("/api/v1/me", &old).await.expect(401);
+    app.get("/api/v1/me", &user.token).await.expect(401);
+    app.get("/api/v1/me", &fresh).await.expect(200);
+    app.login(&user.email, PASSWORD).await.expect(401);
+    app.login(&user.email, "a brand new passphrase").await.expect(200);
+}
+
+#[actix_web::test]
+async fn admin_manages_users() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let org = app.create_partner("Kwale Community Justice Centre").await;
+
+    let created = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"email": "Wanjiru@Example.org", "display_name": "Wanjiru", "role": "partner",
+                   "organization_id": org, "password": "a long enough password"}),
+        )
+        .await;
+    created.expect(201);
+    let user = created.json();
+    assert_eq!(user["role"], "partner");
+    assert_eq!(user["organization_id"], org.to_string());
+    assert!(user.get("password").is_none() && user.get("password_hash").is_none());
+    let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+    assert_eq!(created.header("location"), Some(path.as_str()));
+    assert_eq!(created.header("etag"), Some("\"1\""));
+
+    // Emails are unique regardless of case.
+    let dup = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"email": "wanjiru@example.org", "display_name": "W", "role": "analyst", "password": "a long enough password"}),
+        )
+        .await;
+    let body = dup.expect_problem(409, "already_exists");
+    assert_eq!(body["errors"][0]["field"], "email");
+
+    // A partner user needs an organisation, and it must exist.
+    let r = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"email": "p@example.org", "display_name": "P", "role": "partner", "password": "a long enough password"}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "organization_id"
+    );
+    let r = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"email": "p@example.org", "display_name": "P", "role": "partner",
+                   "organization_id": uuid::Uuid::now_v7(), "password": "a long enough password"}),
+        )
+        .await;
+    r.expect_problem(422, "invalid_reference");
+
+    // Bad fields are named, nothing is written.
+    let r = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"email": "not-an-email", "display_name": "", "role": "king", "password": "x"}),
+        )
+        .await;
+    r.expect_problem(422, "validation_failed");
+    let r = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"email": "not-an-email", "display_name": "", "role": "analyst", "password": "x"}),
+        )
+        .await;
+    let fields: Vec<String> = r.expect_problem(422, "validation_failed")["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fields, ["display_name", "email", "password"]);
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 2);
+
+    // Filters.
+    let list = app.get("/api/v1/users?role=partner", &admin.token).await;
+    list.expect(200);
+    let data = list.json()["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["email"], "Wanjiru@Example.org");
+    let list = app.get("/api/v1/users?q=wanj", &admin.token).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+
+    // PATCH with ETag: a stale If-Match is refused, the current one wins.
+    let r = app
+        .patch(
+            &path,
+            &admin.token,
+            Some("\"1\""),
+            json!({"display_name": "Wanjiru K."}),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.header("etag"), Some("\"2\""));
+    assert_eq!(r.json()["display_name"], "Wanjiru K.");
+    let stale = app
+        .patch(
+            &path,
+            &admin.token,
+            Some("\"1\""),
+            json!({"display_name": "Lost update"}),
+        )
+        .await;
+    stale.expect_problem(412, "stale_version");
+    assert_eq!(app.get(&path, &admin.token).await.json()["display_name"], "Wanjiru K.");
+
+    // Clearing the organisation of a partner user is refused.
+    let r = app
+        .patch(&path, &admin.token, None, json!({"organization_id": null}))
+        .await;
+    r.expect_problem(422, "validation_failed");
+
+    // An admin cannot lock themselves out.
+    let me = format!("/api/v1/users/{}", admin.id);
+    app.patch(&me, &admin.token, None, json!({"active": false}))
+        .await
+        .expect_problem(409, "self_lockout");
+
+    // Every change is in the audit log.
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'user.create'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'user.update'")
+            .await,
+        1
+    );
+}
+
+#[actix_web::test]
+async fn concurrent_patches_with_the_same_if_match_one_wins() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let user = app.create_user(Role::Analyst, None).await;
+    let path = format!("/api/v1/users/{}", user.id);
+    let (a, b) = futures_util::join!(
+        app.patch(&path, &admin.token, Some("\"1\""), json!({"display_name": "A"})),
+        app.patch(&path, &admin.token, Some("\"1\""), json!({"display_name": "B"})),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412]);
+    assert_eq!(app.get(&path, &admin.token).await.json()["version"], 2);
+}
+
+#[actix_web::test]
+async fn only_admins_reach_users_and_the_audit_log() {
+    let app = TestApp::new().await;
+    let org = app.create_partner("Shelter").await;
+    let target = app.create_user(Role::Analyst, None).await;
+    for role in [
+        Role::ProgramManager,
+        Role::CaseWorker,
+        Role::AftercareOfficer,
+        Role::Analyst,
+        Role::Partner,
+    ] {
+        let user = app.create_user(role, (role == Role::Partner).then_some(org)).await;
+        app.get("/api/v1/users", &user.token)
+            .await
+            .expect_problem(403, "forbidden");
+        app.get(&format!("/api/v1/users/{}", target.id), &user.token)
+            .await
+            .expect_problem(403, "forbidden");
+        app.post(
+            "/api/v1/users",
+            &user.token,
+            json!({"email": "x@example.org", "display_name": "X", "role": "admin", "password": "a long enough password"}),
+        )
+        .await
+        .expect_problem(403, "forbidden");
+        app.patch(
+            &format!("/api/v1/users/{}", target.id),
+            &user.token,
+            None,
+            json!({"role": "admin"}),
+        )
+        .await
+        .expect_problem(403, "forbidden");
+        app.get("/api/v1/audit-log", &user.token)
+            .await
+            .expect_problem(403, "forbidden");
+        // Everyone reads their own account.
+        app.get("/api/v1/me", &user.token).await.expect(200);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE role = 'admin'").await, 0);
+}
+
+#[actix_web::test]
+async fn audit_log_lists_filters_and_cannot_be_altered() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    app.login(&user.email, PASSWORD).await.expect(200);
+    app.login(&user.email, "wrong password guess").await.expect(401);
+
+    let all = app.get("/api/v1/audit-log", &admin.token).await;
+    all.expect(200);
+    let entries = all.json()["data"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["action"], "auth.login_failed", "newest first");
+    assert_eq!(entries[1]["action"], "auth.login");
+    assert_eq!(entries[1]["actor_role"], "case_worker");
+    assert_eq!(entries[1]["client_addr"], "10.0.0.1");
+
+    let filtered = app
+        .get("/api/v1/audit-log?action=auth.login", &admin.token)
+        .await
+        .json();
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
+    let filtered = app
+        .get(
+            &format!("/api/v1/audit-log?resource_id={}&limit=1", user.id),
+            &admin.token,
+        )
+        .await
+        .json();
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
+    assert!(filtered["next_cursor"].is_string());
+
+    // The database itself refuses to rewrite history.
+    let mut conn = app.conn().await;
+    for sql in [
+        "UPDATE audit_log SET action = 'nothing'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = diesel::sql_query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM audit_log").await, 2);
+}

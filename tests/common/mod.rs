@@ -1,0 +1,368 @@
+//! Test harness: every test gets its own database, cloned from a template migrated once, and
+//! drives the real application (`build_app`) over its HTTP interface.
+#![allow(dead_code)]
+
+use std::{
+    collections::hash_map::DefaultHasher,
+    hash::{Hash, Hasher},
+    net::SocketAddr,
+    sync::{Arc, LazyLock},
+};
+
+use actix_http::Request;
+use actix_service::boxed::{self, BoxService};
+use actix_web::{
+    body::{BoxBody, to_bytes},
+    dev::ServiceResponse,
+    http::{StatusCode, header::HeaderMap},
+    test::{self, TestRequest},
+    web::Bytes,
+};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use haki::{
+    auth::{Role, password},
+    config::Config,
+    db,
+    ids::{PartnerId, UserId},
+    state::AppState,
+    users::{models::NewUser, queries as user_queries},
+};
+use serde_json::Value;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| password::hash_blocking(PASSWORD).expect("hash"));
+
+pub fn base_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server (make test sets it up)")
+}
+
+/// The same server URL with another database name.
+pub fn url_for(database: &str) -> String {
+    let url = base_url();
+    let (without_query, query) = match url.split_once('?') {
+        Some((u, q)) => (u.to_string(), format!("?{q}")),
+        None => (url.clone(), String::new()),
+    };
+    let head = match without_query.rsplit_once('/') {
+        Some((head, _)) if head.contains("://") && head.len() > head.find("://").unwrap() + 3 => head.to_string(),
+        _ => without_query.clone(),
+    };
+    format!("{head}/{database}{query}")
+}
+
+/// The template's name changes whenever a migration changes, so a stale template is never used.
+fn template_name() -> String {
+    let mut hasher = DefaultHasher::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut entries: Vec<_> = walk(&dir);
+    entries.sort();
+    for path in entries {
+        path.to_string_lossy().hash(&mut hasher);
+        std::fs::read(&path).expect("read migration").hash(&mut hasher);
+    }
+    format!("haki_tpl_{:016x}", hasher.finish())
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("migrations dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(walk(&path))
+        } else {
+            out.push(path)
+        }
+    }
+    out
+}
+
+async fn admin_conn() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&base_url())
+        .await
+        .expect("connect to the test server")
+}
+
+async fn ensure_template(conn: &mut AsyncPgConnection) -> String {
+    let name = template_name();
+    // Serialises template creation across test processes.
+    diesel::sql_query("SELECT pg_advisory_lock(727274)")
+        .execute(conn)
+        .await
+        .expect("lock");
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<diesel::sql_types::Text, _>(&name)
+        .get_result(conn)
+        .await
+        .expect("query template");
+    if !found.exists {
+        let building = format!("{name}_building");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {building}"))
+            .execute(conn)
+            .await
+            .expect("drop");
+        diesel::sql_query(format!("CREATE DATABASE {building}"))
+            .execute(conn)
+            .await
+            .expect("create template");
+        let url = url_for(&building);
+        std::thread::spawn(move || db::run_migrations(&url).expect("migrate template"))
+            .join()
+            .expect("migration thread");
+        diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+            .execute(conn)
+            .await
+            .expect("rename");
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock(727274)")
+        .execute(conn)
+        .await
+        .expect("unlock");
+    name
+}
+
+pub fn test_config(database_url: String) -> Config {
+    Config {
+        database_url,
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        jwt_secret: b"test-secret-that-is-at-least-32-bytes-long".to_vec(),
+        jwt_issuer: "haki".into(),
+        jwt_audience: "haki-api".into(),
+        token_ttl: std::time::Duration::from_secs(900),
+        db_pool_size: 4,
+        db_timeout: std::time::Duration::from_secs(2),
+        cors_origins: vec!["http://dashboard.example".into()],
+        body_limit: 64 * 1024,
+        small_cell_k: 5,
+        login_rate_per_minute: 10,
+        lockout_threshold: 5,
+        lockout_duration: std::time::Duration::from_secs(900),
+        trust_forwarded_for: false,
+        workers: 1,
+        shutdown_timeout: std::time::Duration::from_secs(1),
+    }
+}
+
+pub struct TestApp {
+    pub state: Arc<AppState>,
+    pub db_name: String,
+    service: BoxService<Request, ServiceResponse<BoxBody>, actix_web::Error>,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut admin = admin_conn().await;
+        let template = ensure_template(&mut admin).await;
+        let db_name = format!("haki_test_{}", uuid::Uuid::now_v7().simple());
+        diesel::sql_query(format!("CREATE DATABASE {db_name} TEMPLATE {template}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let mut config = test_config(url_for(&db_name));
+        adjust(&mut config);
+        let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_timeout).expect("pool");
+        let state = AppState::new(config, pool).expect("state");
+        let service = boxed::service(test::init_service(haki::build_app(state.clone())).await);
+        TestApp {
+            state,
+            db_name,
+            service,
+        }
+    }
+
+    /// A direct connection to this test's database, to set up fixtures and check what was written.
+    pub async fn conn(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&url_for(&self.db_name))
+            .await
+            .expect("connect")
+    }
+
+    pub async fn send(&self, req: TestRequest) -> Resp {
+        let res = test::call_service(&self.service, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = to_bytes(res.into_body()).await.unwrap_or_default();
+        Resp { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(TestRequest::get().uri(path).insert_header(bearer(token)))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(
+            TestRequest::post()
+                .uri(path)
+                .insert_header(bearer(token))
+                .set_json(body),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, if_match: Option<&str>, body: Value) -> Resp {
+        let mut req = TestRequest::patch()
+            .uri(path)
+            .insert_header(bearer(token))
+            .set_json(body);
+        if let Some(tag) = if_match {
+            req = req.insert_header(("If-Match", tag));
+        }
+        self.send(req).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Resp {
+        self.login_from(email, password, "10.0.0.1:5000").await
+    }
+
+    pub async fn login_from(&self, email: &str, password: &str, peer: &str) -> Resp {
+        let peer: SocketAddr = peer.parse().expect("peer");
+        self.send(
+            TestRequest::post()
+                .uri("/api/v1/auth/login")
+                .peer_addr(peer)
+                .set_json(serde_json::json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// Creates a user straight in the database (password `PASSWORD`).
+    pub async fn create_user(&self, role: Role, organization: Option<PartnerId>) -> TestUser {
+        let id = UserId::new();
+        let email = format!("{}-{}@haki.test", role, id.0.simple());
+        let mut conn = self.conn().await;
+        user_queries::insert(
+            &mut conn,
+            &NewUser {
+                id,
+                email: &email,
+                display_name: "Test User",
+                password_hash: &PASSWORD_HASH,
+                role,
+                organization_id: organization,
+            },
+        )
+        .await
+        .expect("insert user");
+        let token = self.state.jwt.issue(id, role, organization, 1).expect("token");
+        TestUser { id, email, token, role }
+    }
+
+    pub async fn admin(&self) -> TestUser {
+        self.create_user(Role::Admin, None).await
+    }
+
+    /// A partner organisation created straight in the database.
+    pub async fn create_partner(&self, name: &str) -> PartnerId {
+        use haki::db::schema::partners;
+        let id = PartnerId::new();
+        let mut conn = self.conn().await;
+        diesel::insert_into(partners::table)
+            .values((partners::id.eq(id), partners::name.eq(name), partners::kind.eq("ngo")))
+            .execute(&mut conn)
+            .await
+            .expect("insert partner");
+        id
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn().await;
+        let row: Count = diesel::sql_query(format!("SELECT ({sql})::bigint AS n"))
+            .get_result(&mut conn)
+            .await
+            .expect("count");
+        row.n
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let name = self.db_name.clone();
+        // Async work cannot run in Drop; a short-lived thread with its own runtime removes the database.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&base_url()).await {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestUser {
+    pub id: UserId,
+    pub email: String,
+    pub token: String,
+    pub role: Role,
+}
+
+pub fn bearer(token: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {token}"))
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text());
+        self
+    }
+
+    /// Asserts a problem+json error with this status and code, carrying a request id.
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16, code: &str) -> Value {
+        self.expect(status);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text()
+        );
+        let body = self.json();
+        assert_eq!(body["status"], status);
+        assert_eq!(body["code"], code, "{body}");
+        assert!(body["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{body}");
+        assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+        body
+    }
+}

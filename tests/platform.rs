@@ -1,0 +1,409 @@
+//! Conventions every endpoint shares: errors, request ids, pagination, idempotency, ETags,
+//! operations endpoints, the OpenAPI document, database outages.
+
+mod common;
+
+use actix_web::test::TestRequest;
+use common::{TestApp, bearer};
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+
+#[actix_web::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::new().await;
+    app.send(TestRequest::get().uri("/healthz")).await.expect(200);
+    let ready = app.send(TestRequest::get().uri("/readyz")).await;
+    ready.expect(200);
+    assert_eq!(ready.json()["status"], "ok");
+
+    let metrics = app.send(TestRequest::get().uri("/metrics")).await;
+    metrics.expect(200);
+    let text = metrics.text();
+    assert!(
+        text.contains(r#"haki_http_requests_total{method="GET",route="/readyz",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("haki_http_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains(r#"haki_db_pool_connections{state="max"} 4"#), "{text}");
+}
+
+#[actix_web::test]
+async fn every_response_carries_a_request_id_and_echoes_a_given_one() {
+    let app = TestApp::new().await;
+    let generated = app.send(TestRequest::get().uri("/healthz")).await;
+    assert!(generated.header("x-request-id").is_some_and(|id| id.len() >= 32));
+
+    let echoed = app
+        .send(
+            TestRequest::get()
+                .uri("/api/v1/me")
+                .insert_header(("X-Request-Id", "trace-abc.123")),
+        )
+        .await;
+    let body = echoed.expect_problem(401, "unauthenticated");
+    assert_eq!(echoed.header("x-request-id"), Some("trace-abc.123"));
+    assert_eq!(body["request_id"], "trace-abc.123");
+
+    // A header that could forge log lines is replaced, not echoed.
+    let replaced = app
+        .send(
+            TestRequest::get()
+                .uri("/healthz")
+                .insert_header(("X-Request-Id", "a b\tc")),
+        )
+        .await;
+    assert_ne!(replaced.header("x-request-id"), Some("a b\tc"));
+}
+
+#[actix_web::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let app = TestApp::new().await;
+    app.send(TestRequest::get().uri("/api/v1/nothing-here"))
+        .await
+        .expect_problem(404, "not_found");
+    app.send(TestRequest::delete().uri("/api/v1/me"))
+        .await
+        .expect_problem(405, "method_not_allowed");
+    app.send(TestRequest::put().uri("/api/v1/auth/login"))
+        .await
+        .expect_problem(405, "method_not_allowed");
+}
+
+#[actix_web::test]
+async fn malformed_and_invalid_bodies() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let post_raw = |body: &'static str, content_type: &'static str| {
+        TestRequest::post()
+            .uri("/api/v1/partners")
+            .insert_header(bearer(&admin.token))
+            .insert_header(("Content-Type", content_type))
+            .set_payload(body)
+    };
+
+    // Malformed JSON → 400.
+    let r = app.send(post_raw(r#"{"name": "#, "application/json")).await;
+    r.expect_problem(400, "malformed_body");
+
+    // Wrong content type → 415.
+    let r = app.send(post_raw(r#"{"name":"A","kind":"ngo"}"#, "text/plain")).await;
+    r.expect_problem(415, "unsupported_media_type");
+
+    // Unknown enum value → 422 naming the field.
+    let r = app
+        .send(post_raw(r#"{"name":"A","kind":"pirates"}"#, "application/json"))
+        .await;
+    let body = r.expect_problem(422, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "kind");
+    assert_eq!(body["errors"][0]["code"], "unknown_variant");
+
+    // Wrong type → 422.
+    let r = app
+        .send(post_raw(r#"{"name":42,"kind":"ngo"}"#, "application/json"))
+        .await;
+    let body = r.expect_problem(422, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "name");
+    assert_eq!(body["errors"][0]["code"], "invalid_type");
+
+    // Missing required field → 422.
+    let r = app.send(post_raw(r#"{"kind":"ngo"}"#, "application/json")).await;
+    let body = r.expect_problem(422, "validation_failed");
+    assert_eq!(
+        body["errors"][0],
+        json!({"field": "name", "code": "required", "message": "missing field `name`"})
+    );
+
+    // Unknown field → 422 (typos are not silently ignored).
+    let r = app
+        .send(post_raw(r#"{"name":"A","kind":"ngo","nmae":"x"}"#, "application/json"))
+        .await;
+    let body = r.expect_problem(422, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "nmae");
+    assert_eq!(body["errors"][0]["code"], "unknown_field");
+
+    // NUL byte in text → 422 naming the nested field.
+    let r = app
+        .send(post_raw(
+            r#"{"name":"A","kind":"ngo","contact":{"name":"x\u0000y"}}"#,
+            "application/json",
+        ))
+        .await;
+    let body = r.expect_problem(422, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "contact.name");
+    assert_eq!(body["errors"][0]["code"], "nul_byte");
+
+    // Validation rules → 422 listing every failing field.
+    let r = app
+        .send(post_raw(
+            r#"{"name":"","kind":"ngo","contact":{"email":"nope"}}"#,
+            "application/json",
+        ))
+        .await;
+    let body = r.expect_problem(422, "validation_failed");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["contact.email", "name"]);
+
+    // Over the body limit (64 KiB in tests) → 413.
+    let big = format!(r#"{{"name":"A","kind":"ngo","notes":"{}"}}"#, "x".repeat(70_000));
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/partners")
+                .insert_header(bearer(&admin.token))
+                .insert_header(("Content-Type", "application/json"))
+                .set_payload(big),
+        )
+        .await;
+    r.expect_problem(413, "payload_too_large");
+
+    // None of it was written.
+    assert_eq!(app.count("SELECT count(*) FROM partners").await, 0);
+}
+
+#[actix_web::test]
+async fn malformed_path_and_query() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    app.get("/api/v1/users/not-a-uuid", &admin.token)
+        .await
+        .expect_problem(400, "invalid_path");
+    app.get("/api/v1/users?limit=abc", &admin.token)
+        .await
+        .expect_problem(400, "invalid_query");
+    app.get("/api/v1/users?limit=201", &admin.token)
+        .await
+        .expect_problem(400, "invalid_query");
+    app.get("/api/v1/users?limit=0", &admin.token)
+        .await
+        .expect_problem(400, "invalid_query");
+    app.get("/api/v1/users?cursor=garbage!", &admin.token)
+        .await
+        .expect_problem(400, "invalid_cursor");
+    app.get("/api/v1/users?role=emperor", &admin.token)
+        .await
+        .expect_problem(400, "invalid_query");
+}
+
+#[actix_web::test]
+async fn cursor_pagination_walks_every_row_once() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    for i in 0..7 {
+        app.create_partner(&format!("Partner {i}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/partners?limit=3&cursor={c}"),
+            None => "/api/v1/partners?limit=3".to_string(),
+        };
+        let page = app.get(&path, &admin.token).await;
+        page.expect(200);
+        let body = page.json();
+        pages += 1;
+        for p in body["data"].as_array().unwrap() {
+            seen.push(p["name"].as_str().unwrap().to_string());
+        }
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    // Newest first, each exactly once.
+    let expected: Vec<String> = (0..7).rev().map(|i| format!("Partner {i}")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[actix_web::test]
+async fn idempotency_key_replays_and_rejects_reuse() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let post = |key: &'static str, body: Value| {
+        TestRequest::post()
+            .uri("/api/v1/partners")
+            .insert_header(bearer(&admin.token))
+            .insert_header(("Idempotency-Key", key))
+            .set_json(body)
+    };
+    let body = json!({"name": "Mombasa Shelter", "kind": "shelter"});
+    let first = app.send(post("key-1", body.clone())).await;
+    first.expect(201);
+    let again = app.send(post("key-1", body.clone())).await;
+    again.expect(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json(), first.json());
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(app.count("SELECT count(*) FROM partners").await, 1);
+
+    // Same key, another body → 422, nothing written.
+    let other = app.send(post("key-1", json!({"name": "Other", "kind": "ngo"}))).await;
+    other.expect_problem(422, "idempotency_key_reused");
+    assert_eq!(app.count("SELECT count(*) FROM partners").await, 1);
+
+    // Client errors are replayed too: the same request gets the same answer.
+    let dup = app.send(post("key-2", body.clone())).await;
+    dup.expect_problem(409, "already_exists");
+    let dup_again = app.send(post("key-2", body.clone())).await;
+    dup_again.expect(409);
+    assert_eq!(dup_again.header("idempotent-replayed"), Some("true"));
+    // ...and keys belong to their caller: another admin's key-1 is a fresh request.
+    let other_admin = app.admin().await;
+    let theirs = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/partners")
+                .insert_header(bearer(&other_admin.token))
+                .insert_header(("Idempotency-Key", "key-1"))
+                .set_json(json!({"name": "Kwale Centre", "kind": "community_justice_centre"})),
+        )
+        .await;
+    theirs.expect(201);
+    assert!(theirs.header("idempotent-replayed").is_none());
+}
+
+#[actix_web::test]
+async fn cors_allows_configured_origins_only() {
+    let app = TestApp::new().await;
+    let allowed = app
+        .send(
+            TestRequest::default()
+                .method(actix_web::http::Method::OPTIONS)
+                .uri("/api/v1/me")
+                .insert_header(("Origin", "http://dashboard.example"))
+                .insert_header(("Access-Control-Request-Method", "GET")),
+        )
+        .await;
+    allowed.expect(200);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("http://dashboard.example")
+    );
+
+    let other = app
+        .send(
+            TestRequest::get()
+                .uri("/healthz")
+                .insert_header(("Origin", "http://evil.example")),
+        )
+        .await;
+    assert!(other.header("access-control-allow-origin").is_none());
+}
+
+#[actix_web::test]
+async fn database_outage_is_503_and_recovers_by_itself() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    app.get("/api/v1/me", &admin.token).await.expect(200);
+
+    let mut server = app.conn().await;
+    // Take the database away: cut every connection to it and rename it.
+    let away = format!("{}_away", app.db_name);
+    diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        app.db_name
+    ))
+    .execute(&mut server)
+    .await
+    .unwrap();
+    drop(server);
+    let mut admin_conn: diesel_async::AsyncPgConnection =
+        <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&common::base_url())
+            .await
+            .unwrap();
+    rename_when_free(&mut admin_conn, &app.db_name, &away).await;
+
+    let down = app.get("/api/v1/me", &admin.token).await;
+    let body = down.expect_problem(503, "database_unavailable");
+    assert!(
+        !body["detail"].as_str().unwrap().contains("postgres"),
+        "no internals: {body}"
+    );
+    assert!(down.header("retry-after").is_some());
+    app.send(TestRequest::get().uri("/readyz"))
+        .await
+        .expect_problem(503, "database_unavailable");
+    app.send(TestRequest::get().uri("/healthz")).await.expect(200);
+
+    rename_when_free(&mut admin_conn, &away, &app.db_name).await;
+    let mut status = 0;
+    for _ in 0..5 {
+        status = app.get("/api/v1/me", &admin.token).await.status.as_u16();
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 200, "the service did not recover");
+    app.send(TestRequest::get().uri("/readyz")).await.expect(200);
+}
+
+async fn rename_when_free(conn: &mut diesel_async::AsyncPgConnection, from: &str, to: &str) {
+    for _ in 0..50 {
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{from}' AND pid <> pg_backend_pid()"
+        ))
+        .execute(conn)
+        .await
+        .unwrap();
+        if diesel::sql_query(format!("ALTER DATABASE {from} RENAME TO {to}"))
+            .execute(conn)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("could not rename {from}");
+}
+
+#[actix_web::test]
+async fn committed_openapi_document_is_current() {
+    let generated = haki::openapi::spec();
+    let generated = serde_json::to_value(&generated).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
+    let committed: Value = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is stale: regenerate it with `make openapi` (cargo run -- openapi > openapi/openapi.json) and commit it"
+    );
+    assert!(generated["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(generated["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(generated["components"]["schemas"]["Problem"].is_object());
+    // Every operation has an id and documents its errors as problems.
+    for (path, item) in generated["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
+            let problem = &op["responses"]["500"]["content"]["application/problem+json"];
+            assert!(
+                problem.is_object(),
+                "{method} {path} does not document 500 as a problem"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn served_spec_and_swagger_ui() {
+    let app = TestApp::new().await;
+    let spec = app.send(TestRequest::get().uri("/openapi.json")).await;
+    spec.expect(200);
+    assert_eq!(spec.json(), serde_json::to_value(haki::openapi::spec()).unwrap());
+    let ui = app.send(TestRequest::get().uri("/docs/")).await;
+    ui.expect(200);
+    assert!(ui.text().contains("swagger"), "{}", ui.text());
+    let redirect = app.send(TestRequest::get().uri("/docs")).await;
+    assert!(redirect.status.is_redirection());
+    assert_eq!(redirect.header("location"), Some("/docs/"));
+}
