@@ -51,4 +51,16 @@ id_type!(
     UserId,
     /// Id of a partner organisation.
     PartnerId,
+    /// Id of a case.
+    CaseId,
+    /// Id of a timeline event of a case.
+    EventId,
+    /// Id of an assignment of a user to a case.
+    AssignmentId,
+    /// Id of a suspect.
+    SuspectId,
+    /// Id of a charge against a suspect.
+    ChargeId,
+    /// Id of a court session.
+    CourtSessionId,
 );

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod partners;
+pub mod prosecution;
 pub mod state;
 pub mod users;
 pub mod vocab;
@@ -43,6 +45,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(auth::configure)
             .configure(users::configure)
             .configure(partners::configure)
+            .configure(cases::configure)
+            .configure(prosecution::configure)
             .configure(audit::configure),
     );
 }

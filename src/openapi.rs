@@ -25,6 +25,8 @@ mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Id
         (name = "auth", description = "Login, the caller's own account"),
         (name = "users", description = "User accounts (admin)"),
         (name = "partners", description = "Partner organisations"),
+        (name = "cases", description = "Cases, their stages, timeline and team"),
+        (name = "prosecution", description = "Offences, suspects, charges and court sessions"),
         (name = "audit", description = "The audit trail"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

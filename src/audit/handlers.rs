@@ -19,7 +19,7 @@ use crate::{
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
-    id: i64,
+    pub id: i64,
     at: DateTime<Utc>,
     actor_id: Option<UserId>,
     actor_role: Option<Role>,
@@ -123,4 +123,23 @@ pub async fn list_audit_log(
         .load(&mut conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r: &AuditRow| r.id, AuditEntry::from)))
+}
+
+/// The entries about one record, newest first (its access log).
+pub async fn resource_log(
+    conn: &mut diesel_async::AsyncPgConnection,
+    resource_type: &str,
+    resource_id: &str,
+    after: Option<i64>,
+    limit: i64,
+) -> diesel::QueryResult<Vec<AuditRow>> {
+    let mut query = audit_log::table
+        .filter(audit_log::resource_type.eq(resource_type))
+        .filter(audit_log::resource_id.eq(resource_id))
+        .select(AuditRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(audit_log::id.lt(after));
+    }
+    query.order(audit_log::id.desc()).limit(limit + 1).load(conn).await
 }

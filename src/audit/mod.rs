@@ -89,6 +89,18 @@ impl AuditEvent {
             .await
             .map(|_| ())
     }
+
+    /// Writes several entries in one statement (e.g. one per record of a list page).
+    pub async fn record_all(events: Vec<AuditEvent>, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        diesel::insert_into(audit_log::table)
+            .values(&events)
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

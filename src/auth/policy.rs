@@ -19,14 +19,29 @@ pub enum Permission {
     ReadPartners,
     /// Create and change partner organisations.
     ManagePartners,
+    /// Open new cases.
+    CreateCases,
+    /// Assign and unassign people to cases.
+    ManageCaseTeams,
+    /// Close cases (program managers approve closures).
+    CloseCases,
+    /// Read who accessed a case.
+    ReadCaseAccessLog,
+    /// Correct the offence catalogue.
+    ManageOffences,
+    /// Read the offence catalogue.
+    ReadOffences,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     use Role::*;
     match permission {
-        ManageUsers | ReadAuditLog | ManagePartners => role == Admin,
+        ManageUsers | ReadAuditLog | ManagePartners | ManageOffences => role == Admin,
         ReadPartners => true,
+        CreateCases => matches!(role, Admin | ProgramManager | CaseWorker),
+        ManageCaseTeams | CloseCases | ReadCaseAccessLog => matches!(role, Admin | ProgramManager),
+        ReadOffences => role != Partner,
     }
 }
 
@@ -56,6 +71,25 @@ pub fn ensure_partner_visible(user: &AuthUser, partner: PartnerId) -> ApiResult<
     }
 }
 
+/// Which cases a caller may see: need-to-know, enforced in every case query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseScope {
+    /// Admins and program managers.
+    All,
+    /// Case workers: the cases they are (currently) assigned to.
+    AssignedTo(crate::ids::UserId),
+}
+
+/// The caller's case scope; 403 for roles that see no individual case (aftercare officers see
+/// case summaries through their survivors, analysts aggregates, partners their referrals).
+pub fn case_scope(user: &AuthUser) -> ApiResult<CaseScope> {
+    match user.role {
+        Role::Admin | Role::ProgramManager => Ok(CaseScope::All),
+        Role::CaseWorker => Ok(CaseScope::AssignedTo(user.id)),
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,11 +100,35 @@ mod tests {
     fn role_permission_table() {
         use Permission::*;
         let expected: &[(Role, &[Permission])] = &[
-            (Role::Admin, &[ManageUsers, ReadAuditLog, ReadPartners, ManagePartners]),
-            (Role::ProgramManager, &[ReadPartners]),
-            (Role::CaseWorker, &[ReadPartners]),
-            (Role::AftercareOfficer, &[ReadPartners]),
-            (Role::Analyst, &[ReadPartners]),
+            (
+                Role::Admin,
+                &[
+                    ManageUsers,
+                    ReadAuditLog,
+                    ReadPartners,
+                    ManagePartners,
+                    CreateCases,
+                    ManageCaseTeams,
+                    CloseCases,
+                    ReadCaseAccessLog,
+                    ManageOffences,
+                    ReadOffences,
+                ],
+            ),
+            (
+                Role::ProgramManager,
+                &[
+                    ReadPartners,
+                    CreateCases,
+                    ManageCaseTeams,
+                    CloseCases,
+                    ReadCaseAccessLog,
+                    ReadOffences,
+                ],
+            ),
+            (Role::CaseWorker, &[ReadPartners, CreateCases, ReadOffences]),
+            (Role::AftercareOfficer, &[ReadPartners, ReadOffences]),
+            (Role::Analyst, &[ReadPartners, ReadOffences]),
             (Role::Partner, &[ReadPartners]),
         ];
         for (role, granted) in expected {

@@ -152,14 +152,3 @@ pub fn check_mou_dates(signed: Option<NaiveDate>, expires: Option<NaiveDate>) ->
         _ => Ok(()),
     }
 }
-
-/// Keeps the first occurrence of each value, in order.
-pub fn dedup<T: PartialEq>(values: Vec<T>) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(values.len());
-    for v in values {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
-}

@@ -3,7 +3,7 @@ use diesel_async::AsyncConnection;
 use serde_json::json;
 
 use super::{
-    dto::{CreatePartner, Partner, PartnerFilter, UpdatePartner, check_mou_dates, dedup},
+    dto::{CreatePartner, Partner, PartnerFilter, UpdatePartner, check_mou_dates},
     models::{NewPartner, PartnerChanges},
     queries,
 };
@@ -12,7 +12,7 @@ use crate::{
     auth::{AuthUser, policy},
     db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult, Problem},
-    extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
+    extract::{IfMatch, ValidatedJson, created_with_etag, dedup, ok_with_etag},
     ids::PartnerId,
     state::AppState,
 };

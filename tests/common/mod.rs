@@ -160,6 +160,8 @@ impl TestApp {
     }
 
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        // Server errors (logged, never sent to clients) show in the output of a failing test.
+        let _ = env_logger::builder().is_test(true).try_init();
         let mut admin = admin_conn().await;
         let template = ensure_template(&mut admin).await;
         let db_name = format!("haki_test_{}", uuid::Uuid::now_v7().simple());

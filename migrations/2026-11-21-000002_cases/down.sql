@@ -1,0 +1,11 @@
+DROP VIEW case_facts;
+DROP TABLE court_sessions;
+DROP TABLE charges;
+DROP TABLE suspects;
+DROP TRIGGER case_events_activity ON case_events;
+DROP FUNCTION cases_track_activity();
+DROP TABLE case_events;
+DROP TABLE case_assignments;
+DROP TABLE cases;
+DROP TABLE case_reference_counters;
+DROP TABLE offences;

@@ -1,0 +1,332 @@
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{Datelike, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    dto::{Case, CaseFilter, CreateCase, Transition, UpdateCase, check_case_dates, check_not_future},
+    ensure_visible,
+    models::{AssignmentRole, AssignmentRow, CaseChanges, EventKind, EventRow, NewCase, Stage},
+    queries,
+    stages::{self, Requirement},
+};
+use crate::{
+    audit::AuditEvent,
+    auth::{AuthUser, Role, policy},
+    db::pagination::{Page, PageParams},
+    error::{ApiError, ApiResult, Problem},
+    extract::{IfMatch, ValidatedJson, created_with_etag, dedup, ok_with_etag},
+    ids::{AssignmentId, CaseId, UserId},
+    state::AppState,
+};
+
+fn trimmed(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+async fn load(conn: &mut AsyncPgConnection, id: CaseId) -> ApiResult<Case> {
+    let (row, facts) = queries::find_with_facts(conn, id).await?;
+    Ok(Case::from_rows(row, facts))
+}
+
+/// Cases within the caller's reach, newest first, with their derived facts.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "list_cases",
+    params(CaseFilter, PageParams),
+    responses((status = 200, body = Page<Case>), (status = 403, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/cases")]
+pub async fn list_cases(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<CaseFilter>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let scope = policy::case_scope(&user)?;
+    let limit = page.limit()?;
+    let assigned_to = match filter.assigned_to.as_deref() {
+        None => None,
+        Some("me") => Some(user.id),
+        Some(id) => Some(UserId(Uuid::parse_str(id).map_err(|_| {
+            ApiError::bad_request("invalid_query", "assigned_to must be `me` or a user id.")
+        })?)),
+    };
+    let mut conn = state.conn().await?;
+    let rows = queries::list(&mut conn, scope, &filter, assigned_to, page.after()?, limit).await?;
+    let page = Page::from_rows(rows, limit, |(c, _)| c.id, |(c, f)| Case::from_rows(c, f));
+    let reads = page
+        .data
+        .iter()
+        .map(|c| AuditEvent::by(&user, "case.list", "case", c.id))
+        .collect();
+    AuditEvent::record_all(reads, &mut conn).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Open a case. The server assigns its reference; a case worker who opens a case is assigned to
+/// it as lead investigator.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "create_case",
+    request_body = CreateCase,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe: the first response is replayed.")),
+    responses(
+        (status = 201, body = Case, headers(("ETag" = String), ("Location" = String))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/cases")]
+pub async fn create_case(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ValidatedJson<CreateCase>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&user, policy::Permission::CreateCases)?;
+    let input = body.0;
+    check_case_dates(input.reported_on, input.incident_on)?;
+    input.county.check_sub_county(input.sub_county.as_deref())?;
+    let mut conn = state.conn().await?;
+    let case = conn
+        .transaction(async |conn| {
+            let id = CaseId::new();
+            let reference = queries::next_reference(conn, input.county, input.reported_on.year()).await?;
+            let row = queries::insert(
+                conn,
+                &NewCase {
+                    id,
+                    reference,
+                    county: input.county,
+                    sub_county: trimmed(input.sub_county),
+                    location_type: input.location_type,
+                    exploitation_types: dedup(input.exploitation_types),
+                    reported_on: input.reported_on,
+                    incident_on: input.incident_on,
+                    referral_source: input.referral_source,
+                    referral_partner_id: input.referral_partner_id,
+                    risk_level: input.risk_level,
+                    summary: trimmed(input.summary),
+                    last_activity_on: input.reported_on,
+                    created_by: Some(user.id),
+                },
+            )
+            .await?;
+            let mut opened = EventRow::new(
+                id,
+                EventKind::StageChange,
+                row.reported_on,
+                Some("Case opened".into()),
+                user.id,
+            );
+            opened.stage_to = Some(Stage::Reported);
+            queries::insert_event(conn, &opened).await?;
+            if user.role == Role::CaseWorker {
+                queries::insert_assignment(
+                    conn,
+                    &AssignmentRow {
+                        id: AssignmentId::new(),
+                        case_id: id,
+                        user_id: user.id,
+                        role: AssignmentRole::LeadInvestigator,
+                        assigned_by: Some(user.id),
+                        assigned_at: Utc::now(),
+                        ended_at: None,
+                        ended_by: None,
+                    },
+                )
+                .await?;
+            }
+            AuditEvent::by(&user, "case.create", "case", id)
+                .details(json!({"reference": row.reference, "county": row.county}))
+                .record(conn)
+                .await?;
+            load(conn, id).await
+        })
+        .await?;
+    Ok(created_with_etag(
+        format!("/api/v1/cases/{}", case.id),
+        case.version,
+        &case,
+    ))
+}
+
+/// One case with its derived facts.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "get_case",
+    params(("id" = CaseId, Path)),
+    responses(
+        (status = 200, body = Case, headers(("ETag" = String))),
+        (status = 404, description = "No such case, or not within your reach", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/cases/{id}")]
+pub async fn get_case(state: web::Data<AppState>, user: AuthUser, id: web::Path<CaseId>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    ensure_visible(&mut conn, &user, id).await?;
+    let case = load(&mut conn, id).await?;
+    AuditEvent::by(&user, "case.read", "case", id).record(&mut conn).await?;
+    Ok(ok_with_etag(case.version, &case))
+}
+
+/// Change a case's details (the stage changes through transitions).
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "update_case",
+    request_body = UpdateCase,
+    params(("id" = CaseId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
+    responses(
+        (status = 200, body = Case, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/cases/{id}")]
+pub async fn update_case(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CaseId>,
+    if_match: IfMatch,
+    body: ValidatedJson<UpdateCase>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    ensure_visible(&mut conn, &user, id).await?;
+    let case = conn
+        .transaction(async |conn| {
+            let current = queries::find_for_update(conn, id).await?;
+            if_match.check(current.version)?;
+            let reported_on = input.reported_on.unwrap_or(current.reported_on);
+            check_case_dates(reported_on, input.incident_on.unwrap_or(current.incident_on))?;
+            let county = input.county.unwrap_or(current.county);
+            let sub_county = input.sub_county.clone().unwrap_or(current.sub_county.clone());
+            county.check_sub_county(sub_county.as_deref())?;
+            let changes = CaseChanges {
+                county: input.county,
+                sub_county: input.sub_county.clone().map(trimmed),
+                location_type: input.location_type,
+                exploitation_types: input.exploitation_types.clone().map(dedup),
+                reported_on: input.reported_on,
+                incident_on: input.incident_on,
+                referral_source: input.referral_source,
+                referral_partner_id: input.referral_partner_id,
+                risk_level: input.risk_level,
+                summary: input.summary.clone().map(trimmed),
+                ..Default::default()
+            };
+            let row = queries::update(conn, id, &changes).await?;
+            AuditEvent::by(&user, "case.update", "case", id)
+                .details(json!({"version": row.version}))
+                .record(conn)
+                .await?;
+            load(conn, id).await
+        })
+        .await?;
+    Ok(ok_with_etag(case.version, &case))
+}
+
+/// Move a case to another stage. Only the moves of the stage machine are allowed (409 lists the
+/// allowed ones); `charged` needs a filed charge, `suspect_arrested` an arrested suspect, and
+/// `closed` a closure reason and a program manager or admin. Writes a `stage_change` event.
+#[utoipa::path(
+    tag = "cases",
+    operation_id = "transition_case",
+    request_body = Transition,
+    params(("id" = CaseId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
+    responses(
+        (status = 200, body = Case, headers(("ETag" = String))),
+        (status = 403, description = "Closing needs a program manager or admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Move not allowed from the current stage, or its requirement unmet; `extensions.allowed` lists the allowed moves", body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/cases/{id}/transitions")]
+pub async fn transition_case(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CaseId>,
+    if_match: IfMatch,
+    body: ValidatedJson<Transition>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    check_not_future("occurred_on", input.occurred_on)?;
+    let mut conn = state.conn().await?;
+    ensure_visible(&mut conn, &user, id).await?;
+    let case = conn
+        .transaction(async |conn| {
+            let current = queries::find_for_update(conn, id).await?;
+            if_match.check(current.version)?;
+            let allowed = stages::allowed_moves(current.stage);
+            if !allowed.contains(&input.to) {
+                return Err(ApiError::conflict(
+                    "invalid_transition",
+                    format!("A case cannot move from {} to {}.", current.stage, input.to),
+                )
+                .with_extensions(json!({"from": current.stage, "to": input.to, "allowed": allowed})));
+            }
+            if input.occurred_on < current.reported_on {
+                return Err(ApiError::invalid_field(
+                    "occurred_on",
+                    "before_report",
+                    "must not be before the case was reported",
+                ));
+            }
+            let unmet = |detail: &'static str| {
+                ApiError::conflict("requirement_unmet", detail)
+                    .with_extensions(json!({"from": current.stage, "to": input.to, "allowed": allowed}))
+            };
+            match stages::requirement(input.to) {
+                Requirement::None => {}
+                Requirement::ArrestedSuspect => {
+                    if !queries::has_arrested_suspect(conn, id).await? {
+                        return Err(unmet("Record the arrest of a suspect (status and arrest date) first."));
+                    }
+                }
+                Requirement::FiledCharge => {
+                    if !queries::has_filed_charge(conn, id).await? {
+                        return Err(unmet("File a charge against a suspect first."));
+                    }
+                }
+                Requirement::ClosureReason => {
+                    policy::require(&user, policy::Permission::CloseCases)?;
+                    if input.closure_reason.is_none() {
+                        return Err(ApiError::invalid_field(
+                            "closure_reason",
+                            "required",
+                            "is required to close a case",
+                        ));
+                    }
+                }
+            }
+            let closing = input.to == Stage::Closed;
+            let changes = CaseChanges {
+                stage: Some(input.to),
+                closure_reason: closing.then_some(input.closure_reason),
+                closed_on: closing.then_some(Some(input.occurred_on)),
+                ..Default::default()
+            };
+            queries::update(conn, id, &changes).await?;
+            let mut event = EventRow::new(
+                id,
+                EventKind::StageChange,
+                input.occurred_on,
+                trimmed(input.note.clone()),
+                user.id,
+            );
+            event.stage_from = Some(current.stage);
+            event.stage_to = Some(input.to);
+            queries::insert_event(conn, &event).await?;
+            AuditEvent::by(&user, "case.transition", "case", id)
+                .details(json!({"from": current.stage, "to": input.to, "closure_reason": input.closure_reason}))
+                .record(conn)
+                .await?;
+            load(conn, id).await
+        })
+        .await?;
+    Ok(ok_with_etag(case.version, &case))
+}

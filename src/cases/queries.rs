@@ -1,0 +1,244 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::{
+    dsl::{exists, sql},
+    prelude::*,
+    sql_types::{Bool, Text},
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    dto::{CaseFilter, CaseFlag},
+    models::{AssignmentRow, CaseChanges, CaseRow, EventRow, FactsRow, NewCase},
+};
+use crate::{
+    auth::policy::CaseScope,
+    db::{
+        escape_like,
+        schema::{case_assignments, case_events, case_facts, case_reference_counters, cases, charges, suspects},
+    },
+    ids::{CaseId, EventId, UserId},
+    vocab::County,
+};
+
+/// The next reference for a county and year; the counter row serialises concurrent creations.
+pub async fn next_reference(conn: &mut AsyncPgConnection, county: County, year: i32) -> QueryResult<String> {
+    let prefix = format!("CSEC-{}-{year}", county.code());
+    let n: i32 = diesel::insert_into(case_reference_counters::table)
+        .values((
+            case_reference_counters::prefix.eq(&prefix),
+            case_reference_counters::last_value.eq(1),
+        ))
+        .on_conflict(case_reference_counters::prefix)
+        .do_update()
+        .set(case_reference_counters::last_value.eq(case_reference_counters::last_value + 1))
+        .returning(case_reference_counters::last_value)
+        .get_result(conn)
+        .await?;
+    Ok(format!("{prefix}-{n:04}"))
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, case: &NewCase) -> QueryResult<CaseRow> {
+    diesel::insert_into(cases::table)
+        .values(case)
+        .returning(CaseRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Whether the case exists within `scope`.
+pub async fn is_visible(conn: &mut AsyncPgConnection, scope: CaseScope, id: CaseId) -> QueryResult<bool> {
+    let query = cases::table.filter(cases::id.eq(id)).into_boxed();
+    let query = match scope {
+        CaseScope::All => query,
+        CaseScope::AssignedTo(user) => query.filter(exists(
+            case_assignments::table
+                .filter(case_assignments::case_id.eq(cases::id))
+                .filter(case_assignments::user_id.eq(user))
+                .filter(case_assignments::ended_at.is_null()),
+        )),
+    };
+    diesel::select(exists(query)).get_result(conn).await
+}
+
+pub async fn find_with_facts(conn: &mut AsyncPgConnection, id: CaseId) -> QueryResult<(CaseRow, FactsRow)> {
+    cases::table
+        .inner_join(case_facts::table.on(case_facts::case_id.eq(cases::id)))
+        .filter(cases::id.eq(id))
+        .select((CaseRow::as_select(), FactsRow::as_select()))
+        .first(conn)
+        .await
+}
+
+pub async fn find_for_update(conn: &mut AsyncPgConnection, id: CaseId) -> QueryResult<CaseRow> {
+    cases::table
+        .find(id)
+        .select(CaseRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+pub async fn update(conn: &mut AsyncPgConnection, id: CaseId, changes: &CaseChanges) -> QueryResult<CaseRow> {
+    diesel::update(cases::table.find(id))
+        .set((changes, cases::version.eq(cases::version + 1)))
+        .returning(CaseRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// One page of cases within `scope`, newest first, with their facts: a single query.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    scope: CaseScope,
+    filter: &CaseFilter,
+    assigned_to: Option<UserId>,
+    after: Option<CaseId>,
+    limit: i64,
+) -> QueryResult<Vec<(CaseRow, FactsRow)>> {
+    let mut query = cases::table
+        .inner_join(case_facts::table.on(case_facts::case_id.eq(cases::id)))
+        .select((CaseRow::as_select(), FactsRow::as_select()))
+        .into_boxed();
+    for user in [
+        match scope {
+            CaseScope::All => None,
+            CaseScope::AssignedTo(user) => Some(user),
+        },
+        assigned_to,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        query = query.filter(exists(
+            case_assignments::table
+                .filter(case_assignments::case_id.eq(cases::id))
+                .filter(case_assignments::user_id.eq(user))
+                .filter(case_assignments::ended_at.is_null()),
+        ));
+    }
+    if let Some(county) = filter.county {
+        query = query.filter(cases::county.eq(county));
+    }
+    if let Some(stage) = filter.stage {
+        query = query.filter(cases::stage.eq(stage));
+    }
+    if let Some(risk) = filter.risk_level {
+        query = query.filter(cases::risk_level.eq(risk));
+    }
+    if let Some(from) = filter.reported_from {
+        query = query.filter(cases::reported_on.ge(from));
+    }
+    if let Some(to) = filter.reported_to {
+        query = query.filter(cases::reported_on.le(to));
+    }
+    if let Some(stalled) = filter.stalled {
+        query = query.filter(case_facts::stalled.eq(stalled));
+    }
+    match filter.flag {
+        Some(CaseFlag::CtipGap) => query = query.filter(case_facts::ctip_gap.eq(true)),
+        Some(CaseFlag::AgeChargeMismatch) => query = query.filter(case_facts::age_charge_mismatch.eq(true)),
+        Some(CaseFlag::Stalled) => query = query.filter(case_facts::stalled.eq(true)),
+        None => {}
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // The same expression as the trigram index cases_search_idx, so the index serves it.
+        query = query.filter(
+            sql::<Bool>("(cases.reference || ' ' || coalesce(cases.summary, '')) ILIKE ")
+                .bind::<Text, _>(format!("%{}%", escape_like(q))),
+        );
+    }
+    if let Some(after) = after {
+        query = query.filter(cases::id.lt(after));
+    }
+    query.order(cases::id.desc()).limit(limit + 1).load(conn).await
+}
+
+pub async fn insert_event(conn: &mut AsyncPgConnection, event: &EventRow) -> QueryResult<EventRow> {
+    diesel::insert_into(case_events::table)
+        .values(event)
+        .returning(EventRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The timeline, latest first (by the day it happened, then by recording order).
+pub async fn list_events(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    after: Option<(NaiveDate, EventId)>,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut query = case_events::table
+        .filter(case_events::case_id.eq(case))
+        .select(EventRow::as_select())
+        .into_boxed();
+    if let Some((day, id)) = after {
+        query = query.filter(
+            case_events::occurred_on
+                .lt(day)
+                .or(case_events::occurred_on.eq(day).and(case_events::id.lt(id))),
+        );
+    }
+    query
+        .order((case_events::occurred_on.desc(), case_events::id.desc()))
+        .limit(limit + 1)
+        .load(conn)
+        .await
+}
+
+pub async fn active_assignments(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<Vec<AssignmentRow>> {
+    case_assignments::table
+        .filter(case_assignments::case_id.eq(case))
+        .filter(case_assignments::ended_at.is_null())
+        .select(AssignmentRow::as_select())
+        .order(case_assignments::assigned_at)
+        .load(conn)
+        .await
+}
+
+pub async fn insert_assignment(conn: &mut AsyncPgConnection, row: &AssignmentRow) -> QueryResult<AssignmentRow> {
+    diesel::insert_into(case_assignments::table)
+        .values(row)
+        .returning(AssignmentRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Ends the user's active assignment to the case; the number of assignments ended (0 or 1).
+pub async fn end_assignment(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    user: UserId,
+    by: UserId,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        case_assignments::table
+            .filter(case_assignments::case_id.eq(case))
+            .filter(case_assignments::user_id.eq(user))
+            .filter(case_assignments::ended_at.is_null()),
+    )
+    .set((case_assignments::ended_at.eq(at), case_assignments::ended_by.eq(by)))
+    .execute(conn)
+    .await
+}
+
+pub async fn has_arrested_suspect(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<bool> {
+    diesel::select(exists(
+        suspects::table
+            .filter(suspects::case_id.eq(case))
+            .filter(suspects::arrested_on.is_not_null()),
+    ))
+    .get_result(conn)
+    .await
+}
+
+pub async fn has_filed_charge(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<bool> {
+    diesel::select(exists(
+        charges::table
+            .filter(charges::case_id.eq(case))
+            .filter(charges::status.ne("withdrawn")),
+    ))
+    .get_result(conn)
+    .await
+}

@@ -1,0 +1,206 @@
+//! Court sessions of a case: the ten or so sittings of a trial, adjournments, survivor support.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+
+use super::{
+    dto::{CourtSession, CreateCourtSession, UpdateCourtSession, check_adjournment},
+    models::{CourtSessionChanges, CourtSessionRow, SessionStatus},
+    queries, trimmed,
+};
+use crate::{
+    audit::AuditEvent,
+    auth::AuthUser,
+    cases::{
+        self,
+        models::{EventKind, EventRow},
+    },
+    error::{ApiError, ApiResult, Problem},
+    extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
+    ids::{CaseId, CourtSessionId, UserId},
+    state::AppState,
+};
+
+/// A held or adjourned session goes on the case's timeline.
+async fn record_outcome(conn: &mut AsyncPgConnection, row: &CourtSessionRow, by: UserId) -> ApiResult<()> {
+    if matches!(row.status, SessionStatus::Held | SessionStatus::Adjourned) {
+        if row.scheduled_on > Utc::now().date_naive() {
+            return Err(ApiError::invalid_field(
+                "status",
+                "in_future",
+                "a session scheduled in the future cannot be held or adjourned yet",
+            ));
+        }
+        let note = match row.adjournment_reason {
+            Some(reason) => format!("{} at {}: adjourned ({reason})", row.purpose, row.court),
+            None => format!("{} at {}: {}", row.purpose, row.court, row.status),
+        };
+        cases::queries::insert_event(
+            conn,
+            &EventRow::new(row.case_id, EventKind::CourtSession, row.scheduled_on, Some(note), by),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The court sessions of a case, in date order.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "list_court_sessions",
+    params(("id" = CaseId, Path)),
+    responses((status = 200, body = Vec<CourtSession>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/cases/{id}/court-sessions")]
+pub async fn list_court_sessions(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CaseId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    cases::ensure_visible(&mut conn, &user, id).await?;
+    let rows = queries::sessions_of_case(&mut conn, id).await?;
+    AuditEvent::by(&user, "court_session.list", "case", id)
+        .record(&mut conn)
+        .await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(CourtSession::from).collect::<Vec<_>>()))
+}
+
+/// Schedule (or record) a court session of the case.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "create_court_session",
+    request_body = CreateCourtSession,
+    params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses(
+        (status = 201, body = CourtSession, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/cases/{id}/court-sessions")]
+pub async fn create_court_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CaseId>,
+    body: ValidatedJson<CreateCourtSession>,
+) -> ApiResult<HttpResponse> {
+    let case_id = id.into_inner();
+    let input = body.0;
+    check_adjournment(input.status, input.adjournment_reason)?;
+    let mut conn = state.conn().await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
+    let row = conn
+        .transaction(async |conn| {
+            let case = cases::queries::find_for_update(conn, case_id).await?;
+            if input.scheduled_on < case.reported_on {
+                return Err(ApiError::invalid_field(
+                    "scheduled_on",
+                    "before_report",
+                    "must not be before the case was reported",
+                ));
+            }
+            let now = Utc::now();
+            let cost = input.support_cost.clone();
+            let row = queries::insert_session(
+                conn,
+                &CourtSessionRow {
+                    id: CourtSessionId::new(),
+                    case_id,
+                    court: input.court.trim().to_string(),
+                    scheduled_on: input.scheduled_on,
+                    purpose: input.purpose,
+                    status: input.status,
+                    adjournment_reason: input.adjournment_reason,
+                    survivor_attended: input.survivor_attended,
+                    survivor_accompanied: input.survivor_accompanied,
+                    intermediary_used: input.intermediary_used,
+                    support_cost_minor: cost.as_ref().map(|m| m.amount_minor),
+                    support_cost_currency: cost.map(|m| m.currency),
+                    notes: trimmed(input.notes.clone()),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+            record_outcome(conn, &row, user.id).await?;
+            AuditEvent::by(&user, "court_session.create", "case", case_id)
+                .details(json!({"court_session_id": row.id, "status": row.status}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    let location = format!("/api/v1/cases/{case_id}/court-sessions");
+    Ok(created_with_etag(location, row.version, &CourtSession::from(row)))
+}
+
+/// Record what happened at a session (held, adjourned and why, survivor support) or reschedule it.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "update_court_session",
+    request_body = UpdateCourtSession,
+    params(("id" = CourtSessionId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
+    responses(
+        (status = 200, body = CourtSession, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/court-sessions/{id}")]
+pub async fn update_court_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CourtSessionId>,
+    if_match: IfMatch,
+    body: ValidatedJson<UpdateCourtSession>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    let case_id = queries::session_case(&mut conn, id).await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
+    let row = conn
+        .transaction(async |conn| {
+            let case = cases::queries::find_for_update(conn, case_id).await?;
+            let current = queries::lock_session(conn, id).await?;
+            if_match.check(current.version)?;
+            let status = input.status.unwrap_or(current.status);
+            check_adjournment(status, input.adjournment_reason.unwrap_or(current.adjournment_reason))?;
+            if input.scheduled_on.is_some_and(|d| d < case.reported_on) {
+                return Err(ApiError::invalid_field(
+                    "scheduled_on",
+                    "before_report",
+                    "must not be before the case was reported",
+                ));
+            }
+            let cost = input.support_cost.clone();
+            let changes = CourtSessionChanges {
+                court: input.court.as_deref().map(|c| c.trim().to_string()),
+                scheduled_on: input.scheduled_on,
+                purpose: input.purpose,
+                status: input.status,
+                adjournment_reason: input.adjournment_reason,
+                survivor_attended: input.survivor_attended,
+                survivor_accompanied: input.survivor_accompanied,
+                intermediary_used: input.intermediary_used,
+                support_cost_minor: cost.as_ref().map(|c| c.as_ref().map(|m| m.amount_minor)),
+                support_cost_currency: cost.map(|c| c.map(|m| m.currency)),
+                notes: input.notes.clone().map(trimmed),
+            };
+            let row = queries::update_session(conn, id, &changes).await?;
+            if row.status != current.status {
+                record_outcome(conn, &row, user.id).await?;
+            }
+            AuditEvent::by(&user, "court_session.update", "case", case_id)
+                .details(json!({"court_session_id": id, "status": row.status}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(ok_with_etag(row.version, &CourtSession::from(row)))
+}

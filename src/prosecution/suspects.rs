@@ -1,0 +1,400 @@
+//! Suspects of a case and the charges against them.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+
+use super::{
+    check_case_date,
+    dto::{Charge, CreateCharge, CreateSuspect, Suspect, UpdateCharge, UpdateSuspect, check_arrest},
+    models::{ChargeChanges, ChargeRow, ChargeStatus, SuspectChanges, SuspectRow},
+    queries, trimmed,
+};
+use crate::{
+    audit::AuditEvent,
+    auth::AuthUser,
+    cases::{
+        self,
+        models::{EventKind, EventRow},
+    },
+    error::{ApiError, ApiResult, Problem},
+    extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
+    ids::{CaseId, ChargeId, SuspectId},
+    state::AppState,
+};
+
+async fn load(conn: &mut AsyncPgConnection, id: SuspectId) -> ApiResult<Suspect> {
+    let row = queries::find_suspect(conn, id).await?;
+    let charges = queries::charges_of(conn, &[id]).await?;
+    Ok(Suspect::from_rows(row, charges))
+}
+
+/// The suspects of a case, each with the charges against them.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "list_case_suspects",
+    params(("id" = CaseId, Path)),
+    responses((status = 200, body = Vec<Suspect>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/cases/{id}/suspects")]
+pub async fn list_suspects(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CaseId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    cases::ensure_visible(&mut conn, &user, id).await?;
+    let rows = queries::suspects_of_case(&mut conn, id).await?;
+    let ids: Vec<SuspectId> = rows.iter().map(|s| s.id).collect();
+    let mut charges = queries::charges_of(&mut conn, &ids).await?;
+    let list: Vec<Suspect> = rows
+        .into_iter()
+        .map(|s| {
+            let (mine, rest) = charges.drain(..).partition(|c| c.suspect_id == s.id);
+            charges = rest;
+            Suspect::from_rows(s, mine)
+        })
+        .collect();
+    AuditEvent::by(&user, "suspect.list", "case", id)
+        .record(&mut conn)
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Record a suspect of the case. An arrested suspect needs an arrest date; the arrest is added to
+/// the case's timeline.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "create_case_suspect",
+    request_body = CreateSuspect,
+    params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses(
+        (status = 201, body = Suspect, headers(("ETag" = String), ("Location" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/cases/{id}/suspects")]
+pub async fn create_suspect(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CaseId>,
+    body: ValidatedJson<CreateSuspect>,
+) -> ApiResult<HttpResponse> {
+    let case_id = id.into_inner();
+    let input = body.0;
+    check_arrest(input.status, input.arrested_on)?;
+    let mut conn = state.conn().await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
+    let suspect = conn
+        .transaction(async |conn| {
+            let case = cases::queries::find_for_update(conn, case_id).await?;
+            if let Some(day) = input.arrested_on {
+                crate::cases::dto::check_not_future("arrested_on", day)?;
+            }
+            let now = Utc::now();
+            let row = queries::insert_suspect(
+                conn,
+                &SuspectRow {
+                    id: SuspectId::new(),
+                    case_id,
+                    name: input.name.trim().to_string(),
+                    sex: input.sex,
+                    role: input.role,
+                    relationship: input.relationship,
+                    nationality: input.nationality.clone(),
+                    status: input.status,
+                    arrested_on: input.arrested_on,
+                    notes: trimmed(input.notes.clone()),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+            if let Some(day) = row.arrested_on {
+                let note = format!("Arrest of a suspect ({})", row.role);
+                cases::queries::insert_event(
+                    conn,
+                    &EventRow::new(case.id, EventKind::Arrest, day, Some(note), user.id),
+                )
+                .await?;
+            }
+            AuditEvent::by(&user, "suspect.create", "case", case_id)
+                .details(json!({"suspect_id": row.id, "role": row.role, "status": row.status}))
+                .record(conn)
+                .await?;
+            load(conn, row.id).await
+        })
+        .await?;
+    Ok(created_with_etag(
+        format!("/api/v1/suspects/{}", suspect.id),
+        suspect.version,
+        &suspect,
+    ))
+}
+
+async fn visible_suspect_case(conn: &mut AsyncPgConnection, user: &AuthUser, id: SuspectId) -> ApiResult<CaseId> {
+    let case_id = queries::suspect_case(conn, id).await?;
+    cases::ensure_visible(conn, user, case_id).await?;
+    Ok(case_id)
+}
+
+/// One suspect with the charges against them.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "get_suspect",
+    params(("id" = SuspectId, Path)),
+    responses(
+        (status = 200, body = Suspect, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/suspects/{id}")]
+pub async fn get_suspect(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SuspectId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let case_id = visible_suspect_case(&mut conn, &user, id).await?;
+    let suspect = load(&mut conn, id).await?;
+    AuditEvent::by(&user, "suspect.read", "case", case_id)
+        .details(json!({"suspect_id": id}))
+        .record(&mut conn)
+        .await?;
+    Ok(ok_with_etag(suspect.version, &suspect))
+}
+
+/// Change a suspect: status (an arrest needs its date), role, relationship, nationality…
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "update_suspect",
+    request_body = UpdateSuspect,
+    params(("id" = SuspectId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
+    responses(
+        (status = 200, body = Suspect, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/suspects/{id}")]
+pub async fn update_suspect(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SuspectId>,
+    if_match: IfMatch,
+    body: ValidatedJson<UpdateSuspect>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    let case_id = visible_suspect_case(&mut conn, &user, id).await?;
+    let suspect = conn
+        .transaction(async |conn| {
+            cases::queries::find_for_update(conn, case_id).await?;
+            let current = queries::lock_suspect(conn, id).await?;
+            if_match.check(current.version)?;
+            let status = input.status.unwrap_or(current.status);
+            let arrested_on = input.arrested_on.unwrap_or(current.arrested_on);
+            check_arrest(status, arrested_on)?;
+            if let Some(day) = input.arrested_on.flatten() {
+                crate::cases::dto::check_not_future("arrested_on", day)?;
+            }
+            let changes = SuspectChanges {
+                name: input.name.as_deref().map(|s| s.trim().to_string()),
+                sex: input.sex,
+                role: input.role,
+                relationship: input.relationship,
+                nationality: input.nationality.clone(),
+                status: input.status,
+                arrested_on: input.arrested_on,
+                notes: input.notes.clone().map(trimmed),
+            };
+            let row = queries::update_suspect(conn, id, &changes).await?;
+            if current.arrested_on.is_none() {
+                if let Some(day) = row.arrested_on {
+                    let note = format!("Arrest of a suspect ({})", row.role);
+                    cases::queries::insert_event(
+                        conn,
+                        &EventRow::new(case_id, EventKind::Arrest, day, Some(note), user.id),
+                    )
+                    .await?;
+                }
+            }
+            AuditEvent::by(&user, "suspect.update", "case", case_id)
+                .details(json!({"suspect_id": id, "status": row.status}))
+                .record(conn)
+                .await?;
+            load(conn, id).await
+        })
+        .await?;
+    Ok(ok_with_etag(suspect.version, &suspect))
+}
+
+/// File a charge against a suspect, under an offence of the catalogue that is in force.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "create_charge",
+    request_body = CreateCharge,
+    params(("id" = SuspectId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses(
+        (status = 201, body = Charge, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/suspects/{id}/charges")]
+pub async fn create_charge(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SuspectId>,
+    body: ValidatedJson<CreateCharge>,
+) -> ApiResult<HttpResponse> {
+    let suspect_id = id.into_inner();
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    let case_id = visible_suspect_case(&mut conn, &user, suspect_id).await?;
+    let charge = conn
+        .transaction(async |conn| {
+            let case = cases::queries::find_for_update(conn, case_id).await?;
+            check_case_date("filed_on", input.filed_on, case.reported_on)?;
+            let offence = check_offence(conn, &input.offence_code).await?;
+            let now = Utc::now();
+            let row = queries::insert_charge(
+                conn,
+                &ChargeRow {
+                    id: ChargeId::new(),
+                    suspect_id,
+                    case_id,
+                    offence_code: offence.code.clone(),
+                    court_file_number: trimmed(input.court_file_number.clone()),
+                    filed_on: input.filed_on,
+                    status: ChargeStatus::Filed,
+                    sentence_years: None,
+                    sentence_life: false,
+                    fine_amount_minor: None,
+                    fine_currency: None,
+                    decided_on: None,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+            let note = format!(
+                "Charge filed: {} s.{} ({})",
+                offence.title, offence.section, offence.statute
+            );
+            cases::queries::insert_event(
+                conn,
+                &EventRow::new(case_id, EventKind::ChargeFiled, row.filed_on, Some(note), user.id),
+            )
+            .await?;
+            AuditEvent::by(&user, "charge.create", "case", case_id)
+                .details(json!({"charge_id": row.id, "suspect_id": suspect_id, "offence_code": row.offence_code}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    let location = format!("/api/v1/suspects/{suspect_id}");
+    Ok(created_with_etag(location, charge.version, &Charge::from(charge)))
+}
+
+async fn check_offence(conn: &mut AsyncPgConnection, code: &str) -> ApiResult<super::models::OffenceRow> {
+    match queries::find_offence(conn, code).await? {
+        None => Err(ApiError::invalid_field(
+            "offence_code",
+            "unknown_offence",
+            "is not in the offence catalogue",
+        )),
+        Some(o) if !o.in_force => Err(ApiError::invalid_field(
+            "offence_code",
+            "not_in_force",
+            "is no longer in force",
+        )),
+        Some(o) => Ok(o),
+    }
+}
+
+/// Record a decision on a charge (a conviction or acquittal needs its date), a sentence, or a correction.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "update_charge",
+    request_body = UpdateCharge,
+    params(("id" = ChargeId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
+    responses(
+        (status = 200, body = Charge, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/charges/{id}")]
+pub async fn update_charge(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<ChargeId>,
+    if_match: IfMatch,
+    body: ValidatedJson<UpdateCharge>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    let case_id = queries::charge_case(&mut conn, id).await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
+    let charge = conn
+        .transaction(async |conn| {
+            let case = cases::queries::find_for_update(conn, case_id).await?;
+            let current = queries::lock_charge(conn, id).await?;
+            if_match.check(current.version)?;
+            if let Some(code) = &input.offence_code {
+                check_offence(conn, code).await?;
+            }
+            let filed_on = input.filed_on.unwrap_or(current.filed_on);
+            check_case_date("filed_on", filed_on, case.reported_on)?;
+            let status = input.status.unwrap_or(current.status);
+            let decided_on = input.decided_on.unwrap_or(current.decided_on);
+            if matches!(status, ChargeStatus::Convicted | ChargeStatus::Acquitted) && decided_on.is_none() {
+                return Err(ApiError::invalid_field(
+                    "decided_on",
+                    "required",
+                    "is required for a conviction or an acquittal",
+                ));
+            }
+            if let Some(day) = decided_on {
+                check_case_date("decided_on", day, filed_on)?;
+            }
+            let fine = input.fine.clone();
+            let changes = ChargeChanges {
+                offence_code: input.offence_code.clone(),
+                court_file_number: input.court_file_number.clone().map(trimmed),
+                filed_on: input.filed_on,
+                status: input.status,
+                sentence_years: input.sentence_years,
+                sentence_life: input.sentence_life,
+                fine_amount_minor: fine.as_ref().map(|f| f.as_ref().map(|m| m.amount_minor)),
+                fine_currency: fine.map(|f| f.map(|m| m.currency)),
+                decided_on: input.decided_on,
+            };
+            let row = queries::update_charge(conn, id, &changes).await?;
+            let decided_now =
+                current.status != row.status && matches!(row.status, ChargeStatus::Convicted | ChargeStatus::Acquitted);
+            if let (true, Some(day)) = (decided_now, row.decided_on) {
+                let note = format!("Verdict on charge {}: {}", row.offence_code, row.status);
+                cases::queries::insert_event(
+                    conn,
+                    &EventRow::new(case_id, EventKind::Verdict, day, Some(note), user.id),
+                )
+                .await?;
+            }
+            AuditEvent::by(&user, "charge.update", "case", case_id)
+                .details(json!({"charge_id": id, "status": row.status}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(ok_with_etag(charge.version, &Charge::from(charge)))
+}

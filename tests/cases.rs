@@ -1,0 +1,1061 @@
+//! Cases: creation and references, need-to-know, stages, timeline, team, derived facts, lists,
+//! audit; suspects, charges, the offence catalogue and court sessions.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{TestApp, TestUser};
+use haki::auth::Role;
+use serde_json::{Value, json};
+
+fn days_ago(n: i64) -> String {
+    (Utc::now().date_naive() - Duration::days(n)).to_string()
+}
+
+fn case_body(county: &str, reported_days_ago: i64) -> Value {
+    json!({
+        "county": county,
+        "location_type": "villa_short_term_rental",
+        "exploitation_types": ["sexual_exploitation_in_prostitution"],
+        "reported_on": days_ago(reported_days_ago),
+        "incident_on": days_ago(reported_days_ago + 3),
+        "referral_source": "community_justice_centre",
+        "risk_level": "high",
+        "summary": "Girl (pseudonym Amani) lured with the promise of school fees."
+    })
+}
+
+async fn create_case(app: &TestApp, user: &TestUser, county: &str, reported_days_ago: i64) -> Value {
+    let r = app
+        .post("/api/v1/cases", &user.token, case_body(county, reported_days_ago))
+        .await;
+    r.expect(201);
+    r.json()
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+async fn transition(app: &TestApp, user: &TestUser, case: &str, body: Value) -> common::Resp {
+    app.post(&format!("/api/v1/cases/{case}/transitions"), &user.token, body)
+        .await
+}
+
+#[actix_web::test]
+async fn creating_a_case_assigns_a_reference_and_the_creator() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let year = (Utc::now().date_naive() - Duration::days(10)).format("%Y").to_string();
+    let r = app.post("/api/v1/cases", &worker.token, case_body("mombasa", 10)).await;
+    r.expect(201);
+    let case = r.json();
+    assert_eq!(case["reference"], format!("CSEC-MSA-{year}-0001"));
+    assert_eq!(case["stage"], "reported");
+    assert_eq!(case["version"], 1);
+    assert_eq!(case["facts"]["stalled"], false);
+    assert_eq!(case["facts"]["flags"]["ctip_gap"], false);
+    assert_eq!(r.header("location").unwrap(), format!("/api/v1/cases/{}", id(&case)));
+    assert_eq!(r.header("etag"), Some("\"1\""));
+
+    let second = create_case(&app, &worker, "mombasa", 10).await;
+    assert_eq!(second["reference"], format!("CSEC-MSA-{year}-0002"));
+    let kilifi = create_case(&app, &worker, "kilifi", 10).await;
+    assert_eq!(kilifi["reference"], format!("CSEC-KLF-{year}-0001"));
+
+    // The creator is on the team and sees the case; the timeline starts with the report.
+    let team = app
+        .get(&format!("/api/v1/cases/{}/assignments", id(&case)), &worker.token)
+        .await
+        .json();
+    assert_eq!(team[0]["user_id"], worker.id.to_string());
+    assert_eq!(team[0]["role"], "lead_investigator");
+    let events = app
+        .get(&format!("/api/v1/cases/{}/events", id(&case)), &worker.token)
+        .await
+        .json();
+    assert_eq!(events["data"][0]["kind"], "stage_change");
+    assert_eq!(events["data"][0]["stage_to"], "reported");
+}
+
+#[actix_web::test]
+async fn concurrent_creations_get_distinct_references() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let (a, b, c, d) = futures_util::join!(
+        app.post("/api/v1/cases", &pm.token, case_body("kwale", 5)),
+        app.post("/api/v1/cases", &pm.token, case_body("kwale", 5)),
+        app.post("/api/v1/cases", &pm.token, case_body("kwale", 5)),
+        app.post("/api/v1/cases", &pm.token, case_body("kwale", 5)),
+    );
+    let mut refs: Vec<String> = [a, b, c, d]
+        .iter()
+        .map(|r| {
+            r.expect(201);
+            r.json()["reference"].as_str().unwrap().to_string()
+        })
+        .collect();
+    refs.sort();
+    refs.dedup();
+    assert_eq!(refs.len(), 4);
+    assert!(refs[3].ends_with("-0004"), "{refs:?}");
+}
+
+#[actix_web::test]
+async fn bad_case_input_names_the_field_and_writes_nothing() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let with = |field: &str, value: Value| {
+        let mut body = case_body("kwale", 10);
+        body[field] = value;
+        body
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (with("county", json!("atlantis")), "county", "unknown_variant"),
+        (
+            with("location_type", json!("castle")),
+            "location_type",
+            "unknown_variant",
+        ),
+        (with("risk_level", json!(3)), "risk_level", "invalid_type"),
+        (
+            with("exploitation_types", json!(["smuggling"])),
+            "exploitation_types[0]",
+            "unknown_variant",
+        ),
+        (with("reported_on", json!("2024-02-30")), "reported_on", "invalid"),
+        (with("reported_on", json!(days_ago(-3))), "reported_on", "in_future"),
+        (with("incident_on", json!(days_ago(2))), "incident_on", "after_report"),
+        (with("sub_county", json!("nyali")), "sub_county", "unknown_sub_county"),
+        (with("summary", json!("abc\u{0}def")), "summary", "nul_byte"),
+        (with("summary", json!("x".repeat(4001))), "summary", "length"),
+        (
+            with("referral_partner_id", json!(uuid::Uuid::now_v7())),
+            "",
+            "invalid_reference",
+        ),
+    ];
+    for (body, field, code) in cases {
+        let r = app.post("/api/v1/cases", &worker.token, body).await;
+        if code == "invalid_reference" {
+            r.expect_problem(422, "invalid_reference");
+            continue;
+        }
+        let problem = r.expect_problem(422, "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        assert_eq!(problem["errors"][0]["code"], code, "{problem}");
+    }
+    // A known sub-county is fine.
+    let ok = app
+        .post("/api/v1/cases", &worker.token, with("sub_county", json!("msambweni")))
+        .await;
+    ok.expect(201);
+    assert_eq!(app.count("SELECT count(*) FROM cases").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM case_assignments").await, 1);
+}
+
+#[actix_web::test]
+async fn need_to_know_each_role_against_assigned_and_unassigned_cases() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let admin = app.admin().await;
+    let assigned_worker = app.create_user(Role::CaseWorker, None).await;
+    let other_worker = app.create_user(Role::CaseWorker, None).await;
+    let aftercare = app.create_user(Role::AftercareOfficer, None).await;
+    let analyst = app.create_user(Role::Analyst, None).await;
+    let org = app.create_partner("Partner org").await;
+    let partner = app.create_user(Role::Partner, Some(org)).await;
+
+    let mine = create_case(&app, &pm, "mombasa", 20).await;
+    let theirs = create_case(&app, &pm, "kwale", 20).await;
+    app.post(
+        &format!("/api/v1/cases/{}/assignments", id(&mine)),
+        &pm.token,
+        json!({"user_id": assigned_worker.id, "role": "investigator"}),
+    )
+    .await
+    .expect(201);
+
+    let list_ids = |v: Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let parts = ["", "/events", "/suspects", "/court-sessions", "/assignments"];
+
+    for user in [&pm, &admin] {
+        let seen = list_ids(app.get("/api/v1/cases", &user.token).await.json());
+        assert_eq!(seen.len(), 2);
+        for case in [&mine, &theirs] {
+            for part in parts {
+                app.get(&format!("/api/v1/cases/{}{part}", id(case)), &user.token)
+                    .await
+                    .expect(200);
+            }
+        }
+    }
+
+    let seen = list_ids(app.get("/api/v1/cases", &assigned_worker.token).await.json());
+    assert_eq!(seen, [id(&mine)]);
+    for part in parts {
+        app.get(&format!("/api/v1/cases/{}{part}", id(&mine)), &assigned_worker.token)
+            .await
+            .expect(200);
+        app.get(&format!("/api/v1/cases/{}{part}", id(&theirs)), &assigned_worker.token)
+            .await
+            .expect_problem(404, "not_found");
+    }
+    app.patch(
+        &format!("/api/v1/cases/{}", id(&theirs)),
+        &assigned_worker.token,
+        None,
+        json!({"risk_level": "low"}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    app.post(
+        &format!("/api/v1/cases/{}/events", id(&theirs)),
+        &assigned_worker.token,
+        json!({"kind": "note", "occurred_on": days_ago(0)}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+
+    assert!(list_ids(app.get("/api/v1/cases", &other_worker.token).await.json()).is_empty());
+    for case in [&mine, &theirs] {
+        app.get(&format!("/api/v1/cases/{}", id(case)), &other_worker.token)
+            .await
+            .expect_problem(404, "not_found");
+    }
+
+    for user in [&aftercare, &analyst, &partner] {
+        app.get("/api/v1/cases", &user.token)
+            .await
+            .expect_problem(403, "forbidden");
+        app.post("/api/v1/cases", &user.token, case_body("mombasa", 1))
+            .await
+            .expect_problem(403, "forbidden");
+        for case in [&mine, &theirs] {
+            for part in parts {
+                app.get(&format!("/api/v1/cases/{}{part}", id(case)), &user.token)
+                    .await
+                    .expect_problem(404, "not_found");
+            }
+        }
+    }
+
+    // Unassigning takes the case out of reach at once; the assignment stays in history.
+    let r = app.send(
+        actix_web::test::TestRequest::delete()
+            .uri(&format!(
+                "/api/v1/cases/{}/assignments/{}",
+                id(&mine),
+                assigned_worker.id
+            ))
+            .insert_header(common::bearer(&pm.token)),
+    );
+    r.await.expect(204);
+    app.get(&format!("/api/v1/cases/{}", id(&mine)), &assigned_worker.token)
+        .await
+        .expect(404);
+    assert_eq!(
+        app.count("SELECT count(*) FROM case_assignments WHERE ended_at IS NOT NULL")
+            .await,
+        1
+    );
+
+    // Only program managers and admins manage the team.
+    app.post(
+        &format!("/api/v1/cases/{}/assignments", id(&mine)),
+        &admin.token,
+        json!({"user_id": other_worker.id, "role": "investigator"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/api/v1/cases/{}/assignments", id(&mine)),
+        &other_worker.token,
+        json!({"user_id": assigned_worker.id, "role": "investigator"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/cases/{}/assignments", id(&mine)),
+        &pm.token,
+        json!({"user_id": other_worker.id, "role": "attorney"}),
+    )
+    .await
+    .expect_problem(409, "already_assigned");
+    let r = app
+        .post(
+            &format!("/api/v1/cases/{}/assignments", id(&mine)),
+            &pm.token,
+            json!({"user_id": analyst.id, "role": "other"}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["code"],
+        "not_assignable"
+    );
+}
+
+#[actix_web::test]
+async fn the_stage_machine_refuses_what_it_does_not_allow() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let case = create_case(&app, &worker, "mombasa", 200).await;
+    let cid = id(&case).to_string();
+    let today = days_ago(0);
+
+    // Every move the machine does not allow from `reported`, with the allowed ones in the answer.
+    for to in ["reported", "suspect_arrested", "charged", "trial", "judgment", "appeal"] {
+        let r = transition(&app, &worker, &cid, json!({"to": to, "occurred_on": today})).await;
+        let p = r.expect_problem(409, "invalid_transition");
+        assert_eq!(p["extensions"]["allowed"], json!(["investigation", "closed"]), "{to}");
+    }
+    // Unknown stage, date in the future, before the report.
+    transition(&app, &worker, &cid, json!({"to": "limbo", "occurred_on": today}))
+        .await
+        .expect_problem(422, "validation_failed");
+    transition(
+        &app,
+        &worker,
+        &cid,
+        json!({"to": "investigation", "occurred_on": days_ago(-1)}),
+    )
+    .await
+    .expect(422);
+    transition(
+        &app,
+        &worker,
+        &cid,
+        json!({"to": "investigation", "occurred_on": days_ago(300)}),
+    )
+    .await
+    .expect(422);
+
+    transition(
+        &app,
+        &worker,
+        &cid,
+        json!({"to": "investigation", "occurred_on": days_ago(150), "note": "Reported to DCI"}),
+    )
+    .await
+    .expect(200);
+    // Requirements: an arrested suspect, a filed charge.
+    let r = transition(
+        &app,
+        &worker,
+        &cid,
+        json!({"to": "suspect_arrested", "occurred_on": today}),
+    )
+    .await;
+    r.expect_problem(409, "requirement_unmet");
+    let r = transition(&app, &worker, &cid, json!({"to": "charged", "occurred_on": today})).await;
+    r.expect_problem(409, "requirement_unmet");
+    let version_before = app.get(&format!("/api/v1/cases/{cid}"), &worker.token).await.json()["version"].clone();
+
+    let suspect = app
+        .post(
+            &format!("/api/v1/cases/{cid}/suspects"),
+            &worker.token,
+            json!({"name": "Suspect A", "role": "customer", "relationship": "tourist", "nationality": "DE",
+                   "status": "arrested", "arrested_on": days_ago(40)}),
+        )
+        .await;
+    suspect.expect(201);
+    let suspect = suspect.json();
+    assert_eq!(suspect["foreign"], true);
+    transition(
+        &app,
+        &worker,
+        &cid,
+        json!({"to": "suspect_arrested", "occurred_on": days_ago(40)}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/api/v1/suspects/{}/charges", id(&suspect)),
+        &worker.token,
+        json!({"offence_code": "soa-8-3", "filed_on": days_ago(35), "court_file_number": "MSA SO 12/2024"}),
+    )
+    .await
+    .expect(201);
+    transition(
+        &app,
+        &worker,
+        &cid,
+        json!({"to": "charged", "occurred_on": days_ago(35)}),
+    )
+    .await
+    .expect(200);
+    transition(&app, &worker, &cid, json!({"to": "trial", "occurred_on": days_ago(30)}))
+        .await
+        .expect(200);
+    transition(
+        &app,
+        &worker,
+        &cid,
+        json!({"to": "judgment", "occurred_on": days_ago(1)}),
+    )
+    .await
+    .expect(200);
+
+    // Closing: a reason, and a program manager or admin.
+    transition(
+        &app,
+        &worker,
+        &cid,
+        json!({"to": "closed", "occurred_on": today, "closure_reason": "convicted"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    let r = transition(&app, &pm, &cid, json!({"to": "closed", "occurred_on": today})).await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "closure_reason"
+    );
+    let closed = transition(
+        &app,
+        &pm,
+        &cid,
+        json!({"to": "closed", "occurred_on": today, "closure_reason": "convicted"}),
+    )
+    .await;
+    closed.expect(200);
+    let closed = closed.json();
+    assert_eq!(closed["stage"], "closed");
+    assert_eq!(closed["closure_reason"], "convicted");
+    assert_eq!(closed["closed_on"], today);
+    transition(&app, &pm, &cid, json!({"to": "investigation", "occurred_on": today}))
+        .await
+        .expect_problem(409, "invalid_transition");
+
+    // Refused moves changed nothing; each accepted one wrote exactly one stage_change event.
+    assert!(version_before.as_i64().unwrap() >= 2);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM case_events WHERE case_id = '{cid}' AND kind = 'stage_change'"
+        ))
+        .await,
+        7
+    );
+    let timeline = app
+        .get(&format!("/api/v1/cases/{cid}/events?limit=200"), &pm.token)
+        .await
+        .json();
+    let kinds: Vec<&str> = timeline["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"arrest") && kinds.contains(&"charge_filed"),
+        "{kinds:?}"
+    );
+    assert_eq!(timeline["data"][0]["stage_to"], "closed", "latest first");
+}
+
+#[actix_web::test]
+async fn concurrent_patches_with_one_if_match_exactly_one_wins() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let case = create_case(&app, &worker, "kilifi", 3).await;
+    let path = format!("/api/v1/cases/{}", id(&case));
+    let (a, b) = futures_util::join!(
+        app.patch(&path, &worker.token, Some("\"1\""), json!({"risk_level": "critical"})),
+        app.patch(&path, &worker.token, Some("\"1\""), json!({"risk_level": "low"})),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412]);
+    let now = app.get(&path, &worker.token).await;
+    assert_eq!(now.json()["version"], 2);
+    assert_eq!(now.header("etag"), Some("\"2\""));
+
+    // PATCH validates like POST and keeps the rules across stored and new values.
+    let r = app
+        .patch(&path, &worker.token, None, json!({"incident_on": days_ago(0)}))
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "incident_on"
+    );
+    let r = app.patch(&path, &worker.token, None, json!({"stage": "closed"})).await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["code"],
+        "unknown_field"
+    );
+    let r = app
+        .patch(&path, &worker.token, None, json!({"sub_county": "likoni"}))
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "sub_county"
+    );
+    app.patch(
+        &path,
+        &worker.token,
+        None,
+        json!({"sub_county": "malindi", "summary": null}),
+    )
+    .await
+    .expect(200);
+}
+
+#[actix_web::test]
+async fn derived_facts_and_flags() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    // Reported 150 days ago; the caregiver who sold the child is arrested 5 months later.
+    let case = create_case(&app, &worker, "kwale", 150).await;
+    let cid = id(&case).to_string();
+    assert_eq!(case["facts"]["stalled"], true, "nothing happened for 150 days");
+    let caregiver = app
+        .post(
+            &format!("/api/v1/cases/{cid}/suspects"),
+            &worker.token,
+            json!({"name": "Aunt of the child", "role": "recruiter", "relationship": "caregiver", "nationality": "KE"}),
+        )
+        .await
+        .json();
+    assert_eq!(caregiver["foreign"], false);
+    let facts = app.get(&format!("/api/v1/cases/{cid}"), &worker.token).await.json()["facts"].clone();
+    assert_eq!(facts["flags"]["ctip_gap"], true);
+    assert_eq!(facts["days_to_first_arrest"], Value::Null);
+
+    app.patch(
+        &format!("/api/v1/suspects/{}", id(&caregiver)),
+        &worker.token,
+        Some("\"1\""),
+        json!({"status": "arrested", "arrested_on": days_ago(0)}),
+    )
+    .await
+    .expect(200);
+    // A charge under the Sexual Offences Act alone leaves the CTIP gap open.
+    app.post(
+        &format!("/api/v1/suspects/{}/charges", id(&caregiver)),
+        &worker.token,
+        json!({"offence_code": "soa-15", "filed_on": days_ago(0)}),
+    )
+    .await
+    .expect(201);
+    let facts = app.get(&format!("/api/v1/cases/{cid}"), &worker.token).await.json()["facts"].clone();
+    assert_eq!(facts["days_to_first_arrest"], 150);
+    assert_eq!(facts["days_to_first_charge"], 150);
+    assert_eq!(facts["stalled"], false, "the arrest is activity");
+    assert_eq!(facts["flags"]["ctip_gap"], true);
+    let flagged = app.get("/api/v1/cases?flag=ctip_gap", &worker.token).await.json();
+    assert_eq!(flagged["data"].as_array().unwrap().len(), 1);
+
+    let ctip = app
+        .post(
+            &format!("/api/v1/suspects/{}/charges", id(&caregiver)),
+            &worker.token,
+            json!({"offence_code": "ctip-3-5", "filed_on": days_ago(0)}),
+        )
+        .await
+        .json();
+    assert_eq!(
+        app.get(&format!("/api/v1/cases/{cid}"), &worker.token).await.json()["facts"]["flags"]["ctip_gap"],
+        false
+    );
+    assert!(
+        app.get("/api/v1/cases?flag=ctip_gap", &worker.token).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Withdrawing the CTIP charge reopens the gap.
+    app.patch(
+        &format!("/api/v1/charges/{}", id(&ctip)),
+        &worker.token,
+        None,
+        json!({"status": "withdrawn"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        app.get(&format!("/api/v1/cases/{cid}"), &worker.token).await.json()["facts"]["flags"]["ctip_gap"],
+        true
+    );
+
+    // Court sessions: held, adjourned, next date.
+    let sessions = format!("/api/v1/cases/{cid}/court-sessions");
+    app.post(
+        &sessions,
+        &worker.token,
+        json!({"court": "Kwale Law Courts", "scheduled_on": days_ago(0), "purpose": "plea", "status": "held"}),
+    )
+    .await
+    .expect(201);
+    for _ in 0..2 {
+        app.post(
+            &sessions,
+            &worker.token,
+            json!({"court": "Kwale Law Courts", "scheduled_on": days_ago(0), "purpose": "hearing",
+                   "status": "adjourned", "adjournment_reason": "prosecution_not_ready"}),
+        )
+        .await
+        .expect(201);
+    }
+    app.post(&sessions, &worker.token, json!({"court": "Kwale Law Courts", "scheduled_on": days_ago(-14), "purpose": "survivor_testimony",
+        "survivor_accompanied": true, "intermediary_used": true, "support_cost": {"amount_minor": 250000, "currency": "KES"}}))
+        .await
+        .expect(201);
+    let facts = app.get(&format!("/api/v1/cases/{cid}"), &worker.token).await.json()["facts"].clone();
+    assert_eq!(facts["court_sessions_held"], 1);
+    assert_eq!(facts["court_sessions_adjourned"], 2);
+    assert_eq!(facts["next_court_date"], days_ago(-14));
+
+    // A fresh case with recent activity is not stalled; the filter tells them apart.
+    create_case(&app, &worker, "kwale", 1).await;
+    let old = create_case(&app, &worker, "kwale", 90).await;
+    let stalled = app.get("/api/v1/cases?stalled=true", &worker.token).await.json();
+    let ids: Vec<&str> = stalled["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id(&old)]);
+    let also = app.get("/api/v1/cases?flag=stalled", &worker.token).await.json();
+    assert_eq!(also["data"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn list_filters_search_and_pagination() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let mut refs = Vec::new();
+    for (county, days) in [
+        ("mombasa", 10),
+        ("mombasa", 40),
+        ("kilifi", 10),
+        ("kwale", 100),
+        ("kilifi", 5),
+    ] {
+        refs.push(create_case(&app, &pm, county, days).await);
+    }
+    let mine = create_case(&app, &worker, "lamu", 2).await;
+    app.patch(
+        &format!("/api/v1/cases/{}", id(&refs[0])),
+        &pm.token,
+        None,
+        json!({"risk_level": "critical", "summary": "Hotel in Nyali; agent called Baraka"}),
+    )
+    .await
+    .expect(200);
+    transition(
+        &app,
+        &pm,
+        id(&refs[1]),
+        json!({"to": "investigation", "occurred_on": days_ago(1)}),
+    )
+    .await
+    .expect(200);
+
+    let count = |q: &str| {
+        let app = &app;
+        let token = pm.token.clone();
+        let q = q.to_string();
+        async move {
+            let r = app.get(&format!("/api/v1/cases?{q}"), &token).await;
+            r.expect(200);
+            r.json()["data"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("").await, 6);
+    assert_eq!(count("county=mombasa").await, 2);
+    assert_eq!(count("county=kilifi&risk_level=high").await, 2);
+    assert_eq!(count("risk_level=critical").await, 1);
+    assert_eq!(count("stage=investigation").await, 1);
+    assert_eq!(
+        count(&format!("reported_from={}&reported_to={}", days_ago(12), days_ago(4))).await,
+        3
+    );
+    assert_eq!(count("q=baraka").await, 1);
+    assert_eq!(count("q=100%25").await, 0, "LIKE wildcards are literal");
+    assert_eq!(count(&format!("q={}", refs[3]["reference"].as_str().unwrap())).await, 1);
+    assert_eq!(count(&format!("assigned_to={}", worker.id)).await, 1);
+    let mine_only = app.get("/api/v1/cases?assigned_to=me", &worker.token).await.json();
+    assert_eq!(mine_only["data"][0]["id"], mine["id"]);
+    app.get("/api/v1/cases?assigned_to=someone", &pm.token)
+        .await
+        .expect_problem(400, "invalid_query");
+    app.get("/api/v1/cases?flag=weird", &pm.token)
+        .await
+        .expect_problem(400, "invalid_query");
+
+    // Newest first, pages that do not overlap.
+    let first = app.get("/api/v1/cases?limit=4", &pm.token).await.json();
+    assert_eq!(first["data"][0]["id"], mine["id"]);
+    let next = first["next_cursor"].as_str().unwrap();
+    let second = app
+        .get(&format!("/api/v1/cases?limit=4&cursor={next}"), &pm.token)
+        .await
+        .json();
+    assert_eq!(second["data"].as_array().unwrap().len(), 2);
+    assert!(second["next_cursor"].is_null());
+    assert_eq!(second["data"][1]["id"], refs[0]["id"]);
+}
+
+#[actix_web::test]
+async fn reads_and_writes_are_audited_and_listed_in_the_access_log() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let case = create_case(&app, &worker, "mombasa", 3).await;
+    let cid = id(&case).to_string();
+    app.get(&format!("/api/v1/cases/{cid}"), &worker.token)
+        .await
+        .expect(200);
+    app.get("/api/v1/cases", &pm.token).await.expect(200);
+    app.get(&format!("/api/v1/cases/{cid}/events"), &pm.token)
+        .await
+        .expect(200);
+
+    let log = app.get(&format!("/api/v1/cases/{cid}/access-log"), &pm.token).await;
+    log.expect(200);
+    let entries = log.json()["data"].as_array().unwrap().clone();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["case.events_read", "case.list", "case.read", "case.create"]);
+    assert_eq!(entries[1]["actor_role"], "program_manager");
+    assert_eq!(entries[2]["actor_id"], worker.id.to_string());
+    app.get(&format!("/api/v1/cases/{cid}/access-log"), &worker.token)
+        .await
+        .expect_problem(403, "forbidden");
+}
+
+#[actix_web::test]
+async fn offence_catalogue_is_seeded_and_kept_by_admins() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let all = app.get("/api/v1/offences", &worker.token).await.json();
+    let all = all.as_array().unwrap();
+    assert!(all.len() >= 17);
+    let find = |code: &str| all.iter().find(|o| o["code"] == code).unwrap().clone();
+    assert_eq!(find("soa-8-2")["life_imprisonment"], true);
+    assert_eq!(find("soa-8-3")["min_years"], 20);
+    assert_eq!(find("soa-8-3")["child_age_min"], 12);
+    assert_eq!(find("soa-8-4")["min_years"], 15);
+    assert_eq!(find("ctip-3-5")["min_years"], 30);
+    assert_eq!(find("ctip-3-5")["min_fine_kes"], 30_000_000);
+    assert_eq!(find("ctip-3-5")["facilitator_reach"], true);
+    assert_eq!(find("ctip-5")["min_years"], 20);
+    assert_eq!(find("ctip-10")["life_imprisonment"], true);
+    assert_eq!(
+        find("soa-14")["min_years"],
+        Value::Null,
+        "uncertain penalties stay empty"
+    );
+
+    let ctip = app
+        .get("/api/v1/offences?statute=counter_trafficking_act_2010", &worker.token)
+        .await
+        .json();
+    assert!(
+        ctip.as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["statute"] == "counter_trafficking_act_2010")
+    );
+    assert_eq!(ctip.as_array().unwrap().len(), 7);
+
+    app.patch("/api/v1/offences/soa-14", &worker.token, None, json!({"min_years": 10}))
+        .await
+        .expect_problem(403, "forbidden");
+    let r = app
+        .patch(
+            "/api/v1/offences/soa-14",
+            &admin.token,
+            Some("\"1\""),
+            json!({"min_years": 10, "penalty_note": "Checked by legal."}),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.json()["min_years"], 10);
+    app.patch(
+        "/api/v1/offences/soa-14",
+        &admin.token,
+        Some("\"1\""),
+        json!({"min_years": 12}),
+    )
+    .await
+    .expect_problem(412, "stale_version");
+    let r = app
+        .patch("/api/v1/offences/soa-14", &admin.token, None, json!({"max_years": 5}))
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "max_years"
+    );
+    app.patch("/api/v1/offences/nope", &admin.token, None, json!({"in_force": false}))
+        .await
+        .expect_problem(404, "not_found");
+
+    // An offence no longer in force cannot be charged.
+    app.patch(
+        "/api/v1/offences/soa-17",
+        &admin.token,
+        None,
+        json!({"in_force": false}),
+    )
+    .await
+    .expect(200);
+    let case = create_case(&app, &worker, "mombasa", 10).await;
+    let s = app
+        .post(
+            &format!("/api/v1/cases/{}/suspects", id(&case)),
+            &worker.token,
+            json!({"name": "S", "role": "pimp", "relationship": "stranger"}),
+        )
+        .await
+        .json();
+    let r = app
+        .post(
+            &format!("/api/v1/suspects/{}/charges", id(&s)),
+            &worker.token,
+            json!({"offence_code": "soa-17", "filed_on": days_ago(1)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["code"],
+        "not_in_force"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/suspects/{}/charges", id(&s)),
+            &worker.token,
+            json!({"offence_code": "penal-999", "filed_on": days_ago(1)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["code"],
+        "unknown_offence"
+    );
+}
+
+#[actix_web::test]
+async fn suspects_charges_and_sessions_validate_their_rules() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let case = create_case(&app, &worker, "mombasa", 30).await;
+    let cid = id(&case).to_string();
+    let suspects = format!("/api/v1/cases/{cid}/suspects");
+
+    let bad: Vec<(Value, &str, &str)> = vec![
+        (
+            json!({"name": "S", "role": "customer", "relationship": "tourist", "status": "arrested"}),
+            "arrested_on",
+            "required",
+        ),
+        (
+            json!({"name": "S", "role": "boss", "relationship": "tourist"}),
+            "role",
+            "unknown_variant",
+        ),
+        (
+            json!({"name": "S", "role": "customer", "relationship": "uncle"}),
+            "relationship",
+            "unknown_variant",
+        ),
+        (
+            json!({"name": "S", "role": "customer", "relationship": "tourist", "nationality": "german"}),
+            "nationality",
+            "country",
+        ),
+        (
+            json!({"name": "", "role": "customer", "relationship": "tourist"}),
+            "name",
+            "length",
+        ),
+        (
+            json!({"name": "S", "role": "customer", "relationship": "tourist", "status": "arrested", "arrested_on": days_ago(-2)}),
+            "arrested_on",
+            "in_future",
+        ),
+    ];
+    for (body, field, code) in bad {
+        let p = app
+            .post(&suspects, &worker.token, body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(
+            (
+                p["errors"][0]["field"].as_str().unwrap(),
+                p["errors"][0]["code"].as_str().unwrap()
+            ),
+            (field, code)
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM suspects").await, 0);
+
+    let s = app
+        .post(
+            &suspects,
+            &worker.token,
+            json!({"name": "S", "role": "agent", "relationship": "acquaintance"}),
+        )
+        .await
+        .json();
+    let r = app
+        .patch(
+            &format!("/api/v1/suspects/{}", id(&s)),
+            &worker.token,
+            None,
+            json!({"status": "remanded"}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "arrested_on"
+    );
+
+    let charges = format!("/api/v1/suspects/{}/charges", id(&s));
+    let r = app
+        .post(
+            &charges,
+            &worker.token,
+            json!({"offence_code": "soa-8-3", "filed_on": days_ago(40)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["code"],
+        "before_report"
+    );
+    let charge = app
+        .post(
+            &charges,
+            &worker.token,
+            json!({"offence_code": "soa-8-3", "filed_on": days_ago(20)}),
+        )
+        .await
+        .json();
+    let cpath = format!("/api/v1/charges/{}", id(&charge));
+    let r = app
+        .patch(&cpath, &worker.token, None, json!({"status": "convicted"}))
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "decided_on"
+    );
+    let r = app
+        .patch(
+            &cpath,
+            &worker.token,
+            None,
+            json!({"status": "convicted", "decided_on": days_ago(25)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "decided_on"
+    );
+    let r = app
+        .patch(
+            &cpath,
+            &worker.token,
+            None,
+            json!({"fine": {"amount_minor": -5, "currency": "kes"}}),
+        )
+        .await;
+    let problem = r.expect_problem(422, "validation_failed");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["fine.amount_minor", "fine.currency"]);
+    let convicted = app
+        .patch(
+            &cpath,
+            &worker.token,
+            Some("\"1\""),
+            json!({"status": "convicted", "decided_on": days_ago(2), "sentence_years": 20,
+            "fine": {"amount_minor": 50_000_000, "currency": "KES"}}),
+        )
+        .await;
+    convicted.expect(200);
+    let convicted = convicted.json();
+    assert_eq!(
+        convicted["fine"],
+        json!({"amount_minor": 50_000_000, "currency": "KES"})
+    );
+    assert_eq!(convicted["sentence_years"], 20);
+    let suspect = app
+        .get(&format!("/api/v1/suspects/{}", id(&s)), &worker.token)
+        .await
+        .json();
+    assert_eq!(suspect["charges"][0]["status"], "convicted");
+
+    let sessions = format!("/api/v1/cases/{cid}/court-sessions");
+    let r = app
+        .post(
+            &sessions,
+            &worker.token,
+            json!({"court": "Mombasa", "scheduled_on": days_ago(1), "purpose": "hearing", "status": "adjourned"}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "adjournment_reason"
+    );
+    let r = app
+        .post(
+            &sessions,
+            &worker.token,
+            json!({"court": "Mombasa", "scheduled_on": days_ago(-5), "purpose": "hearing", "status": "held"}),
+        )
+        .await;
+    r.expect_problem(422, "validation_failed");
+    let r = app
+        .post(
+            &sessions,
+            &worker.token,
+            json!({"court": "Mombasa", "scheduled_on": days_ago(1), "purpose": "party"}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "purpose"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM court_sessions").await, 0);
+    let session = app
+        .post(
+            &sessions,
+            &worker.token,
+            json!({"court": "Mombasa", "scheduled_on": days_ago(1), "purpose": "hearing"}),
+        )
+        .await
+        .json();
+    let r = app
+        .patch(
+            &format!("/api/v1/court-sessions/{}", id(&session)),
+            &worker.token,
+            Some("\"1\""),
+            json!({"status": "adjourned", "adjournment_reason": "magistrate_absent", "survivor_attended": true}),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.json()["adjournment_reason"], "magistrate_absent");
+    let timeline = app
+        .get(&format!("/api/v1/cases/{cid}/events"), &worker.token)
+        .await
+        .json();
+    assert!(
+        timeline["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "court_session")
+    );
+}
