@@ -1,7 +1,12 @@
-.PHONY: run test lint openapi migrate bench clean-data
+.PHONY: run demo test lint openapi migrate bench clean-data
 
 # Start Haki on http://127.0.0.1:8080 (provisions a local PostgreSQL in .data/ when DATABASE_URL is unset).
 run:
+	scripts/run.sh serve
+
+# Load the fictional demo dataset (once), then start Haki like `make run`.
+demo:
+	scripts/run.sh seed-demo
 	scripts/run.sh serve
 
 # Run the whole test suite against a throwaway PostgreSQL.

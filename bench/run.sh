@@ -70,6 +70,8 @@ http "GET /api/v1/me (JWT + 2 queries)" /api/v1/me auth
 http "GET /api/v1/partners?limit=50" "/api/v1/partners?limit=50" auth
 pgb "pgbench partners page (same SQL)" bench/pgbench/partners_page.sql
 http "GET /api/v1/audit-log?limit=50 (200k rows)" "/api/v1/audit-log?limit=50" auth
+http "GET /api/v1/cases?limit=50 (20k cases, facts)" "/api/v1/cases?limit=50" auth
+http "GET /api/v1/cases?county=kwale&stalled=true" "/api/v1/cases?county=kwale&stalled=true&limit=50" auth
 
 echo
 echo "Haki benchmark: ${DURATION}s per scenario, $CONNS connections, $THREADS load threads, $(nproc) cores"
@@ -80,4 +82,5 @@ ratio() { python3 -c "a,b=float('$2'),float('$3'); print(f'{\"$1\":<60} {a/b:6.2
 echo
 ratio "readyz / pgbench SELECT 1" "$(val 'GET /readyz (SELECT 1 via pool)')" "$(val 'pgbench SELECT 1')"
 ratio "partners page via API / same SQL in pgbench" "$(val 'GET /api/v1/partners?limit=50')" "$(val 'pgbench partners page (same SQL)')"
+ratio "cases page (facts + audit of 50 reads) / partners page" "$(val 'GET /api/v1/cases?limit=50 (20k cases, facts)')" "$(val 'GET /api/v1/partners?limit=50')"
 ratio "partners page / healthz" "$(val 'GET /api/v1/partners?limit=50')" "$(val 'GET /healthz (no database)')"

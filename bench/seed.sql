@@ -1,5 +1,5 @@
 -- Benchmark data: enough rows that list queries work against real indexes, not an empty table.
--- 2,000 partner organisations, 500 users, 200,000 audit entries. Run on a migrated, empty database.
+-- 2,000 partner organisations, 500 users, 200,000 audit entries, 20,000 cases. Run on a migrated, empty database.
 INSERT INTO partners (id, name, kind, counties, services_offered, mou_signed_on, active)
 SELECT gen_random_uuid(), 'Bench partner ' || g,
        (ARRAY['community_justice_centre','ngo','shelter','police_unit','prosecution'])[1 + g % 5],
@@ -18,5 +18,37 @@ INSERT INTO audit_log (actor_id, actor_role, action, resource_type, resource_id,
 SELECT NULL, 'case_worker', (ARRAY['case.read','case.update','survivor.read'])[1 + g % 3], 'case',
        md5(g::text), md5((g * 7)::text), '10.0.0.' || (g % 250)
 FROM generate_series(1, 200000) AS g;
+
+ANALYZE;
+
+-- 20,000 cases across the three coastal counties, a third of them with a suspect and a charge,
+-- and court sessions for the charged ones; one case worker assigned to every tenth case.
+INSERT INTO cases (id, reference, county, sub_county, location_type, exploitation_types, reported_on,
+                   incident_on, risk_level, summary, stage, last_activity_on)
+SELECT gen_random_uuid(), 'CSEC-BEN-' || g, (ARRAY['mombasa','kwale','kilifi'])[1 + g % 3], NULL,
+       (ARRAY['hotel','villa_short_term_rental','private_home','street'])[1 + g % 4],
+       ARRAY['sexual_exploitation_in_prostitution'], current_date - (g % 1500), current_date - (g % 1500) - 3,
+       (ARRAY['low','medium','high','critical'])[1 + g % 4], 'Benchmark case ' || g,
+       (ARRAY['reported','investigation','suspect_arrested','charged','trial'])[1 + g % 5],
+       current_date - (g % 200)
+FROM generate_series(1, 20000) AS g;
+
+INSERT INTO suspects (id, case_id, name, role, relationship, status, arrested_on)
+SELECT gen_random_uuid(), c.id, 'Suspect', (ARRAY['customer','recruiter','agent'])[1 + n % 3],
+       (ARRAY['tourist','caregiver','stranger'])[1 + n % 3], 'arrested', c.reported_on + 30
+FROM (SELECT id, reported_on, row_number() OVER () AS n FROM cases) c WHERE c.n % 3 = 0;
+
+INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on)
+SELECT gen_random_uuid(), s.id, s.case_id, 'soa-8-3', s.arrested_on + 5 FROM suspects s;
+
+INSERT INTO court_sessions (id, case_id, court, scheduled_on, purpose, status, adjournment_reason)
+SELECT gen_random_uuid(), ch.case_id, 'Mombasa Law Courts', ch.filed_on + 30 * k, 'hearing',
+       CASE WHEN k % 2 = 0 THEN 'adjourned' ELSE 'held' END,
+       CASE WHEN k % 2 = 0 THEN 'prosecution_not_ready' END
+FROM charges ch CROSS JOIN generate_series(1, 4) AS k;
+
+INSERT INTO case_assignments (id, case_id, user_id, role)
+SELECT gen_random_uuid(), c.id, (SELECT id FROM users WHERE role = 'case_worker' ORDER BY id LIMIT 1), 'investigator'
+FROM (SELECT id, row_number() OVER () AS n FROM cases) c WHERE c.n % 10 = 0;
 
 ANALYZE;

@@ -30,4 +30,7 @@ if [ -z "${HAKI_JWT_SECRET:-}" ]; then
 fi
 
 cargo build --release --quiet
+if [ "${1:-serve}" = serve ]; then
+  echo "Tip: \`make demo\` loads a small fictional demo dataset (users, partners, cases) before serving."
+fi
 exec target/release/haki "${@:-serve}"

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cases;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

@@ -32,6 +32,9 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Load a small fictional demo dataset (skipped when already loaded). The demo users' password
+    /// is read from HAKI_DEMO_PASSWORD (default: "haki demo password").
+    SeedDemo,
 }
 
 #[derive(Subcommand)]
@@ -78,6 +81,11 @@ fn run(cli: Cli) -> Result<(), BoxError> {
             serve(config)
         }
         Command::User(UserCommand::Create(args)) => create_user(args),
+        Command::SeedDemo => {
+            let url = config::database_url()?;
+            migrate(&url)?;
+            seed_demo(&url)
+        }
     }
 }
 
@@ -146,5 +154,23 @@ async fn create_user(args: CreateUserArgs) -> Result<(), BoxError> {
         })
         .await?;
     println!("created {} user {} ({})", user.role, user.email, user.id);
+    Ok(())
+}
+
+#[actix_web::main]
+async fn seed_demo(database_url: &str) -> Result<(), BoxError> {
+    let secret = std::env::var("HAKI_DEMO_PASSWORD").unwrap_or_else(|_| "haki demo password".into());
+    let hash = password::hash_blocking(&secret).map_err(|e| e.to_string())?;
+    let mut conn = AsyncPgConnection::establish(database_url).await?;
+    match haki::demo::seed(&mut conn, &hash).await? {
+        None => println!("demo data already loaded"),
+        Some(summary) => {
+            println!("demo data loaded: cases {}", summary.cases.join(", "));
+            println!("demo users (password: {secret:?}):");
+            for (email, role) in summary.users {
+                println!("  {email:<26} {role}");
+            }
+        }
+    }
     Ok(())
 }

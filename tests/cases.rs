@@ -1059,3 +1059,102 @@ async fn suspects_charges_and_sessions_validate_their_rules() {
             .any(|e| e["kind"] == "court_session")
     );
 }
+
+#[actix_web::test]
+async fn every_move_outside_the_stage_machine_is_refused_from_every_stage() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let case = create_case(&app, &pm, "mombasa", 30).await;
+    let cid = id(&case).to_string();
+    let stages = [
+        "reported",
+        "investigation",
+        "suspect_arrested",
+        "charged",
+        "trial",
+        "judgment",
+        "appeal",
+        "closed",
+    ];
+    let allowed: &[(&str, &[&str])] = &[
+        ("reported", &["investigation", "closed"]),
+        ("investigation", &["suspect_arrested", "charged", "closed"]),
+        ("suspect_arrested", &["investigation", "charged", "closed"]),
+        ("charged", &["trial", "closed"]),
+        ("trial", &["judgment", "closed"]),
+        ("judgment", &["appeal", "closed"]),
+        ("appeal", &["judgment", "closed"]),
+        ("closed", &[]),
+    ];
+    let mut conn = app.conn().await;
+    for (from, moves) in allowed {
+        // Put the case in `from` directly, then try every other stage.
+        let closing = if *from == "closed" {
+            "'other', current_date"
+        } else {
+            "NULL, NULL"
+        };
+        diesel_async::RunQueryDsl::execute(
+            diesel::sql_query(format!(
+                "UPDATE cases SET stage = '{from}', (closure_reason, closed_on) = ({closing}) WHERE id = '{cid}'"
+            )),
+            &mut conn,
+        )
+        .await
+        .unwrap();
+        for to in stages.iter().filter(|to| !moves.contains(to)) {
+            let r = transition(
+                &app,
+                &pm,
+                &cid,
+                json!({"to": to, "occurred_on": days_ago(0), "closure_reason": "other"}),
+            )
+            .await;
+            let p = r.expect_problem(409, "invalid_transition");
+            assert_eq!(p["extensions"]["from"], *from);
+            assert_eq!(p["extensions"]["allowed"], json!(moves), "{from} → {to}");
+        }
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM case_events WHERE case_id = '{cid}' AND kind = 'stage_change'"
+        ))
+        .await,
+        1,
+        "no refused move wrote an event"
+    );
+}
+
+#[actix_web::test]
+async fn demo_data_tells_the_story_and_loads_once() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let summary = haki::demo::seed(&mut conn, "not-a-real-hash")
+        .await
+        .unwrap()
+        .expect("first load");
+    assert_eq!(summary.cases.len(), 3);
+    assert!(
+        haki::demo::seed(&mut conn, "not-a-real-hash").await.unwrap().is_none(),
+        "second load is skipped"
+    );
+
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let cases = app.get("/api/v1/cases?county=kilifi", &pm.token).await.json();
+    let kilifi = &cases["data"][0];
+    assert_eq!(kilifi["stage"], "trial");
+    assert_eq!(
+        kilifi["facts"]["days_to_first_arrest"], 155,
+        "five months before the arrest"
+    );
+    assert_eq!(
+        kilifi["facts"]["flags"]["ctip_gap"], true,
+        "the facilitating aunt has no CTIP charge"
+    );
+    assert_eq!(kilifi["facts"]["court_sessions_adjourned"], 3);
+    assert_eq!(kilifi["facts"]["next_court_date"], days_ago(-5));
+    let stalled = app.get("/api/v1/cases?stalled=true", &pm.token).await.json();
+    assert_eq!(stalled["data"][0]["county"], "mombasa");
+    let closed = app.get("/api/v1/cases?stage=closed", &pm.token).await.json();
+    assert_eq!(closed["data"][0]["closure_reason"], "convicted");
+}

@@ -1,0 +1,703 @@
+//! `haki seed-demo`: a small, fully fictional dataset that tells the program's story — a case that
+//! stalled for five months before the arrest, a facilitating caregiver with no trafficking charge,
+//! a trial adjourned again and again — so every feature shows at once in Swagger UI.
+//! Names are invented; survivors appear by pseudonym only.
+
+use chrono::{Duration, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::{
+    audit::AuditEvent,
+    auth::Role,
+    cases::{
+        self,
+        models::{
+            AssignmentRole, AssignmentRow, CaseChanges, ClosureReason, EventKind, EventRow, ExploitationType,
+            LocationType, NewCase, ReferralSource, RiskLevel, Stage,
+        },
+    },
+    db::schema::partners,
+    ids::{AssignmentId, CaseId, ChargeId, CourtSessionId, PartnerId, SuspectId, UserId},
+    partners::models::{NewPartner, PartnerKind},
+    prosecution::{
+        self,
+        models::{
+            AdjournmentReason, ChargeRow, ChargeStatus, CourtSessionRow, Relationship, SessionPurpose, SessionStatus,
+            Sex, SuspectRole, SuspectRow, SuspectStatus,
+        },
+    },
+    users::{self, models::NewUser},
+    vocab::{County, ServiceKind},
+};
+
+pub const DEMO_ORG: &str = "Bahari Community Justice Centre (demo)";
+
+pub struct Summary {
+    pub users: Vec<(String, Role)>,
+    pub cases: Vec<String>,
+}
+
+fn ago(days: i64) -> NaiveDate {
+    Utc::now().date_naive() - Duration::days(days)
+}
+
+/// Loads the demo data unless it is already there (`Ok(None)`).
+pub async fn seed(conn: &mut AsyncPgConnection, password_hash: &str) -> QueryResult<Option<Summary>> {
+    let present: i64 = partners::table
+        .filter(partners::name.eq(DEMO_ORG))
+        .count()
+        .get_result(conn)
+        .await?;
+    if present > 0 {
+        return Ok(None);
+    }
+    conn.transaction(async |conn| load(conn, password_hash).await)
+        .await
+        .map(Some)
+}
+
+async fn partner(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    kind: PartnerKind,
+    counties: Vec<County>,
+    services: Vec<ServiceKind>,
+) -> QueryResult<PartnerId> {
+    let row = crate::partners::queries::insert(
+        conn,
+        &NewPartner {
+            id: PartnerId::new(),
+            name: name.into(),
+            kind,
+            counties,
+            contact_name: None,
+            contact_email: None,
+            contact_phone: None,
+            services_offered: services,
+            mou_signed_on: Some(ago(700)),
+            mou_expires_on: Some(ago(-400)),
+            active: true,
+            notes: Some("Fictional organisation for the demo.".into()),
+        },
+    )
+    .await?;
+    Ok(row.id)
+}
+
+async fn user(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    name: &str,
+    role: Role,
+    org: Option<PartnerId>,
+    hash: &str,
+) -> QueryResult<UserId> {
+    let id = UserId::new();
+    users::queries::insert(
+        conn,
+        &NewUser {
+            id,
+            email,
+            display_name: name,
+            password_hash: hash,
+            role,
+            organization_id: org,
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+struct CaseSpec {
+    county: County,
+    sub_county: &'static str,
+    location: LocationType,
+    reported: i64,
+    incident: i64,
+    risk: RiskLevel,
+    summary: &'static str,
+}
+
+async fn open_case(
+    conn: &mut AsyncPgConnection,
+    spec: CaseSpec,
+    by: UserId,
+    team: &[(UserId, AssignmentRole)],
+) -> QueryResult<(CaseId, String)> {
+    let id = CaseId::new();
+    let reported_on = ago(spec.reported);
+    let reference = cases::queries::next_reference(conn, spec.county, chrono::Datelike::year(&reported_on)).await?;
+    cases::queries::insert(
+        conn,
+        &NewCase {
+            id,
+            reference: reference.clone(),
+            county: spec.county,
+            sub_county: Some(spec.sub_county.into()),
+            location_type: spec.location,
+            exploitation_types: vec![ExploitationType::SexualExploitationInProstitution],
+            reported_on,
+            incident_on: Some(ago(spec.incident)),
+            referral_source: Some(ReferralSource::CommunityJusticeCentre),
+            referral_partner_id: None,
+            risk_level: spec.risk,
+            summary: Some(spec.summary.into()),
+            last_activity_on: reported_on,
+            created_by: Some(by),
+        },
+    )
+    .await?;
+    let mut opened = EventRow::new(id, EventKind::StageChange, reported_on, Some("Case opened".into()), by);
+    opened.stage_to = Some(Stage::Reported);
+    cases::queries::insert_event(conn, &opened).await?;
+    for (user, role) in team {
+        cases::queries::insert_assignment(
+            conn,
+            &AssignmentRow {
+                id: AssignmentId::new(),
+                case_id: id,
+                user_id: *user,
+                role: *role,
+                assigned_by: Some(by),
+                assigned_at: Utc::now(),
+                ended_at: None,
+                ended_by: None,
+            },
+        )
+        .await?;
+    }
+    Ok((id, reference))
+}
+
+async fn event(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    kind: EventKind,
+    days: i64,
+    note: &str,
+    by: UserId,
+) -> QueryResult<()> {
+    cases::queries::insert_event(conn, &EventRow::new(case, kind, ago(days), Some(note.into()), by))
+        .await
+        .map(|_| ())
+}
+
+async fn move_to(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    from: Stage,
+    to: Stage,
+    days: i64,
+    by: UserId,
+    closure: Option<ClosureReason>,
+) -> QueryResult<()> {
+    cases::queries::update(
+        conn,
+        case,
+        &CaseChanges {
+            stage: Some(to),
+            closure_reason: closure.map(Some),
+            closed_on: closure.map(|_| Some(ago(days))),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut e = EventRow::new(case, EventKind::StageChange, ago(days), None, by);
+    e.stage_from = Some(from);
+    e.stage_to = Some(to);
+    cases::queries::insert_event(conn, &e).await.map(|_| ())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn suspect(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    name: &str,
+    sex: Sex,
+    role: SuspectRole,
+    relationship: Relationship,
+    nationality: &str,
+    arrested: Option<i64>,
+    status: SuspectStatus,
+) -> QueryResult<SuspectId> {
+    let now = Utc::now();
+    let row = prosecution::queries::insert_suspect(
+        conn,
+        &SuspectRow {
+            id: SuspectId::new(),
+            case_id: case,
+            name: name.into(),
+            sex: Some(sex),
+            role,
+            relationship,
+            nationality: Some(nationality.into()),
+            status,
+            arrested_on: arrested.map(ago),
+            notes: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    Ok(row.id)
+}
+
+async fn charge(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    suspect: SuspectId,
+    code: &str,
+    filed: i64,
+    decided: Option<(i64, ChargeStatus, i32)>,
+) -> QueryResult<()> {
+    let now = Utc::now();
+    prosecution::queries::insert_charge(
+        conn,
+        &ChargeRow {
+            id: ChargeId::new(),
+            suspect_id: suspect,
+            case_id: case,
+            offence_code: code.into(),
+            court_file_number: Some(format!(
+                "SO {}/{}",
+                10 + filed % 90,
+                chrono::Datelike::year(&ago(filed))
+            )),
+            filed_on: ago(filed),
+            status: decided.map(|d| d.1).unwrap_or(ChargeStatus::Filed),
+            sentence_years: decided.map(|d| d.2),
+            sentence_life: false,
+            fine_amount_minor: None,
+            fine_currency: None,
+            decided_on: decided.map(|d| ago(d.0)),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn session(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    court: &str,
+    days: i64,
+    purpose: SessionPurpose,
+    status: SessionStatus,
+    adjourned: Option<AdjournmentReason>,
+) -> QueryResult<()> {
+    let now = Utc::now();
+    let held = status != SessionStatus::Scheduled;
+    prosecution::queries::insert_session(
+        conn,
+        &CourtSessionRow {
+            id: CourtSessionId::new(),
+            case_id: case,
+            court: court.into(),
+            scheduled_on: ago(days),
+            purpose,
+            status,
+            adjournment_reason: adjourned,
+            survivor_attended: held.then_some(purpose == SessionPurpose::SurvivorTestimony),
+            survivor_accompanied: held.then_some(true),
+            intermediary_used: held.then_some(purpose == SessionPurpose::SurvivorTestimony),
+            support_cost_minor: held.then_some(350_000),
+            support_cost_currency: held.then(|| "KES".to_string()),
+            notes: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> {
+    use AssignmentRole::*;
+    let cjc = partner(
+        conn,
+        DEMO_ORG,
+        PartnerKind::CommunityJusticeCentre,
+        vec![County::Kilifi, County::Mombasa],
+        vec![ServiceKind::LegalSupport, ServiceKind::CourtAccompaniment],
+    )
+    .await?;
+    partner(
+        conn,
+        "Pwani Safe House (demo)",
+        PartnerKind::Shelter,
+        vec![County::Mombasa],
+        vec![ServiceKind::Shelter, ServiceKind::TraumaCounselling],
+    )
+    .await?;
+    partner(
+        conn,
+        "Coast Legal Aid Network (demo)",
+        PartnerKind::Ngo,
+        vec![County::Mombasa, County::Kwale, County::Kilifi],
+        vec![ServiceKind::LegalSupport],
+    )
+    .await?;
+
+    let people = [
+        ("admin@haki.demo", "Demo Admin", Role::Admin, None),
+        (
+            "manager@haki.demo",
+            "Achieng Otieno (program manager)",
+            Role::ProgramManager,
+            None,
+        ),
+        (
+            "investigator@haki.demo",
+            "Juma Mwangi (investigator)",
+            Role::CaseWorker,
+            None,
+        ),
+        ("lawyer@haki.demo", "Fatuma Said (lawyer)", Role::CaseWorker, None),
+        (
+            "aftercare@haki.demo",
+            "Grace Wanjiku (counsellor)",
+            Role::AftercareOfficer,
+            None,
+        ),
+        ("analyst@haki.demo", "Peter Kamau (M&E)", Role::Analyst, None),
+        ("partner@haki.demo", "Bahari CJC intake desk", Role::Partner, Some(cjc)),
+    ];
+    let mut ids = Vec::new();
+    for (email, name, role, org) in people {
+        ids.push(user(conn, email, name, role, org, hash).await?);
+    }
+    let (manager, investigator, lawyer) = (ids[1], ids[2], ids[3]);
+    let team = [(investigator, LeadInvestigator), (lawyer, LeadAttorney)];
+    let mut refs = Vec::new();
+
+    // 1. Kilifi: a girl of 14 sold by her aunt to a tourist in a holiday villa. Reported almost two
+    //    years ago; nothing moved for five months until the justice centre escalated; the tourist is
+    //    charged with defilement, the aunt (a facilitator) with nothing under the CTIP Act yet.
+    let (kilifi, r) = open_case(conn, CaseSpec {
+        county: County::Kilifi, sub_county: "malindi", location: LocationType::VillaShortTermRental,
+        reported: 700, incident: 710, risk: RiskLevel::High,
+        summary: "Survivor (pseudonym Neema, 14) taken to a holiday villa by her aunt, who was paid by a foreign visitor. Promised school fees.",
+    }, manager, &team).await?;
+    refs.push(r);
+    event(
+        conn,
+        kilifi,
+        EventKind::ReportedToPolice,
+        699,
+        "Statement recorded at Malindi police station.",
+        investigator,
+    )
+    .await?;
+    move_to(
+        conn,
+        kilifi,
+        Stage::Reported,
+        Stage::Investigation,
+        695,
+        investigator,
+        None,
+    )
+    .await?;
+    event(
+        conn,
+        kilifi,
+        EventKind::PoliceFollowUp,
+        640,
+        "Investigating officer says the file is with the DCI; suspect still at large.",
+        investigator,
+    )
+    .await?;
+    event(
+        conn,
+        kilifi,
+        EventKind::PoliceFollowUp,
+        600,
+        "No progress; suspect seen in Watamu.",
+        investigator,
+    )
+    .await?;
+    event(
+        conn,
+        kilifi,
+        EventKind::Escalation,
+        560,
+        "Escalated to the county police commander by the justice centre.",
+        investigator,
+    )
+    .await?;
+    let tourist = suspect(
+        conn,
+        kilifi,
+        "Visitor 'Hans' (alias)",
+        Sex::Male,
+        SuspectRole::Customer,
+        Relationship::Tourist,
+        "DE",
+        Some(545),
+        SuspectStatus::Remanded,
+    )
+    .await?;
+    let aunt = suspect(
+        conn,
+        kilifi,
+        "Aunt of the survivor",
+        Sex::Female,
+        SuspectRole::Recruiter,
+        Relationship::Caregiver,
+        "KE",
+        Some(545),
+        SuspectStatus::ReleasedOnBail,
+    )
+    .await?;
+    event(
+        conn,
+        kilifi,
+        EventKind::Arrest,
+        545,
+        "Both suspects arrested, five months after the report.",
+        investigator,
+    )
+    .await?;
+    move_to(
+        conn,
+        kilifi,
+        Stage::Investigation,
+        Stage::SuspectArrested,
+        545,
+        investigator,
+        None,
+    )
+    .await?;
+    charge(conn, kilifi, tourist, "soa-8-3", 540, None).await?;
+    charge(conn, kilifi, aunt, "soa-12", 540, None).await?;
+    event(
+        conn,
+        kilifi,
+        EventKind::ChargeFiled,
+        540,
+        "Defilement (s.8(3)) and promotion of sexual offences (s.12).",
+        lawyer,
+    )
+    .await?;
+    move_to(conn, kilifi, Stage::SuspectArrested, Stage::Charged, 540, lawyer, None).await?;
+    move_to(conn, kilifi, Stage::Charged, Stage::Trial, 500, lawyer, None).await?;
+    let court = "Malindi Law Courts";
+    session(
+        conn,
+        kilifi,
+        court,
+        500,
+        SessionPurpose::Plea,
+        SessionStatus::Held,
+        None,
+    )
+    .await?;
+    session(
+        conn,
+        kilifi,
+        court,
+        430,
+        SessionPurpose::Mention,
+        SessionStatus::Held,
+        None,
+    )
+    .await?;
+    session(
+        conn,
+        kilifi,
+        court,
+        360,
+        SessionPurpose::Hearing,
+        SessionStatus::Adjourned,
+        Some(AdjournmentReason::ProsecutionNotReady),
+    )
+    .await?;
+    session(
+        conn,
+        kilifi,
+        court,
+        290,
+        SessionPurpose::SurvivorTestimony,
+        SessionStatus::Held,
+        None,
+    )
+    .await?;
+    session(
+        conn,
+        kilifi,
+        court,
+        200,
+        SessionPurpose::Hearing,
+        SessionStatus::Adjourned,
+        Some(AdjournmentReason::MagistrateAbsent),
+    )
+    .await?;
+    session(
+        conn,
+        kilifi,
+        court,
+        120,
+        SessionPurpose::DefenceHearing,
+        SessionStatus::Adjourned,
+        Some(AdjournmentReason::DefenceNotReady),
+    )
+    .await?;
+    session(
+        conn,
+        kilifi,
+        court,
+        40,
+        SessionPurpose::DefenceHearing,
+        SessionStatus::Held,
+        None,
+    )
+    .await?;
+    session(
+        conn,
+        kilifi,
+        court,
+        -5,
+        SessionPurpose::Hearing,
+        SessionStatus::Scheduled,
+        None,
+    )
+    .await?;
+    for (days, note) in [
+        (500, "Plea taken; both pleaded not guilty."),
+        (360, "Adjourned: prosecution not ready."),
+        (
+            290,
+            "Survivor testified with an intermediary; accompanied by her counsellor.",
+        ),
+        (200, "Adjourned: magistrate on transfer."),
+        (120, "Adjourned: defence not ready."),
+        (20, "Defence hearing held."),
+    ] {
+        event(conn, kilifi, EventKind::CourtSession, days, note, lawyer).await?;
+    }
+
+    // 2. Mombasa: a report about a beach hotel, stalled with the police for six weeks.
+    let (mombasa, r) = open_case(conn, CaseSpec {
+        county: County::Mombasa, sub_county: "nyali", location: LocationType::Hotel,
+        reported: 50, incident: 55, risk: RiskLevel::Critical,
+        summary: "Two girls (pseudonyms Imani and Zawadi) seen with an agent at a beach hotel; agent known to the community.",
+    }, manager, &team).await?;
+    refs.push(r);
+    move_to(
+        conn,
+        mombasa,
+        Stage::Reported,
+        Stage::Investigation,
+        45,
+        investigator,
+        None,
+    )
+    .await?;
+    suspect(
+        conn,
+        mombasa,
+        "Agent known as 'Baraka'",
+        Sex::Male,
+        SuspectRole::Agent,
+        Relationship::Acquaintance,
+        "KE",
+        None,
+        SuspectStatus::AtLarge,
+    )
+    .await?;
+
+    // 3. Kwale: closed with a conviction.
+    let (kwale, r) = open_case(
+        conn,
+        CaseSpec {
+            county: County::Kwale,
+            sub_county: "msambweni",
+            location: LocationType::PrivateHome,
+            reported: 1300,
+            incident: 1310,
+            risk: RiskLevel::Medium,
+            summary: "Survivor (pseudonym Subira, 15) exploited in a private home by a neighbour.",
+        },
+        manager,
+        &team,
+    )
+    .await?;
+    refs.push(r);
+    move_to(
+        conn,
+        kwale,
+        Stage::Reported,
+        Stage::Investigation,
+        1295,
+        investigator,
+        None,
+    )
+    .await?;
+    let neighbour = suspect(
+        conn,
+        kwale,
+        "Neighbour",
+        Sex::Male,
+        SuspectRole::Exploiter,
+        Relationship::Neighbour,
+        "KE",
+        Some(1280),
+        SuspectStatus::Convicted,
+    )
+    .await?;
+    move_to(
+        conn,
+        kwale,
+        Stage::Investigation,
+        Stage::SuspectArrested,
+        1280,
+        investigator,
+        None,
+    )
+    .await?;
+    charge(
+        conn,
+        kwale,
+        neighbour,
+        "soa-8-3",
+        1275,
+        Some((400, ChargeStatus::Convicted, 20)),
+    )
+    .await?;
+    move_to(conn, kwale, Stage::SuspectArrested, Stage::Charged, 1275, lawyer, None).await?;
+    move_to(conn, kwale, Stage::Charged, Stage::Trial, 1200, lawyer, None).await?;
+    move_to(conn, kwale, Stage::Trial, Stage::Judgment, 400, lawyer, None).await?;
+    event(
+        conn,
+        kwale,
+        EventKind::Verdict,
+        400,
+        "Convicted of defilement; sentenced to 20 years.",
+        lawyer,
+    )
+    .await?;
+    move_to(
+        conn,
+        kwale,
+        Stage::Judgment,
+        Stage::Closed,
+        380,
+        manager,
+        Some(ClosureReason::Convicted),
+    )
+    .await?;
+
+    AuditEvent::operator("demo.seed", "system", "seed-demo")
+        .record(conn)
+        .await?;
+    Ok(Summary {
+        users: people.iter().map(|p| (p.0.to_string(), p.2)).collect(),
+        cases: refs,
+    })
+}
