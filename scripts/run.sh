@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts Haki. Without DATABASE_URL it runs a PostgreSQL cluster kept in .data/ (created on first
-# use, reused afterwards) and a JWT secret generated once and kept beside it.
+# use, reused afterwards) and a JWT secret and identity-vault key generated once and kept beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,13 @@ if [ -z "${HAKI_JWT_SECRET:-}" ]; then
   [ -f .data/jwt_secret ] || (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n' > .data/jwt_secret)
   HAKI_JWT_SECRET=$(cat .data/jwt_secret)
   export HAKI_JWT_SECRET
+fi
+
+if [ -z "${HAKI_DATA_KEY:-}" ]; then
+  mkdir -p .data
+  [ -f .data/data_key ] || (umask 077; head -c 32 /dev/urandom | base64 | tr -d '\n' > .data/data_key)
+  HAKI_DATA_KEY=$(cat .data/data_key)
+  export HAKI_DATA_KEY
 fi
 
 cargo build --release --quiet

@@ -29,6 +29,11 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    /// AES-256 key of the identity vault (32 bytes); `data_keys_previous` still decrypt.
+    pub data_key: [u8; 32],
+    pub data_keys_previous: Vec<[u8; 32]>,
+    /// Every assessment domain at or above this score meets the restoration threshold.
+    pub assessment_threshold: f64,
 }
 
 // The secret is never printed, not even in debug logs.
@@ -62,7 +67,24 @@ impl Config {
                 reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
             });
         }
+        let data_key = parse_key(&text("HAKI_DATA_KEY", ""), "HAKI_DATA_KEY")?;
+        let data_keys_previous = text("HAKI_DATA_KEYS_PREVIOUS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| parse_key(k, "HAKI_DATA_KEYS_PREVIOUS"))
+            .collect::<Result<_, _>>()?;
+        let assessment_threshold: f64 = parse("HAKI_ASSESSMENT_THRESHOLD", "3.0")?;
+        if !(1.0..=4.0).contains(&assessment_threshold) {
+            return Err(ConfigError::Invalid {
+                name: "HAKI_ASSESSMENT_THRESHOLD",
+                reason: "must be between 1.0 and 4.0".into(),
+            });
+        }
         Ok(Config {
+            data_key,
+            data_keys_previous,
+            assessment_threshold,
             database_url,
             bind: parse("HAKI_BIND", "127.0.0.1:8080")?,
             jwt_secret,
@@ -87,6 +109,22 @@ impl Config {
             shutdown_timeout: Duration::from_secs(parse("HAKI_SHUTDOWN_TIMEOUT_SECONDS", "30")?),
         })
     }
+}
+
+/// A 32-byte key given in base64.
+fn parse_key(value: &str, name: &'static str) -> Result<[u8; 32], ConfigError> {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    if value.is_empty() {
+        return Err(ConfigError::Missing(name));
+    }
+    let bytes = STANDARD.decode(value.trim()).map_err(|e| ConfigError::Invalid {
+        name,
+        reason: e.to_string(),
+    })?;
+    bytes.try_into().map_err(|_| ConfigError::Invalid {
+        name,
+        reason: "must be 32 bytes, base64-encoded".into(),
+    })
 }
 
 pub fn database_url() -> Result<String, ConfigError> {

@@ -63,4 +63,20 @@ id_type!(
     ChargeId,
     /// Id of a court session.
     CourtSessionId,
+    /// Id of a survivor (pseudonymous record).
+    SurvivorId,
+    /// Id of an assignment of a user to a survivor.
+    SurvivorAssignmentId,
+    /// Id of a consent.
+    ConsentId,
+    /// Id of a restoration service.
+    ServiceId,
+    /// Id of a session of a service.
+    ServiceSessionId,
+    /// Id of an assessment.
+    AssessmentId,
+    /// Id of a closure of a survivor's restoration.
+    ClosureId,
+    /// Id of a follow-up.
+    FollowUpId,
 );

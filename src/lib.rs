@@ -17,7 +17,9 @@ pub mod openapi;
 pub mod ops;
 pub mod partners;
 pub mod prosecution;
+pub mod restoration;
 pub mod state;
+pub mod survivors;
 pub mod users;
 pub mod vocab;
 
@@ -48,6 +50,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(partners::configure)
             .configure(cases::configure)
             .configure(prosecution::configure)
+            .configure(survivors::configure)
+            .configure(restoration::configure)
             .configure(audit::configure),
     );
 }

@@ -27,6 +27,8 @@ mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Id
         (name = "partners", description = "Partner organisations"),
         (name = "cases", description = "Cases, their stages, timeline and team"),
         (name = "prosecution", description = "Offences, suspects, charges and court sessions"),
+        (name = "survivors", description = "Survivors (pseudonymous), their cases and aftercare team, the identity vault"),
+        (name = "restoration", description = "Consent, services, assessments, closure and follow-up"),
         (name = "audit", description = "The audit trail"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

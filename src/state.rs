@@ -10,6 +10,7 @@ use crate::{
     db::{DbConn, DbPool},
     error::ApiResult,
     metrics::Metrics,
+    survivors::vault::Vault,
 };
 
 pub struct AppState {
@@ -18,6 +19,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub login_limiter: DefaultKeyedRateLimiter<IpAddr>,
     pub metrics: Metrics,
+    pub vault: Vault,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
             jwt: JwtKeys::new(&config),
             login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             metrics: Metrics::new()?,
+            vault: Vault::new(&config.data_key, &config.data_keys_previous),
             config,
             pool,
         }))

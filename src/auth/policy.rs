@@ -29,6 +29,8 @@ pub enum Permission {
     ReadCaseAccessLog,
     /// Correct the offence catalogue.
     ManageOffences,
+    /// Register survivors and assign aftercare staff to them.
+    ManageSurvivors,
     /// Read the offence catalogue.
     ReadOffences,
 }
@@ -42,6 +44,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         CreateCases => matches!(role, Admin | ProgramManager | CaseWorker),
         ManageCaseTeams | CloseCases | ReadCaseAccessLog => matches!(role, Admin | ProgramManager),
         ReadOffences => role != Partner,
+        ManageSurvivors => matches!(role, Admin | ProgramManager | AftercareOfficer),
     }
 }
 
@@ -90,6 +93,45 @@ pub fn case_scope(user: &AuthUser) -> ApiResult<CaseScope> {
     }
 }
 
+/// Which survivors a caller may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurvivorScope {
+    /// Admins and program managers.
+    All,
+    /// Aftercare officers: the survivors assigned to them.
+    AssignedTo(crate::ids::UserId),
+    /// Case workers: the survivors of their cases, by pseudonym and read-only.
+    ThroughCasesOf(crate::ids::UserId),
+}
+
+/// The caller's survivor scope; 403 for analysts (aggregates only) and partners.
+pub fn survivor_scope(user: &AuthUser) -> ApiResult<SurvivorScope> {
+    match user.role {
+        Role::Admin | Role::ProgramManager => Ok(SurvivorScope::All),
+        Role::AftercareOfficer => Ok(SurvivorScope::AssignedTo(user.id)),
+        Role::CaseWorker => Ok(SurvivorScope::ThroughCasesOf(user.id)),
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
+/// May the caller work on a survivor's restoration (services, assessments, consents, closure)?
+/// Case workers see survivors of their cases but do not run their restoration.
+pub fn may_manage_restoration(user: &AuthUser) -> ApiResult<()> {
+    match user.role {
+        Role::Admin | Role::ProgramManager | Role::AftercareOfficer => Ok(()),
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
+/// Identifying details: only admins and the survivor's assigned aftercare officer (whose
+/// assignment the caller checks through the survivor scope).
+pub fn may_read_identity(user: &AuthUser) -> ApiResult<()> {
+    match user.role {
+        Role::Admin | Role::AftercareOfficer => Ok(()),
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +155,7 @@ mod tests {
                     ReadCaseAccessLog,
                     ManageOffences,
                     ReadOffences,
+                    ManageSurvivors,
                 ],
             ),
             (
@@ -124,10 +167,11 @@ mod tests {
                     CloseCases,
                     ReadCaseAccessLog,
                     ReadOffences,
+                    ManageSurvivors,
                 ],
             ),
             (Role::CaseWorker, &[ReadPartners, CreateCases, ReadOffences]),
-            (Role::AftercareOfficer, &[ReadPartners, ReadOffences]),
+            (Role::AftercareOfficer, &[ReadPartners, ReadOffences, ManageSurvivors]),
             (Role::Analyst, &[ReadPartners, ReadOffences]),
             (Role::Partner, &[ReadPartners]),
         ];

@@ -231,6 +231,170 @@ diesel::joinable!(charges -> suspects (suspect_id));
 diesel::joinable!(charges -> offences (offence_code));
 diesel::joinable!(court_sessions -> cases (case_id));
 
+diesel::table! {
+    survivors (id) {
+        id -> Uuid,
+        pseudonym -> Text,
+        sex -> Nullable<Text>,
+        birth_year -> Nullable<Int4>,
+        age_at_intake -> Nullable<Int4>,
+        intake_on -> Date,
+        has_disability -> Bool,
+        disability_notes -> Nullable<Text>,
+        county -> Nullable<Text>,
+        placement -> Nullable<Text>,
+        caregiver_implicated -> Bool,
+        schooling -> Nullable<Text>,
+        survivor_network_member -> Bool,
+        restoration_status -> Text,
+        closed_on -> Nullable<Date>,
+        closure_reason -> Nullable<Text>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    survivor_identities (survivor_id) {
+        survivor_id -> Uuid,
+        key_id -> Text,
+        nonce -> Bytea,
+        ciphertext -> Bytea,
+        version -> Int4,
+        updated_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    case_survivors (case_id, survivor_id) {
+        case_id -> Uuid,
+        survivor_id -> Uuid,
+        role -> Text,
+        linked_by -> Nullable<Uuid>,
+        linked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    survivor_assignments (id) {
+        id -> Uuid,
+        survivor_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        assigned_by -> Nullable<Uuid>,
+        assigned_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+        ended_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    consents (id) {
+        id -> Uuid,
+        survivor_id -> Uuid,
+        purpose -> Text,
+        given_by -> Text,
+        guardian_relationship -> Nullable<Text>,
+        child_assent -> Nullable<Bool>,
+        given_on -> Date,
+        expires_on -> Nullable<Date>,
+        recipients -> Array<Uuid>,
+        notes -> Nullable<Text>,
+        withdrawn_at -> Nullable<Timestamptz>,
+        withdrawn_reason -> Nullable<Text>,
+        recorded_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    survivor_services (id) {
+        id -> Uuid,
+        survivor_id -> Uuid,
+        kind -> Text,
+        provider_partner_id -> Nullable<Uuid>,
+        status -> Text,
+        start_on -> Nullable<Date>,
+        end_on -> Nullable<Date>,
+        cost_minor -> Nullable<Int8>,
+        cost_currency -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    service_sessions (id) {
+        id -> Uuid,
+        service_id -> Uuid,
+        held_on -> Date,
+        minutes -> Nullable<Int4>,
+        notes -> Nullable<Text>,
+        recorded_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    assessments (id) {
+        id -> Uuid,
+        survivor_id -> Uuid,
+        kind -> Text,
+        assessed_on -> Date,
+        safety -> Int2,
+        legal_protection -> Int2,
+        mental_wellbeing -> Int2,
+        economic_empowerment_education -> Int2,
+        social_support -> Int2,
+        physical_wellbeing -> Int2,
+        notes -> Nullable<Text>,
+        recorded_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    survivor_closures (id) {
+        id -> Uuid,
+        survivor_id -> Uuid,
+        closed_on -> Date,
+        reason -> Text,
+        note -> Nullable<Text>,
+        closed_by -> Nullable<Uuid>,
+        reopened_on -> Nullable<Date>,
+        reopen_reason -> Nullable<Text>,
+        reopened_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    follow_ups (id) {
+        id -> Uuid,
+        survivor_id -> Uuid,
+        closure_id -> Nullable<Uuid>,
+        due_on -> Date,
+        status -> Text,
+        conducted_on -> Nullable<Date>,
+        outcome -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        assessment_id -> Nullable<Uuid>,
+        recorded_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(case_survivors -> survivors (survivor_id));
+diesel::joinable!(case_survivors -> cases (case_id));
+diesel::joinable!(survivor_assignments -> survivors (survivor_id));
+diesel::joinable!(service_sessions -> survivor_services (service_id));
+
 diesel::joinable!(users -> partners (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -247,4 +411,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     suspects,
     charges,
     court_sessions,
+    survivors,
+    survivor_identities,
+    case_survivors,
+    survivor_assignments,
+    consents,
+    survivor_services,
+    service_sessions,
+    assessments,
+    survivor_closures,
+    follow_ups,
 );

@@ -145,6 +145,9 @@ pub fn test_config(database_url: String) -> Config {
         trust_forwarded_for: false,
         workers: 1,
         shutdown_timeout: std::time::Duration::from_secs(1),
+        data_key: [42; 32],
+        data_keys_previous: Vec::new(),
+        assessment_threshold: 3.0,
     }
 }
 

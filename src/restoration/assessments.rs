@@ -1,0 +1,101 @@
+//! Outcome assessments on six domains, scored 1.0 (most vulnerable) to 4.0.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Utc;
+use diesel_async::AsyncConnection;
+use serde_json::json;
+
+use super::{
+    dto::{Assessment, CreateAssessment, tenths},
+    models::AssessmentRow,
+    queries, trimmed,
+};
+use crate::{
+    audit::AuditEvent,
+    auth::AuthUser,
+    error::{ApiError, ApiResult, Problem},
+    extract::ValidatedJson,
+    ids::{AssessmentId, SurvivorId},
+    state::AppState,
+    survivors,
+};
+
+/// The survivor's assessments, latest first, with the derived overall score and threshold.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "list_assessments",
+    params(("id" = SurvivorId, Path)),
+    responses((status = 200, body = Vec<Assessment>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/survivors/{id}/assessments")]
+pub async fn list_assessments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    survivors::ensure_restoration(&mut conn, &user, id).await?;
+    let rows = queries::assessments_of(&mut conn, id).await?;
+    AuditEvent::by(&user, "assessment.list", "survivor", id)
+        .record(&mut conn)
+        .await?;
+    let threshold = state.config.assessment_threshold;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(|r| Assessment::build(r, threshold))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Record an assessment; every domain score is required, 1.0 to 4.0.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "create_assessment",
+    request_body = CreateAssessment,
+    params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses((status = 201, body = Assessment), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/survivors/{id}/assessments")]
+pub async fn create_assessment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    body: ValidatedJson<CreateAssessment>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    crate::cases::dto::check_not_future("assessed_on", input.assessed_on)?;
+    let mut conn = state.conn().await?;
+    survivors::ensure_restoration(&mut conn, &user, id).await?;
+    let s = input.scores;
+    let row = conn
+        .transaction(async |conn| {
+            let row = queries::insert_assessment(
+                conn,
+                &AssessmentRow {
+                    id: AssessmentId::new(),
+                    survivor_id: id,
+                    kind: input.kind,
+                    assessed_on: input.assessed_on,
+                    safety: tenths(s.safety),
+                    legal_protection: tenths(s.legal_protection),
+                    mental_wellbeing: tenths(s.mental_wellbeing),
+                    economic_empowerment_education: tenths(s.economic_empowerment_education),
+                    social_support: tenths(s.social_support),
+                    physical_wellbeing: tenths(s.physical_wellbeing),
+                    notes: trimmed(input.notes.clone()),
+                    recorded_by: Some(user.id),
+                    created_at: Utc::now(),
+                },
+            )
+            .await?;
+            AuditEvent::by(&user, "assessment.create", "survivor", id)
+                .details(json!({"assessment_id": row.id, "kind": row.kind}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Assessment::build(row, state.config.assessment_threshold)))
+}

@@ -1,0 +1,319 @@
+//! Closing a survivor's restoration, reopening it, and the follow-up two years after closure.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{Duration, Months, NaiveDate, Utc};
+use diesel_async::AsyncConnection;
+use serde_json::json;
+
+use super::{
+    dto::{CloseSurvivor, FollowUp, FollowUpFilter, FollowUpView, RecordFollowUp, ReopenSurvivor},
+    models::{ClosureRow, FollowUpRow, FollowUpStatus},
+    queries, trimmed,
+};
+use crate::{
+    audit::AuditEvent,
+    auth::{AuthUser, policy},
+    db::pagination::{Page, PageParams},
+    error::{ApiError, ApiResult, Problem},
+    extract::{IfMatch, ValidatedJson, ok_with_etag},
+    ids::{ClosureId, FollowUpId, SurvivorId},
+    state::AppState,
+    survivors::{
+        self,
+        dto::Survivor,
+        models::{RestorationStatus, SurvivorChanges, SurvivorClosureReason},
+        queries as survivor_queries,
+    },
+};
+
+/// How long after closure a survivor is checked on again.
+const FOLLOW_UP_AFTER: Months = Months::new(24);
+/// A `restored` closure needs a threshold-meeting assessment this recent.
+const RESTORED_WITHIN_DAYS: i64 = 90;
+
+async fn load(conn: &mut diesel_async::AsyncPgConnection, id: SurvivorId) -> ApiResult<Survivor> {
+    let row = survivor_queries::find(conn, id).await?;
+    survivor_queries::hydrate(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Close the survivor's restoration. `restored` needs an assessment meeting the threshold within
+/// the 90 days before closure (409 otherwise); every closure schedules a follow-up two years later.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "close_survivor",
+    request_body = CloseSurvivor,
+    params(("id" = SurvivorId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
+    responses(
+        (status = 200, body = Survivor, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already closed, or `restored` without a recent assessment meeting the threshold", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/survivors/{id}/close")]
+pub async fn close_survivor(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    if_match: IfMatch,
+    body: ValidatedJson<CloseSurvivor>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    crate::cases::dto::check_not_future("closed_on", input.closed_on)?;
+    let threshold = state.config.assessment_threshold;
+    let mut conn = state.conn().await?;
+    survivors::ensure_restoration(&mut conn, &user, id).await?;
+    let survivor = conn
+        .transaction(async |conn| {
+            let current = survivor_queries::lock(conn, id).await?;
+            if_match.check(current.version)?;
+            if current.restoration_status != RestorationStatus::Active {
+                return Err(ApiError::conflict("already_closed", "This survivor's restoration is already closed; reopen it first."));
+            }
+            if input.closed_on < current.intake_on {
+                return Err(ApiError::invalid_field("closed_on", "before_intake", "must not be before intake_on"));
+            }
+            if input.reason == SurvivorClosureReason::Restored {
+                let since = input.closed_on - Duration::days(RESTORED_WITHIN_DAYS);
+                let recent = queries::assessments_of(conn, id).await?;
+                let qualifying = recent
+                    .iter()
+                    .any(|a| a.assessed_on >= since && a.assessed_on <= input.closed_on && a.meets(threshold));
+                if !qualifying {
+                    return Err(ApiError::conflict(
+                        "restoration_threshold_unmet",
+                        format!(
+                            "Closing as restored needs an assessment from {since} to {} with every domain at {threshold:.1} or above.",
+                            input.closed_on
+                        ),
+                    ));
+                }
+            }
+            let closure = queries::insert_closure(
+                conn,
+                &ClosureRow {
+                    id: ClosureId::new(),
+                    survivor_id: id,
+                    closed_on: input.closed_on,
+                    reason: input.reason,
+                    note: trimmed(input.note.clone()),
+                    closed_by: Some(user.id),
+                    reopened_on: None,
+                    reopen_reason: None,
+                    reopened_by: None,
+                    created_at: Utc::now(),
+                },
+            )
+            .await?;
+            let now = Utc::now();
+            let due_on = input.closed_on.checked_add_months(FOLLOW_UP_AFTER).unwrap_or(NaiveDate::MAX);
+            queries::insert_follow_up(
+                conn,
+                &FollowUpRow {
+                    id: FollowUpId::new(),
+                    survivor_id: id,
+                    closure_id: Some(closure.id),
+                    due_on,
+                    status: FollowUpStatus::Scheduled,
+                    conducted_on: None,
+                    outcome: None,
+                    notes: None,
+                    assessment_id: None,
+                    recorded_by: Some(user.id),
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+            survivor_queries::update(
+                conn,
+                id,
+                &SurvivorChanges {
+                    restoration_status: Some(RestorationStatus::Closed),
+                    closed_on: Some(Some(input.closed_on)),
+                    closure_reason: Some(Some(input.reason)),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            AuditEvent::by(&user, "survivor.close", "survivor", id)
+                .details(json!({"reason": input.reason, "follow_up_due_on": due_on}))
+                .record(conn)
+                .await?;
+            load(conn, id).await
+        })
+        .await?;
+    Ok(ok_with_etag(survivor.version, &survivor))
+}
+
+/// Reopen a closed restoration. The closure stays in the history; its pending follow-up is cancelled.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "reopen_survivor",
+    request_body = ReopenSurvivor,
+    params(("id" = SurvivorId, Path)),
+    responses(
+        (status = 200, body = Survivor, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not closed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/survivors/{id}/reopen")]
+pub async fn reopen_survivor(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    body: ValidatedJson<ReopenSurvivor>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    crate::cases::dto::check_not_future("reopened_on", input.reopened_on)?;
+    let mut conn = state.conn().await?;
+    survivors::ensure_restoration(&mut conn, &user, id).await?;
+    let survivor = conn
+        .transaction(async |conn| {
+            let current = survivor_queries::lock(conn, id).await?;
+            if current.restoration_status == RestorationStatus::Active {
+                return Err(ApiError::conflict("not_closed", "This survivor's restoration is open."));
+            }
+            queries::mark_reopened(conn, id, input.reopened_on, input.reason.trim(), user.id).await?;
+            queries::cancel_follow_ups(conn, id).await?;
+            survivor_queries::update(
+                conn,
+                id,
+                &SurvivorChanges {
+                    restoration_status: Some(RestorationStatus::Active),
+                    closed_on: Some(None),
+                    closure_reason: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            AuditEvent::by(&user, "survivor.reopen", "survivor", id)
+                .record(conn)
+                .await?;
+            load(conn, id).await
+        })
+        .await?;
+    Ok(ok_with_etag(survivor.version, &survivor))
+}
+
+/// Follow-ups of the survivors within reach, by due date: `due` (within 30 days), `overdue`, `done`.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "list_follow_ups",
+    params(FollowUpFilter, PageParams),
+    responses((status = 200, body = Page<FollowUp>), (status = 403, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/follow-ups")]
+pub async fn list_follow_ups(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<FollowUpFilter>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let scope = policy::survivor_scope(&user)?;
+    policy::may_manage_restoration(&user)?;
+    let limit = page.limit()?;
+    let today = Utc::now().date_naive();
+    let (status, from, before) = match filter.status {
+        Some(FollowUpView::Due) => (
+            Some(FollowUpStatus::Scheduled),
+            Some(today),
+            Some(today + Duration::days(31)),
+        ),
+        Some(FollowUpView::Overdue) => (Some(FollowUpStatus::Scheduled), None, Some(today)),
+        Some(FollowUpView::Done) => (Some(FollowUpStatus::Done), None, None),
+        None => (None, None, None),
+    };
+    let mut conn = state.conn().await?;
+    let rows = queries::list_follow_ups(&mut conn, scope, status, from, before, page.after()?, limit).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |f| (f.due_on, f.id), FollowUp::from)))
+}
+
+/// Record the follow-up of a closed survivor (completes the scheduled one).
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "record_follow_up",
+    request_body = RecordFollowUp,
+    params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses(
+        (status = 201, body = FollowUp),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The survivor's restoration is not closed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/survivors/{id}/follow-ups")]
+pub async fn record_follow_up(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    body: ValidatedJson<RecordFollowUp>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    crate::cases::dto::check_not_future("conducted_on", input.conducted_on)?;
+    let mut conn = state.conn().await?;
+    survivors::ensure_restoration(&mut conn, &user, id).await?;
+    let row = conn
+        .transaction(async |conn| {
+            let survivor = survivor_queries::lock(conn, id).await?;
+            if survivor.restoration_status == RestorationStatus::Active {
+                return Err(ApiError::conflict(
+                    "not_closed",
+                    "Follow-ups are recorded after a survivor's restoration is closed.",
+                ));
+            }
+            if let Some(assessment) = input.assessment_id {
+                match queries::find_assessment(conn, assessment).await? {
+                    Some(a) if a.survivor_id == id => {}
+                    _ => {
+                        return Err(ApiError::invalid_field(
+                            "assessment_id",
+                            "unknown_assessment",
+                            "is not an assessment of this survivor",
+                        ));
+                    }
+                }
+            }
+            let now = Utc::now();
+            let scheduled = queries::scheduled_follow_up(conn, id).await?;
+            let done = FollowUpRow {
+                id: scheduled.as_ref().map(|f| f.id).unwrap_or_default(),
+                survivor_id: id,
+                closure_id: scheduled.as_ref().and_then(|f| f.closure_id),
+                due_on: scheduled.as_ref().map(|f| f.due_on).unwrap_or(input.conducted_on),
+                status: FollowUpStatus::Done,
+                conducted_on: Some(input.conducted_on),
+                outcome: Some(input.outcome),
+                notes: trimmed(input.notes.clone()),
+                assessment_id: input.assessment_id,
+                recorded_by: Some(user.id),
+                created_at: now,
+                updated_at: now,
+            };
+            let row = match scheduled {
+                Some(_) => queries::complete_follow_up(conn, &done).await?,
+                None => queries::insert_follow_up(conn, &done).await?,
+            };
+            survivor_queries::update(
+                conn,
+                id,
+                &SurvivorChanges {
+                    restoration_status: Some(RestorationStatus::FollowUpDone),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            AuditEvent::by(&user, "survivor.follow_up", "survivor", id)
+                .details(json!({"follow_up_id": row.id, "outcome": input.outcome}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(FollowUp::from(row)))
+}

@@ -1,0 +1,197 @@
+//! Consent, enforced by the server: later features ask [`allows`] before sharing identifying
+//! data with a partner, using a story in advocacy, or anything else that needs it.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+
+use super::{
+    dto::{Consent, CreateConsent, WithdrawConsent},
+    models::{ConsentPurpose, ConsentRow, GivenBy},
+    queries, trimmed,
+};
+use crate::{
+    audit::AuditEvent,
+    auth::AuthUser,
+    error::{ApiError, ApiResult, Problem},
+    extract::ValidatedJson,
+    ids::{ConsentId, PartnerId, SurvivorId},
+    state::AppState,
+    survivors::{self, queries as survivor_queries},
+};
+
+/// Does a consent in effect today allow this use of the survivor's data? A withdrawal takes
+/// effect at once. For `data_sharing` with a recipient, the recipient must be named in the consent.
+pub async fn allows(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    purpose: ConsentPurpose,
+    recipient: Option<PartnerId>,
+) -> diesel::QueryResult<bool> {
+    queries::consent_in_effect(conn, survivor, purpose, recipient, Utc::now().date_naive()).await
+}
+
+/// The survivor's consents, latest first (withdrawn ones included).
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "list_consents",
+    params(("id" = SurvivorId, Path)),
+    responses((status = 200, body = Vec<Consent>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/survivors/{id}/consents")]
+pub async fn list_consents(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    survivors::ensure_restoration(&mut conn, &user, id).await?;
+    let rows = queries::consents_of(&mut conn, id).await?;
+    AuditEvent::by(&user, "consent.list", "survivor", id)
+        .record(&mut conn)
+        .await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(Consent::from).collect::<Vec<_>>()))
+}
+
+/// Record a consent. For a child (under 18 at the incident) it is given by a guardian, with the
+/// child's assent recorded.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "create_consent",
+    request_body = CreateConsent,
+    params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses((status = 201, body = Consent), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/survivors/{id}/consents")]
+pub async fn create_consent(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    body: ValidatedJson<CreateConsent>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    if input.given_on > Utc::now().date_naive() {
+        return Err(ApiError::invalid_field(
+            "given_on",
+            "in_future",
+            "must not be in the future",
+        ));
+    }
+    if input.expires_on.is_some_and(|e| e < input.given_on) {
+        return Err(ApiError::invalid_field(
+            "expires_on",
+            "before_given",
+            "must not be before given_on",
+        ));
+    }
+    let mut conn = state.conn().await?;
+    survivors::ensure_restoration(&mut conn, &user, id).await?;
+    let row = conn
+        .transaction(async |conn| {
+            let survivor = survivor_queries::find(conn, id).await?;
+            let survivor = survivor_queries::hydrate(conn, vec![survivor])
+                .await?
+                .pop()
+                .ok_or_else(ApiError::not_found)?;
+            if survivor.child_at_incident {
+                if input.given_by != GivenBy::Guardian {
+                    return Err(ApiError::invalid_field(
+                        "given_by",
+                        "guardian_required",
+                        "a child's consent is given by a guardian",
+                    ));
+                }
+                if input.child_assent.is_none() {
+                    return Err(ApiError::invalid_field(
+                        "child_assent",
+                        "required",
+                        "record whether the child assented",
+                    ));
+                }
+            }
+            if input.given_by == GivenBy::Guardian && input.guardian_relationship.is_none() {
+                return Err(ApiError::invalid_field(
+                    "guardian_relationship",
+                    "required",
+                    "is required when a guardian consents",
+                ));
+            }
+            let row = queries::insert_consent(
+                conn,
+                &ConsentRow {
+                    id: ConsentId::new(),
+                    survivor_id: id,
+                    purpose: input.purpose,
+                    given_by: input.given_by,
+                    guardian_relationship: trimmed(input.guardian_relationship.clone()),
+                    child_assent: input.child_assent,
+                    given_on: input.given_on,
+                    expires_on: input.expires_on,
+                    recipients: crate::extract::dedup(input.recipients.clone()),
+                    notes: trimmed(input.notes.clone()),
+                    withdrawn_at: None,
+                    withdrawn_reason: None,
+                    recorded_by: Some(user.id),
+                    created_at: Utc::now(),
+                },
+            )
+            .await?;
+            AuditEvent::by(&user, "consent.create", "survivor", id)
+                .details(json!({"consent_id": row.id, "purpose": row.purpose}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Consent::from(row)))
+}
+
+/// Withdraw a consent; it stops allowing anything at once.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "withdraw_consent",
+    request_body = WithdrawConsent,
+    params(("id" = ConsentId, Path)),
+    responses(
+        (status = 200, body = Consent),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already withdrawn", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/consents/{id}/withdraw")]
+pub async fn withdraw_consent(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<ConsentId>,
+    body: ValidatedJson<WithdrawConsent>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let reason = trimmed(body.0.reason);
+    let mut conn = state.conn().await?;
+    let survivor = queries::consent_survivor(&mut conn, id).await?;
+    survivors::ensure_restoration(&mut conn, &user, survivor).await?;
+    let row = conn
+        .transaction(async |conn| {
+            let row = match queries::withdraw_consent(conn, id, reason.clone()).await {
+                Ok(row) => row,
+                Err(diesel::result::Error::NotFound) => {
+                    queries::find_consent(conn, id).await?;
+                    return Err(ApiError::conflict(
+                        "already_withdrawn",
+                        "This consent was already withdrawn.",
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            AuditEvent::by(&user, "consent.withdraw", "survivor", survivor)
+                .details(json!({"consent_id": id, "purpose": row.purpose}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Consent::from(row)))
+}

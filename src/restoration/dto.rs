@@ -1,0 +1,364 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::models::{
+    AssessmentKind, AssessmentRow, ConsentPurpose, ConsentRow, FollowUpOutcome, FollowUpRow, FollowUpStatus, GivenBy,
+    ServiceRow, ServiceStatus, SessionRow,
+};
+use crate::{
+    extract::double_option,
+    ids::{AssessmentId, ConsentId, FollowUpId, PartnerId, ServiceId, ServiceSessionId, SurvivorId, UserId},
+    survivors::models::SurvivorClosureReason,
+    vocab::{Money, ServiceKind},
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consent {
+    pub id: ConsentId,
+    pub survivor_id: SurvivorId,
+    pub purpose: ConsentPurpose,
+    pub given_by: GivenBy,
+    pub guardian_relationship: Option<String>,
+    /// For a child: whether she assented herself.
+    pub child_assent: Option<bool>,
+    pub given_on: NaiveDate,
+    pub expires_on: Option<NaiveDate>,
+    /// Partner organisations the consent covers (for `data_sharing`).
+    pub recipients: Vec<PartnerId>,
+    pub notes: Option<String>,
+    /// Derived: given, not expired, not withdrawn — today.
+    #[schema(read_only)]
+    pub in_effect: bool,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason: Option<String>,
+    pub recorded_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ConsentRow> for Consent {
+    fn from(r: ConsentRow) -> Self {
+        let today = Utc::now().date_naive();
+        Consent {
+            in_effect: r.withdrawn_at.is_none() && r.given_on <= today && r.expires_on.is_none_or(|e| e >= today),
+            id: r.id,
+            survivor_id: r.survivor_id,
+            purpose: r.purpose,
+            given_by: r.given_by,
+            guardian_relationship: r.guardian_relationship,
+            child_assent: r.child_assent,
+            given_on: r.given_on,
+            expires_on: r.expires_on,
+            recipients: r.recipients,
+            notes: r.notes,
+            withdrawn_at: r.withdrawn_at,
+            withdrawn_reason: r.withdrawn_reason,
+            recorded_by: r.recorded_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConsent {
+    pub purpose: ConsentPurpose,
+    /// For a child, consent is given by a guardian, with the child's assent recorded.
+    pub given_by: GivenBy,
+    #[validate(length(min = 1, max = 100))]
+    pub guardian_relationship: Option<String>,
+    pub child_assent: Option<bool>,
+    pub given_on: NaiveDate,
+    pub expires_on: Option<NaiveDate>,
+    #[serde(default)]
+    #[validate(length(max = 50))]
+    pub recipients: Vec<PartnerId>,
+    #[validate(length(max = 2000))]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawConsent {
+    #[validate(length(max = 2000))]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Service {
+    pub id: ServiceId,
+    pub survivor_id: SurvivorId,
+    pub kind: ServiceKind,
+    pub provider_partner_id: Option<PartnerId>,
+    pub status: ServiceStatus,
+    pub start_on: Option<NaiveDate>,
+    pub end_on: Option<NaiveDate>,
+    /// What it cost, e.g. a year of boarding school.
+    pub cost: Option<Money>,
+    pub notes: Option<String>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ServiceRow> for Service {
+    fn from(r: ServiceRow) -> Self {
+        Service {
+            cost: Money::from_parts(r.cost_minor, r.cost_currency),
+            id: r.id,
+            survivor_id: r.survivor_id,
+            kind: r.kind,
+            provider_partner_id: r.provider_partner_id,
+            status: r.status,
+            start_on: r.start_on,
+            end_on: r.end_on,
+            notes: r.notes,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CreateService {
+    pub kind: ServiceKind,
+    pub provider_partner_id: Option<PartnerId>,
+    #[serde(default = "planned")]
+    #[schema(default = "planned")]
+    pub status: ServiceStatus,
+    pub start_on: Option<NaiveDate>,
+    /// Not before `start_on`.
+    pub end_on: Option<NaiveDate>,
+    #[validate(nested)]
+    pub cost: Option<Money>,
+    #[validate(length(max = 4000))]
+    pub notes: Option<String>,
+}
+
+fn planned() -> ServiceStatus {
+    ServiceStatus::Planned
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateService {
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub provider_partner_id: Option<Option<PartnerId>>,
+    pub status: Option<ServiceStatus>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub start_on: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub end_on: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(nested)]
+    #[schema(value_type = Option<Money>)]
+    pub cost: Option<Option<Money>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(length(max = 4000))]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceSession {
+    pub id: ServiceSessionId,
+    pub service_id: ServiceId,
+    pub held_on: NaiveDate,
+    pub minutes: Option<i32>,
+    pub notes: Option<String>,
+    pub recorded_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<SessionRow> for ServiceSession {
+    fn from(r: SessionRow) -> Self {
+        ServiceSession {
+            id: r.id,
+            service_id: r.service_id,
+            held_on: r.held_on,
+            minutes: r.minutes,
+            notes: r.notes,
+            recorded_by: r.recorded_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceSession {
+    /// Not in the future.
+    pub held_on: NaiveDate,
+    #[validate(range(min = 1, max = 1440))]
+    #[schema(minimum = 1, maximum = 1440)]
+    pub minutes: Option<i32>,
+    #[validate(length(max = 4000))]
+    pub notes: Option<String>,
+}
+
+/// Scores from 1.0 (most vulnerable) to 4.0 on each of the six domains.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Validate, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct DomainScores {
+    #[validate(range(min = 1.0, max = 4.0))]
+    #[schema(minimum = 1.0, maximum = 4.0, example = 2.5)]
+    pub safety: f64,
+    #[validate(range(min = 1.0, max = 4.0))]
+    #[schema(minimum = 1.0, maximum = 4.0)]
+    pub legal_protection: f64,
+    #[validate(range(min = 1.0, max = 4.0))]
+    #[schema(minimum = 1.0, maximum = 4.0)]
+    pub mental_wellbeing: f64,
+    #[validate(range(min = 1.0, max = 4.0))]
+    #[schema(minimum = 1.0, maximum = 4.0)]
+    pub economic_empowerment_education: f64,
+    #[validate(range(min = 1.0, max = 4.0))]
+    #[schema(minimum = 1.0, maximum = 4.0)]
+    pub social_support: f64,
+    #[validate(range(min = 1.0, max = 4.0))]
+    #[schema(minimum = 1.0, maximum = 4.0)]
+    pub physical_wellbeing: f64,
+}
+
+/// A score to tenths, as stored.
+pub fn tenths(score: f64) -> i16 {
+    // Validated to 1.0–4.0 beforehand, so the cast cannot overflow.
+    (score * 10.0).round() as i16
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Assessment {
+    pub id: AssessmentId,
+    pub survivor_id: SurvivorId,
+    pub kind: AssessmentKind,
+    pub assessed_on: NaiveDate,
+    pub scores: DomainScores,
+    /// Derived: the mean of the six domains.
+    #[schema(read_only)]
+    pub overall: f64,
+    /// Derived: every domain at or above the configured threshold (default 3.0).
+    #[schema(read_only)]
+    pub threshold_met: bool,
+    pub notes: Option<String>,
+    pub recorded_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Assessment {
+    pub fn build(r: AssessmentRow, threshold: f64) -> Self {
+        let scores = r.scores();
+        let sum: i32 = scores.iter().map(|s| i32::from(*s)).sum();
+        let score = |s: i16| f64::from(s) / 10.0;
+        Assessment {
+            threshold_met: r.meets(threshold),
+            overall: (f64::from(sum) / 6.0).round() / 10.0,
+            scores: DomainScores {
+                safety: score(r.safety),
+                legal_protection: score(r.legal_protection),
+                mental_wellbeing: score(r.mental_wellbeing),
+                economic_empowerment_education: score(r.economic_empowerment_education),
+                social_support: score(r.social_support),
+                physical_wellbeing: score(r.physical_wellbeing),
+            },
+            id: r.id,
+            survivor_id: r.survivor_id,
+            kind: r.kind,
+            assessed_on: r.assessed_on,
+            notes: r.notes,
+            recorded_by: r.recorded_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAssessment {
+    pub kind: AssessmentKind,
+    /// Not in the future.
+    pub assessed_on: NaiveDate,
+    #[validate(nested)]
+    pub scores: DomainScores,
+    #[validate(length(max = 4000))]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CloseSurvivor {
+    pub closed_on: NaiveDate,
+    /// `restored` needs an assessment meeting the threshold within the 90 days before `closed_on`.
+    pub reason: SurvivorClosureReason,
+    #[validate(length(max = 4000))]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenSurvivor {
+    pub reopened_on: NaiveDate,
+    #[validate(length(min = 1, max = 4000))]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowUp {
+    pub id: FollowUpId,
+    pub survivor_id: SurvivorId,
+    pub due_on: NaiveDate,
+    pub status: FollowUpStatus,
+    /// Derived: scheduled and past its due date.
+    #[schema(read_only)]
+    pub overdue: bool,
+    pub conducted_on: Option<NaiveDate>,
+    pub outcome: Option<FollowUpOutcome>,
+    pub notes: Option<String>,
+    pub assessment_id: Option<AssessmentId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<FollowUpRow> for FollowUp {
+    fn from(r: FollowUpRow) -> Self {
+        FollowUp {
+            overdue: r.status == FollowUpStatus::Scheduled && r.due_on < Utc::now().date_naive(),
+            id: r.id,
+            survivor_id: r.survivor_id,
+            due_on: r.due_on,
+            status: r.status,
+            conducted_on: r.conducted_on,
+            outcome: r.outcome,
+            notes: r.notes,
+            assessment_id: r.assessment_id,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFollowUp {
+    /// Not in the future.
+    pub conducted_on: NaiveDate,
+    pub outcome: FollowUpOutcome,
+    #[validate(length(max = 4000))]
+    pub notes: Option<String>,
+    /// An assessment of the survivor made at the follow-up.
+    pub assessment_id: Option<AssessmentId>,
+}
+
+crate::text_enum! {
+    /// `due`: scheduled within the next 30 days; `overdue`: scheduled and past due; `done`.
+    pub enum FollowUpView { Due, Overdue, Done }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FollowUpFilter {
+    pub status: Option<FollowUpView>,
+}

@@ -1,0 +1,32 @@
+//! Restoration: consent, services and their sessions, outcome assessments, closure and the
+//! follow-up two years later. Reached through a survivor (the same need-to-know), run by admins,
+//! program managers and aftercare officers.
+
+pub mod assessments;
+pub mod closure;
+pub mod consent;
+pub mod dto;
+pub mod models;
+pub mod queries;
+pub mod services;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(consent::list_consents)
+        .service(consent::create_consent)
+        .service(consent::withdraw_consent)
+        .service(services::list_services)
+        .service(services::create_service)
+        .service(services::update_service)
+        .service(services::list_sessions)
+        .service(services::create_session)
+        .service(assessments::list_assessments)
+        .service(assessments::create_assessment)
+        .service(closure::close_survivor)
+        .service(closure::reopen_survivor)
+        .service(closure::list_follow_ups)
+        .service(closure::record_follow_up);
+}
+
+fn trimmed(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}

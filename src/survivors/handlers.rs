@@ -1,0 +1,584 @@
+use actix_web::{HttpResponse, get, patch, post, put, web};
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    dto::{
+        CaseSurvivor, CreateSurvivor, CreateSurvivorAssignment, Identity, IdentityRecord, LinkSurvivor, Survivor,
+        SurvivorAssignment, SurvivorFilter, UpdateSurvivor, check_age,
+    },
+    ensure_restoration, ensure_visible,
+    models::{
+        CaseLinkRow, RestorationStatus, SurvivorAssignmentRole, SurvivorAssignmentRow, SurvivorChanges, SurvivorRow,
+    },
+    queries,
+    vault::Sealed,
+};
+use crate::{
+    audit::{AuditEvent, handlers::AuditEntry},
+    auth::{AuthUser, Role, policy},
+    cases,
+    db::pagination::{Page, PageParams},
+    error::{ApiError, ApiResult, Problem},
+    extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
+    ids::{CaseId, SurvivorAssignmentId, SurvivorId, UserId},
+    state::AppState,
+    users,
+};
+
+fn trimmed(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+async fn load(conn: &mut AsyncPgConnection, id: SurvivorId) -> ApiResult<Survivor> {
+    let row = queries::find(conn, id).await?;
+    let mut built = queries::hydrate(conn, vec![row]).await?;
+    built.pop().ok_or_else(ApiError::not_found)
+}
+
+fn new_row(input: CreateSurvivor) -> SurvivorRow {
+    let now = Utc::now();
+    SurvivorRow {
+        id: SurvivorId::new(),
+        pseudonym: input.pseudonym.trim().to_string(),
+        sex: input.sex,
+        birth_year: input.birth_year,
+        age_at_intake: input.age_at_intake,
+        intake_on: input.intake_on,
+        has_disability: input.has_disability,
+        disability_notes: trimmed(input.disability_notes),
+        county: input.county,
+        placement: input.placement,
+        caregiver_implicated: input.caregiver_implicated,
+        schooling: input.schooling,
+        survivor_network_member: input.survivor_network_member,
+        restoration_status: RestorationStatus::Active,
+        closed_on: None,
+        closure_reason: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Creates a survivor; an aftercare officer who registers one is assigned to her.
+async fn create(conn: &mut AsyncPgConnection, user: &AuthUser, input: CreateSurvivor) -> ApiResult<SurvivorRow> {
+    check_age(input.birth_year, input.age_at_intake, input.intake_on)?;
+    let row = queries::insert(conn, &new_row(input)).await?;
+    if user.role == Role::AftercareOfficer {
+        queries::assign(
+            conn,
+            &SurvivorAssignmentRow {
+                id: SurvivorAssignmentId::new(),
+                survivor_id: row.id,
+                user_id: user.id,
+                role: SurvivorAssignmentRole::Counsellor,
+                assigned_by: Some(user.id),
+                assigned_at: Utc::now(),
+                ended_at: None,
+                ended_by: None,
+            },
+        )
+        .await?;
+    }
+    AuditEvent::by(user, "survivor.create", "survivor", row.id)
+        .record(conn)
+        .await?;
+    Ok(row)
+}
+
+/// Survivors within the caller's reach, newest first.
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "list_survivors",
+    params(SurvivorFilter, PageParams),
+    responses((status = 200, body = Page<Survivor>), (status = 403, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/survivors")]
+pub async fn list_survivors(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<SurvivorFilter>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let scope = policy::survivor_scope(&user)?;
+    let limit = page.limit()?;
+    let assigned_to = match filter.assigned_to.as_deref() {
+        None => None,
+        Some("me") => Some(user.id),
+        Some(id) => Some(UserId(Uuid::parse_str(id).map_err(|_| {
+            ApiError::bad_request("invalid_query", "assigned_to must be `me` or a user id.")
+        })?)),
+    };
+    let mut conn = state.conn().await?;
+    let mut rows = queries::list(&mut conn, scope, &filter, assigned_to, page.after()?, limit).await?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let cursor = if more {
+        rows.last().map(|r| crate::db::pagination::encode_cursor(&r.id))
+    } else {
+        None
+    };
+    let data = queries::hydrate(&mut conn, rows).await?;
+    let reads = data
+        .iter()
+        .map(|s| AuditEvent::by(&user, "survivor.list", "survivor", s.id))
+        .collect();
+    AuditEvent::record_all(reads, &mut conn).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        data,
+        next_cursor: cursor,
+    }))
+}
+
+/// Register a survivor (admins, program managers, aftercare officers).
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "create_survivor",
+    request_body = CreateSurvivor,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses(
+        (status = 201, body = Survivor, headers(("ETag" = String), ("Location" = String))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/survivors")]
+pub async fn create_survivor(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ValidatedJson<CreateSurvivor>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&user, policy::Permission::ManageSurvivors)?;
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    let survivor = conn
+        .transaction(async |conn| {
+            let row = create(conn, &user, input).await?;
+            load(conn, row.id).await
+        })
+        .await?;
+    Ok(created_with_etag(
+        format!("/api/v1/survivors/{}", survivor.id),
+        survivor.version,
+        &survivor,
+    ))
+}
+
+/// One survivor, with a summary of her cases (stage, next court date).
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "get_survivor",
+    params(("id" = SurvivorId, Path)),
+    responses(
+        (status = 200, body = Survivor, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/survivors/{id}")]
+pub async fn get_survivor(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    ensure_visible(&mut conn, &user, id).await?;
+    let survivor = load(&mut conn, id).await?;
+    AuditEvent::by(&user, "survivor.read", "survivor", id)
+        .record(&mut conn)
+        .await?;
+    Ok(ok_with_etag(survivor.version, &survivor))
+}
+
+/// Change a survivor's record (placement, schooling, …). Closure goes through `/close`.
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "update_survivor",
+    request_body = UpdateSurvivor,
+    params(("id" = SurvivorId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
+    responses(
+        (status = 200, body = Survivor, headers(("ETag" = String))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/survivors/{id}")]
+pub async fn update_survivor(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    if_match: IfMatch,
+    body: ValidatedJson<UpdateSurvivor>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    ensure_restoration(&mut conn, &user, id).await?;
+    let survivor = conn
+        .transaction(async |conn| {
+            let current = queries::lock(conn, id).await?;
+            if_match.check(current.version)?;
+            check_age(
+                input.birth_year.unwrap_or(current.birth_year),
+                input.age_at_intake.unwrap_or(current.age_at_intake),
+                input.intake_on.unwrap_or(current.intake_on),
+            )?;
+            let changes = SurvivorChanges {
+                pseudonym: input.pseudonym.as_deref().map(|p| p.trim().to_string()),
+                sex: input.sex,
+                birth_year: input.birth_year,
+                age_at_intake: input.age_at_intake,
+                intake_on: input.intake_on,
+                has_disability: input.has_disability,
+                disability_notes: input.disability_notes.clone().map(trimmed),
+                county: input.county,
+                placement: input.placement,
+                caregiver_implicated: input.caregiver_implicated,
+                schooling: input.schooling,
+                survivor_network_member: input.survivor_network_member,
+                ..Default::default()
+            };
+            let row = queries::update(conn, id, &changes).await?;
+            AuditEvent::by(&user, "survivor.update", "survivor", id)
+                .details(json!({"version": row.version}))
+                .record(conn)
+                .await?;
+            load(conn, id).await
+        })
+        .await?;
+    Ok(ok_with_etag(survivor.version, &survivor))
+}
+
+/// The survivors of a case, by pseudonym.
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "list_case_survivors",
+    params(("id" = CaseId, Path)),
+    responses((status = 200, body = Vec<CaseSurvivor>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/cases/{id}/survivors")]
+pub async fn list_case_survivors(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CaseId>,
+) -> ApiResult<HttpResponse> {
+    let case_id = id.into_inner();
+    let mut conn = state.conn().await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
+    let links = queries::links_of_case(&mut conn, case_id).await?;
+    let (links, rows): (Vec<CaseLinkRow>, Vec<SurvivorRow>) = links.into_iter().unzip();
+    let survivors = queries::hydrate(&mut conn, rows).await?;
+    let reads = survivors
+        .iter()
+        .map(|s| AuditEvent::by(&user, "survivor.list", "survivor", s.id))
+        .collect();
+    AuditEvent::record_all(reads, &mut conn).await?;
+    let list: Vec<CaseSurvivor> = links
+        .into_iter()
+        .zip(survivors)
+        .map(|(l, s)| CaseSurvivor {
+            case_id: l.case_id,
+            role: l.role,
+            linked_at: l.linked_at,
+            survivor: s,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Link a survivor to a case — an existing one (`survivor_id`, who must be within your reach) or a
+/// new one (`survivor`) — with her role in the case.
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "link_case_survivor",
+    request_body = LinkSurvivor,
+    params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses(
+        (status = 201, body = CaseSurvivor),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already linked", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/cases/{id}/survivors")]
+pub async fn link_case_survivor(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CaseId>,
+    body: ValidatedJson<LinkSurvivor>,
+) -> ApiResult<HttpResponse> {
+    let case_id = id.into_inner();
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
+    let (link, survivor) = conn
+        .transaction(async |conn| {
+            let survivor_id = match (input.survivor_id, input.survivor) {
+                (Some(existing), None) => {
+                    ensure_visible(conn, &user, existing).await.map_err(|_| {
+                        ApiError::invalid_field("survivor_id", "unknown_survivor", "no such survivor within your reach")
+                    })?;
+                    existing
+                }
+                (None, Some(new)) => create(conn, &user, new).await?.id,
+                _ => {
+                    return Err(ApiError::invalid_field(
+                        "survivor_id",
+                        "one_of",
+                        "give either survivor_id (an existing survivor) or survivor (a new one)",
+                    ));
+                }
+            };
+            let link = queries::link_case(
+                conn,
+                &CaseLinkRow {
+                    case_id,
+                    survivor_id,
+                    role: input.role,
+                    linked_by: Some(user.id),
+                    linked_at: Utc::now(),
+                },
+            )
+            .await
+            .map_err(|e| match ApiError::from(e) {
+                err if err.code() == "already_exists" => {
+                    ApiError::conflict("already_linked", "This survivor is already linked to the case.")
+                }
+                err => err,
+            })?;
+            AuditEvent::by(&user, "survivor.link_case", "survivor", survivor_id)
+                .details(json!({"case_id": case_id, "role": link.role}))
+                .record(conn)
+                .await?;
+            AuditEvent::by(&user, "case.survivor_link", "case", case_id)
+                .details(json!({"survivor_id": survivor_id}))
+                .record(conn)
+                .await?;
+            let survivor = load(conn, survivor_id).await?;
+            Ok((link, survivor))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CaseSurvivor {
+        case_id,
+        role: link.role,
+        linked_at: link.linked_at,
+        survivor,
+    }))
+}
+
+/// The survivor's aftercare team.
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "list_survivor_assignments",
+    params(("id" = SurvivorId, Path)),
+    responses((status = 200, body = Vec<SurvivorAssignment>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/survivors/{id}/assignments")]
+pub async fn list_survivor_assignments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    ensure_visible(&mut conn, &user, id).await?;
+    let rows = queries::assignments(&mut conn, id).await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(SurvivorAssignment::from).collect::<Vec<_>>()))
+}
+
+/// Assign an aftercare officer (or program manager) to the survivor (admins and program managers).
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "create_survivor_assignment",
+    request_body = CreateSurvivorAssignment,
+    params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
+    responses(
+        (status = 201, body = SurvivorAssignment),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/survivors/{id}/assignments")]
+pub async fn create_survivor_assignment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    body: ValidatedJson<CreateSurvivorAssignment>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let input = body.0;
+    let mut conn = state.conn().await?;
+    ensure_visible(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::ManageCaseTeams)?;
+    let assignee = users::queries::find(&mut conn, input.user_id)
+        .await
+        .map_err(|_| ApiError::invalid_field("user_id", "unknown_user", "no such user"))?;
+    if !assignee.active || !matches!(assignee.role, Role::AftercareOfficer | Role::ProgramManager) {
+        return Err(ApiError::invalid_field(
+            "user_id",
+            "not_assignable",
+            "only active aftercare officers and program managers can be assigned to a survivor",
+        ));
+    }
+    let row = conn
+        .transaction(async |conn| {
+            let row = queries::assign(
+                conn,
+                &SurvivorAssignmentRow {
+                    id: SurvivorAssignmentId::new(),
+                    survivor_id: id,
+                    user_id: input.user_id,
+                    role: input.role,
+                    assigned_by: Some(user.id),
+                    assigned_at: Utc::now(),
+                    ended_at: None,
+                    ended_by: None,
+                },
+            )
+            .await
+            .map_err(|e| match ApiError::from(e) {
+                err if err.code() == "already_exists" => {
+                    ApiError::conflict("already_assigned", "This user is already assigned to the survivor.")
+                }
+                err => err,
+            })?;
+            AuditEvent::by(&user, "survivor.assign", "survivor", id)
+                .details(json!({"user_id": row.user_id, "role": row.role}))
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(SurvivorAssignment::from(row)))
+}
+
+/// 404 unless the survivor is visible; then 403 unless the caller is an admin or one of the
+/// survivor's assigned aftercare officers (the survivor scope of an aftercare officer is exactly
+/// their assigned survivors).
+async fn ensure_identity_access(conn: &mut AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<()> {
+    ensure_visible(conn, user, id).await?;
+    policy::may_read_identity(user)
+}
+
+/// The survivor's identifying details (admins and her assigned aftercare officer). Every read is audited.
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "get_survivor_identity",
+    params(("id" = SurvivorId, Path)),
+    responses(
+        (status = 200, body = IdentityRecord, headers(("ETag" = String))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such survivor within reach, or no identity recorded", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/survivors/{id}/identity")]
+pub async fn get_identity(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    ensure_identity_access(&mut conn, &user, id).await?;
+    let row = queries::identity(&mut conn, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let sealed = Sealed {
+        key_id: row.key_id,
+        nonce: row.nonce,
+        ciphertext: row.ciphertext,
+    };
+    let plain = state.vault.open(id, &sealed).map_err(ApiError::internal)?;
+    let identity: Identity = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+    AuditEvent::by(&user, "survivor.identity_read", "survivor", id)
+        .record(&mut conn)
+        .await?;
+    let record = IdentityRecord {
+        survivor_id: id,
+        identity,
+        version: row.version,
+        updated_at: row.updated_at,
+    };
+    Ok(ok_with_etag(record.version, &record))
+}
+
+/// Record or replace the survivor's identifying details (stored encrypted).
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "put_survivor_identity",
+    request_body = Identity,
+    params(("id" = SurvivorId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
+    responses(
+        (status = 200, body = IdentityRecord, headers(("ETag" = String))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/survivors/{id}/identity")]
+pub async fn put_identity(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    if_match: IfMatch,
+    body: ValidatedJson<Identity>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let identity = body.0;
+    let mut conn = state.conn().await?;
+    ensure_identity_access(&mut conn, &user, id).await?;
+    let plain = serde_json::to_vec(&identity).map_err(ApiError::internal)?;
+    let sealed = state.vault.seal(id, &plain).map_err(ApiError::internal)?;
+    let row = conn
+        .transaction(async |conn| {
+            queries::lock(conn, id).await?;
+            if let Some(current) = queries::identity(conn, id).await? {
+                if_match.check(current.version)?;
+            }
+            let row =
+                queries::put_identity(conn, id, &sealed.key_id, &sealed.nonce, &sealed.ciphertext, user.id).await?;
+            AuditEvent::by(&user, "survivor.identity_write", "survivor", id)
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    let record = IdentityRecord {
+        survivor_id: id,
+        identity,
+        version: row.version,
+        updated_at: row.updated_at,
+    };
+    Ok(ok_with_etag(record.version, &record))
+}
+
+/// Who read or changed this survivor's record and identity, newest first (program managers and admins).
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "get_survivor_access_log",
+    params(("id" = SurvivorId, Path), PageParams),
+    responses(
+        (status = 200, body = Page<AuditEntry>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/survivors/{id}/access-log")]
+pub async fn survivor_access_log(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<SurvivorId>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let limit = page.limit()?;
+    let mut conn = state.conn().await?;
+    ensure_visible(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::ReadCaseAccessLog)?;
+    let rows =
+        crate::audit::handlers::resource_log(&mut conn, "survivor", &id.to_string(), page.after()?, limit).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, AuditEntry::from)))
+}

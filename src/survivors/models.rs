@@ -1,0 +1,124 @@
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use crate::{
+    db::schema::{case_survivors, survivor_assignments, survivor_identities, survivors},
+    ids::{CaseId, SurvivorAssignmentId, SurvivorId, UserId},
+    prosecution::models::Sex,
+    text_enum,
+    vocab::County,
+};
+
+text_enum! {
+    pub enum Placement { Family, Relative, Foster, Shelter, BoardingSchool, Independent }
+}
+
+text_enum! {
+    pub enum Schooling { NotEnrolled, Primary, Secondary, Vocational, Tertiary, Completed, DroppedOut }
+}
+
+text_enum! {
+    pub enum RestorationStatus { Active, Closed, FollowUpDone }
+}
+
+text_enum! {
+    pub enum SurvivorClosureReason { Restored, Relocated, Transferred, DeclinedServices, LostContact, Deceased, Other }
+}
+
+text_enum! {
+    /// The survivor's part in a case.
+    pub enum CaseRole { Victim, VictimWitness, Witness }
+}
+
+text_enum! {
+    pub enum SurvivorAssignmentRole { Counsellor, SocialWorker, CaseManager, Other }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = survivors)]
+pub struct SurvivorRow {
+    pub id: SurvivorId,
+    pub pseudonym: String,
+    pub sex: Option<Sex>,
+    pub birth_year: Option<i32>,
+    pub age_at_intake: Option<i32>,
+    pub intake_on: NaiveDate,
+    pub has_disability: bool,
+    pub disability_notes: Option<String>,
+    pub county: Option<County>,
+    pub placement: Option<Placement>,
+    pub caregiver_implicated: bool,
+    pub schooling: Option<Schooling>,
+    pub survivor_network_member: bool,
+    pub restoration_status: RestorationStatus,
+    pub closed_on: Option<NaiveDate>,
+    pub closure_reason: Option<SurvivorClosureReason>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SurvivorRow {
+    /// Age in whole years on `day` (the same rule as the database's `survivor_age_on`).
+    pub fn age_on(&self, day: NaiveDate) -> Option<i32> {
+        match (self.birth_year, self.age_at_intake) {
+            (Some(year), _) => Some(day.year() - year),
+            (None, Some(age)) => Some(age - (self.intake_on.year() - day.year())),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = survivors)]
+pub struct SurvivorChanges {
+    pub pseudonym: Option<String>,
+    pub sex: Option<Option<Sex>>,
+    pub birth_year: Option<Option<i32>>,
+    pub age_at_intake: Option<Option<i32>>,
+    pub intake_on: Option<NaiveDate>,
+    pub has_disability: Option<bool>,
+    pub disability_notes: Option<Option<String>>,
+    pub county: Option<Option<County>>,
+    pub placement: Option<Option<Placement>>,
+    pub caregiver_implicated: Option<bool>,
+    pub schooling: Option<Option<Schooling>>,
+    pub survivor_network_member: Option<bool>,
+    pub restoration_status: Option<RestorationStatus>,
+    pub closed_on: Option<Option<NaiveDate>>,
+    pub closure_reason: Option<Option<SurvivorClosureReason>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = case_survivors)]
+pub struct CaseLinkRow {
+    pub case_id: CaseId,
+    pub survivor_id: SurvivorId,
+    pub role: CaseRole,
+    pub linked_by: Option<UserId>,
+    pub linked_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = survivor_assignments)]
+pub struct SurvivorAssignmentRow {
+    pub id: SurvivorAssignmentId,
+    pub survivor_id: SurvivorId,
+    pub user_id: UserId,
+    pub role: SurvivorAssignmentRole,
+    pub assigned_by: Option<UserId>,
+    pub assigned_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub ended_by: Option<UserId>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = survivor_identities)]
+pub struct IdentityRow {
+    pub survivor_id: SurvivorId,
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}

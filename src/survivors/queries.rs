@@ -1,0 +1,267 @@
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::{dsl::exists, prelude::*};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    dto::{AssessmentHistory, CaseSummary, Survivor, SurvivorFilter},
+    models::{CaseLinkRow, CaseRole, IdentityRow, SurvivorAssignmentRow, SurvivorChanges, SurvivorRow},
+};
+use crate::{
+    auth::policy::SurvivorScope,
+    cases::models::Stage,
+    db::{
+        escape_like,
+        schema::{
+            assessments, case_assignments, case_facts, case_survivors, cases, survivor_assignments,
+            survivor_identities, survivors,
+        },
+    },
+    ids::{CaseId, SurvivorId, UserId},
+};
+
+type Visible = Box<dyn BoxableExpression<survivors::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>;
+
+/// The need-to-know filter of a survivor scope, as SQL.
+fn visible(scope: SurvivorScope) -> Option<Visible> {
+    match scope {
+        SurvivorScope::All => None,
+        SurvivorScope::AssignedTo(user) => Some(Box::new(exists(
+            survivor_assignments::table
+                .filter(survivor_assignments::survivor_id.eq(survivors::id))
+                .filter(survivor_assignments::user_id.eq(user))
+                .filter(survivor_assignments::ended_at.is_null()),
+        ))),
+        SurvivorScope::ThroughCasesOf(user) => Some(Box::new(exists(
+            case_survivors::table
+                .inner_join(case_assignments::table.on(case_assignments::case_id.eq(case_survivors::case_id)))
+                .filter(case_survivors::survivor_id.eq(survivors::id))
+                .filter(case_assignments::user_id.eq(user))
+                .filter(case_assignments::ended_at.is_null()),
+        ))),
+    }
+}
+
+pub async fn is_visible(conn: &mut AsyncPgConnection, scope: SurvivorScope, id: SurvivorId) -> QueryResult<bool> {
+    let mut query = survivors::table.filter(survivors::id.eq(id)).into_boxed();
+    if let Some(filter) = visible(scope) {
+        query = query.filter(filter);
+    }
+    diesel::select(exists(query)).get_result(conn).await
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, row: &SurvivorRow) -> QueryResult<SurvivorRow> {
+    diesel::insert_into(survivors::table)
+        .values(row)
+        .returning(SurvivorRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: SurvivorId) -> QueryResult<SurvivorRow> {
+    survivors::table
+        .find(id)
+        .select(SurvivorRow::as_select())
+        .first(conn)
+        .await
+}
+
+pub async fn lock(conn: &mut AsyncPgConnection, id: SurvivorId) -> QueryResult<SurvivorRow> {
+    survivors::table
+        .find(id)
+        .select(SurvivorRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: SurvivorId,
+    changes: &SurvivorChanges,
+) -> QueryResult<SurvivorRow> {
+    diesel::update(survivors::table.find(id))
+        .set((changes, survivors::version.eq(survivors::version + 1)))
+        .returning(SurvivorRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    scope: SurvivorScope,
+    filter: &SurvivorFilter,
+    assigned_to: Option<UserId>,
+    after: Option<SurvivorId>,
+    limit: i64,
+) -> QueryResult<Vec<SurvivorRow>> {
+    let mut query = survivors::table.select(SurvivorRow::as_select()).into_boxed();
+    if let Some(f) = visible(scope) {
+        query = query.filter(f);
+    }
+    if let Some(user) = assigned_to {
+        query = query.filter(exists(
+            survivor_assignments::table
+                .filter(survivor_assignments::survivor_id.eq(survivors::id))
+                .filter(survivor_assignments::user_id.eq(user))
+                .filter(survivor_assignments::ended_at.is_null()),
+        ));
+    }
+    if let Some(status) = filter.restoration_status {
+        query = query.filter(survivors::restoration_status.eq(status));
+    }
+    if let Some(county) = filter.county {
+        query = query.filter(survivors::county.eq(county));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        query = query.filter(survivors::pseudonym.ilike(format!("%{}%", escape_like(q))));
+    }
+    if let Some(after) = after {
+        query = query.filter(survivors::id.lt(after));
+    }
+    query.order(survivors::id.desc()).limit(limit + 1).load(conn).await
+}
+
+/// Builds API survivors for these rows with two more queries, whatever their number: their case
+/// summaries and their assessment history.
+pub async fn hydrate(conn: &mut AsyncPgConnection, rows: Vec<SurvivorRow>) -> QueryResult<Vec<Survivor>> {
+    let ids: Vec<SurvivorId> = rows.iter().map(|r| r.id).collect();
+    let links: Vec<(
+        SurvivorId,
+        CaseId,
+        String,
+        CaseRole,
+        Stage,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        NaiveDate,
+    )> = case_survivors::table
+        .inner_join(cases::table)
+        .inner_join(case_facts::table.on(case_facts::case_id.eq(case_survivors::case_id)))
+        .filter(case_survivors::survivor_id.eq_any(&ids))
+        .select((
+            case_survivors::survivor_id,
+            cases::id,
+            cases::reference,
+            case_survivors::role,
+            cases::stage,
+            case_facts::next_court_date,
+            cases::incident_on,
+            cases::reported_on,
+        ))
+        .order(cases::reported_on)
+        .load(conn)
+        .await?;
+    let history: Vec<(SurvivorId, i64, Option<NaiveDate>)> = assessments::table
+        .filter(assessments::survivor_id.eq_any(&ids))
+        .group_by(assessments::survivor_id)
+        .select((
+            assessments::survivor_id,
+            diesel::dsl::count_star(),
+            diesel::dsl::max(assessments::assessed_on),
+        ))
+        .load(conn)
+        .await?;
+    let history: HashMap<SurvivorId, AssessmentHistory> = history
+        .into_iter()
+        .map(|(id, count, latest)| (id, AssessmentHistory { count, latest }))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let cases = links
+                .iter()
+                .filter(|l| l.0 == row.id)
+                .map(|l| CaseSummary {
+                    case_id: l.1,
+                    reference: l.2.clone(),
+                    role: l.3,
+                    stage: l.4,
+                    next_court_date: l.5,
+                    age_at_incident: row.age_on(l.6.unwrap_or(l.7)),
+                })
+                .collect();
+            let h = history.get(&row.id).copied().unwrap_or_default();
+            Survivor::build(row, cases, h)
+        })
+        .collect())
+}
+
+pub async fn link_case(conn: &mut AsyncPgConnection, link: &CaseLinkRow) -> QueryResult<CaseLinkRow> {
+    diesel::insert_into(case_survivors::table)
+        .values(link)
+        .returning(CaseLinkRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn links_of_case(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<Vec<(CaseLinkRow, SurvivorRow)>> {
+    case_survivors::table
+        .inner_join(survivors::table)
+        .filter(case_survivors::case_id.eq(case))
+        .select((CaseLinkRow::as_select(), SurvivorRow::as_select()))
+        .order(case_survivors::linked_at)
+        .load(conn)
+        .await
+}
+
+pub async fn assignments(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+) -> QueryResult<Vec<SurvivorAssignmentRow>> {
+    survivor_assignments::table
+        .filter(survivor_assignments::survivor_id.eq(survivor))
+        .filter(survivor_assignments::ended_at.is_null())
+        .select(SurvivorAssignmentRow::as_select())
+        .order(survivor_assignments::assigned_at)
+        .load(conn)
+        .await
+}
+
+pub async fn assign(conn: &mut AsyncPgConnection, row: &SurvivorAssignmentRow) -> QueryResult<SurvivorAssignmentRow> {
+    diesel::insert_into(survivor_assignments::table)
+        .values(row)
+        .returning(SurvivorAssignmentRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn identity(conn: &mut AsyncPgConnection, survivor: SurvivorId) -> QueryResult<Option<IdentityRow>> {
+    survivor_identities::table
+        .find(survivor)
+        .select(IdentityRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn put_identity(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    key_id: &str,
+    nonce: &[u8],
+    ciphertext: &[u8],
+    by: UserId,
+) -> QueryResult<IdentityRow> {
+    diesel::insert_into(survivor_identities::table)
+        .values((
+            survivor_identities::survivor_id.eq(survivor),
+            survivor_identities::key_id.eq(key_id),
+            survivor_identities::nonce.eq(nonce),
+            survivor_identities::ciphertext.eq(ciphertext),
+            survivor_identities::updated_by.eq(by),
+        ))
+        .on_conflict(survivor_identities::survivor_id)
+        .do_update()
+        .set((
+            survivor_identities::key_id.eq(key_id),
+            survivor_identities::nonce.eq(nonce),
+            survivor_identities::ciphertext.eq(ciphertext),
+            survivor_identities::updated_by.eq(by),
+            survivor_identities::version.eq(survivor_identities::version + 1),
+        ))
+        .returning(IdentityRow::as_returning())
+        .get_result(conn)
+        .await
+}
