@@ -1,7 +1,7 @@
 //! `haki seed-demo`: a small, fully fictional dataset that tells the program's story — a case that
 //! stalled for five months before the arrest, a facilitating caregiver with no trafficking charge,
 //! a trial adjourned again and again — so every feature shows at once in Swagger UI.
-//! Names are invented; survivors appear by pseudonym only.
+//! Names are invented; survivors appear by pseudonym only, and no identity is recorded.
 
 use chrono::{Duration, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -18,13 +18,31 @@ use crate::{
         },
     },
     db::schema::partners,
-    ids::{AssignmentId, CaseId, ChargeId, CourtSessionId, PartnerId, SuspectId, UserId},
+    ids::{
+        AssessmentId, AssignmentId, CaseId, ChargeId, ClosureId, ConsentId, CourtSessionId, FollowUpId, PartnerId,
+        ServiceId, ServiceSessionId, SurvivorAssignmentId, SurvivorId, SuspectId, UserId,
+    },
     partners::models::{NewPartner, PartnerKind},
     prosecution::{
         self,
         models::{
             AdjournmentReason, ChargeRow, ChargeStatus, CourtSessionRow, Relationship, SessionPurpose, SessionStatus,
             Sex, SuspectRole, SuspectRow, SuspectStatus,
+        },
+    },
+    restoration::{
+        self,
+        dto::tenths,
+        models::{
+            AssessmentKind, AssessmentRow, ClosureRow, ConsentPurpose, ConsentRow, FollowUpRow, FollowUpStatus,
+            GivenBy, ServiceRow, ServiceStatus, SessionRow,
+        },
+    },
+    survivors::{
+        self,
+        models::{
+            CaseLinkRow, CaseRole, Placement, RestorationStatus, Schooling, SurvivorAssignmentRole,
+            SurvivorAssignmentRow, SurvivorChanges, SurvivorClosureReason, SurvivorRow,
         },
     },
     users::{self, models::NewUser},
@@ -315,6 +333,245 @@ async fn session(
     )
     .await?;
     Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn survivor(
+    conn: &mut AsyncPgConnection,
+    pseudonym: &str,
+    age: i32,
+    intake: i64,
+    county: County,
+    placement: Placement,
+    caregiver_implicated: bool,
+    counsellor: UserId,
+) -> QueryResult<SurvivorId> {
+    let now = Utc::now();
+    let row = survivors::queries::insert(
+        conn,
+        &SurvivorRow {
+            id: SurvivorId::new(),
+            pseudonym: pseudonym.into(),
+            sex: Some(Sex::Female),
+            birth_year: None,
+            age_at_intake: Some(age),
+            intake_on: ago(intake),
+            has_disability: false,
+            disability_notes: None,
+            county: Some(county),
+            placement: Some(placement),
+            caregiver_implicated,
+            schooling: Some(Schooling::Primary),
+            survivor_network_member: intake > 365,
+            restoration_status: RestorationStatus::Active,
+            closed_on: None,
+            closure_reason: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    survivors::queries::assign(
+        conn,
+        &SurvivorAssignmentRow {
+            id: SurvivorAssignmentId::new(),
+            survivor_id: row.id,
+            user_id: counsellor,
+            role: SurvivorAssignmentRole::Counsellor,
+            assigned_by: None,
+            assigned_at: now,
+            ended_at: None,
+            ended_by: None,
+        },
+    )
+    .await?;
+    Ok(row.id)
+}
+
+async fn link(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    survivor: SurvivorId,
+    role: CaseRole,
+    by: UserId,
+) -> QueryResult<()> {
+    survivors::queries::link_case(
+        conn,
+        &CaseLinkRow {
+            case_id: case,
+            survivor_id: survivor,
+            role,
+            linked_by: Some(by),
+            linked_at: Utc::now(),
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn assess(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    kind: AssessmentKind,
+    days: i64,
+    s: [f64; 6],
+    by: UserId,
+) -> QueryResult<()> {
+    restoration::queries::insert_assessment(
+        conn,
+        &AssessmentRow {
+            id: AssessmentId::new(),
+            survivor_id: survivor,
+            kind,
+            assessed_on: ago(days),
+            safety: tenths(s[0]),
+            legal_protection: tenths(s[1]),
+            mental_wellbeing: tenths(s[2]),
+            economic_empowerment_education: tenths(s[3]),
+            social_support: tenths(s[4]),
+            physical_wellbeing: tenths(s[5]),
+            notes: None,
+            recorded_by: Some(by),
+            created_at: Utc::now(),
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn service(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    kind: ServiceKind,
+    status: ServiceStatus,
+    start: i64,
+    end: Option<i64>,
+    cost_kes_cents: Option<i64>,
+    by: UserId,
+    sessions: &[i64],
+) -> QueryResult<()> {
+    let now = Utc::now();
+    let row = restoration::queries::insert_service(
+        conn,
+        &ServiceRow {
+            id: ServiceId::new(),
+            survivor_id: survivor,
+            kind,
+            provider_partner_id: None,
+            status,
+            start_on: Some(ago(start)),
+            end_on: end.map(ago),
+            cost_minor: cost_kes_cents,
+            cost_currency: cost_kes_cents.map(|_| "KES".to_string()),
+            notes: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    for days in sessions {
+        restoration::queries::insert_session(
+            conn,
+            &SessionRow {
+                id: ServiceSessionId::new(),
+                service_id: row.id,
+                held_on: ago(*days),
+                minutes: Some(60),
+                notes: None,
+                recorded_by: Some(by),
+                created_at: now,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn consent(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    purpose: ConsentPurpose,
+    days: i64,
+    by: UserId,
+) -> QueryResult<()> {
+    restoration::queries::insert_consent(
+        conn,
+        &ConsentRow {
+            id: ConsentId::new(),
+            survivor_id: survivor,
+            purpose,
+            given_by: GivenBy::Guardian,
+            guardian_relationship: Some("grandmother".into()),
+            child_assent: Some(true),
+            given_on: ago(days),
+            expires_on: None,
+            recipients: Vec::new(),
+            notes: None,
+            withdrawn_at: None,
+            withdrawn_reason: None,
+            recorded_by: Some(by),
+            created_at: Utc::now(),
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Closed as restored `days` ago; the follow-up two years later falls due soon.
+async fn close(conn: &mut AsyncPgConnection, survivor: SurvivorId, days: i64, by: UserId) -> QueryResult<()> {
+    let now = Utc::now();
+    let closed_on = ago(days);
+    let closure = restoration::queries::insert_closure(
+        conn,
+        &ClosureRow {
+            id: ClosureId::new(),
+            survivor_id: survivor,
+            closed_on,
+            reason: SurvivorClosureReason::Restored,
+            note: Some("All six domains at 3.0 or above; back in school.".into()),
+            closed_by: Some(by),
+            reopened_on: None,
+            reopen_reason: None,
+            reopened_by: None,
+            created_at: now,
+        },
+    )
+    .await?;
+    restoration::queries::insert_follow_up(
+        conn,
+        &FollowUpRow {
+            id: FollowUpId::new(),
+            survivor_id: survivor,
+            closure_id: Some(closure.id),
+            due_on: closed_on
+                .checked_add_months(chrono::Months::new(24))
+                .unwrap_or(closed_on),
+            status: FollowUpStatus::Scheduled,
+            conducted_on: None,
+            outcome: None,
+            notes: None,
+            assessment_id: None,
+            recorded_by: Some(by),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    survivors::queries::update(
+        conn,
+        survivor,
+        &SurvivorChanges {
+            restoration_status: Some(RestorationStatus::Closed),
+            closed_on: Some(Some(closed_on)),
+            closure_reason: Some(Some(SurvivorClosureReason::Restored)),
+            ..Default::default()
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> {
@@ -692,6 +949,175 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
         Some(ClosureReason::Convicted),
     )
     .await?;
+
+    // Survivors in restoration at different stages, all followed by the demo counsellor.
+    let counsellor = ids[4];
+    let neema = survivor(
+        conn,
+        "Neema",
+        14,
+        690,
+        County::Kilifi,
+        Placement::BoardingSchool,
+        true,
+        counsellor,
+    )
+    .await?;
+    link(conn, kilifi, neema, CaseRole::VictimWitness, manager).await?;
+    assess(
+        conn,
+        neema,
+        AssessmentKind::Intake,
+        688,
+        [1.5, 1.8, 1.6, 2.0, 2.2, 2.5],
+        counsellor,
+    )
+    .await?;
+    assess(
+        conn,
+        neema,
+        AssessmentKind::SixMonth,
+        505,
+        [2.4, 2.6, 2.2, 2.9, 2.8, 3.0],
+        counsellor,
+    )
+    .await?;
+    assess(
+        conn,
+        neema,
+        AssessmentKind::Annual,
+        320,
+        [3.0, 2.8, 2.7, 3.2, 3.1, 3.3],
+        counsellor,
+    )
+    .await?;
+    service(
+        conn,
+        neema,
+        ServiceKind::TraumaCounselling,
+        ServiceStatus::Active,
+        685,
+        None,
+        None,
+        counsellor,
+        &[30, 60, 120],
+    )
+    .await?;
+    service(
+        conn,
+        neema,
+        ServiceKind::Education,
+        ServiceStatus::Active,
+        400,
+        None,
+        Some(4_500_000),
+        counsellor,
+        &[],
+    )
+    .await?;
+    service(
+        conn,
+        neema,
+        ServiceKind::CourtAccompaniment,
+        ServiceStatus::Active,
+        500,
+        None,
+        Some(350_000),
+        counsellor,
+        &[290],
+    )
+    .await?;
+    consent(conn, neema, ConsentPurpose::Services, 688, counsellor).await?;
+
+    let subira = survivor(
+        conn,
+        "Subira",
+        15,
+        1290,
+        County::Kwale,
+        Placement::Family,
+        false,
+        counsellor,
+    )
+    .await?;
+    link(conn, kwale, subira, CaseRole::VictimWitness, manager).await?;
+    assess(
+        conn,
+        subira,
+        AssessmentKind::Intake,
+        1288,
+        [1.8, 2.0, 1.9, 2.1, 2.4, 2.6],
+        counsellor,
+    )
+    .await?;
+    assess(
+        conn,
+        subira,
+        AssessmentKind::Annual,
+        920,
+        [2.8, 3.0, 2.9, 2.7, 3.1, 3.2],
+        counsellor,
+    )
+    .await?;
+    assess(
+        conn,
+        subira,
+        AssessmentKind::Closure,
+        730,
+        [3.4, 3.5, 3.2, 3.1, 3.6, 3.5],
+        counsellor,
+    )
+    .await?;
+    service(
+        conn,
+        subira,
+        ServiceKind::Livelihood,
+        ServiceStatus::Completed,
+        1000,
+        Some(760),
+        Some(2_000_000),
+        counsellor,
+        &[900, 800],
+    )
+    .await?;
+    consent(conn, subira, ConsentPurpose::Services, 1288, counsellor).await?;
+    close(conn, subira, 710, counsellor).await?;
+
+    for (name, age) in [("Imani", 13), ("Zawadi", 16)] {
+        let id = survivor(
+            conn,
+            name,
+            age,
+            48,
+            County::Mombasa,
+            Placement::Shelter,
+            false,
+            counsellor,
+        )
+        .await?;
+        link(conn, mombasa, id, CaseRole::Victim, manager).await?;
+        assess(
+            conn,
+            id,
+            AssessmentKind::Intake,
+            47,
+            [1.4, 1.5, 1.3, 1.8, 1.6, 2.0],
+            counsellor,
+        )
+        .await?;
+        service(
+            conn,
+            id,
+            ServiceKind::Shelter,
+            ServiceStatus::Active,
+            48,
+            None,
+            None,
+            counsellor,
+            &[],
+        )
+        .await?;
+    }
 
     AuditEvent::operator("demo.seed", "system", "seed-demo")
         .record(conn)

@@ -35,6 +35,9 @@ enum Command {
     /// Load a small fictional demo dataset (skipped when already loaded). The demo users' password
     /// is read from HAKI_DEMO_PASSWORD (default: "haki demo password").
     SeedDemo,
+    /// Re-encrypt every stored identity with the current HAKI_DATA_KEY (after a key rotation,
+    /// with the old key in HAKI_DATA_KEYS_PREVIOUS); then the old key can be retired.
+    ReencryptIdentities,
 }
 
 #[derive(Subcommand)]
@@ -81,6 +84,7 @@ fn run(cli: Cli) -> Result<(), BoxError> {
             serve(config)
         }
         Command::User(UserCommand::Create(args)) => create_user(args),
+        Command::ReencryptIdentities => reencrypt_identities(Config::from_env()?),
         Command::SeedDemo => {
             let url = config::database_url()?;
             migrate(&url)?;
@@ -172,5 +176,33 @@ async fn seed_demo(database_url: &str) -> Result<(), BoxError> {
             }
         }
     }
+    Ok(())
+}
+
+#[actix_web::main]
+async fn reencrypt_identities(config: Config) -> Result<(), BoxError> {
+    let vault = haki::survivors::vault::Vault::new(&config.data_key, &config.data_keys_previous);
+    let mut conn = AsyncPgConnection::establish(&config.database_url).await?;
+    let stale = haki::survivors::queries::identities_not_under(&mut conn, vault.current_key_id()).await?;
+    let count = stale.len();
+    conn.transaction(async |conn| {
+        for row in stale {
+            let sealed = haki::survivors::vault::Sealed {
+                key_id: row.key_id,
+                nonce: row.nonce,
+                ciphertext: row.ciphertext,
+            };
+            let plain = vault.open(row.survivor_id, &sealed)?;
+            let fresh = vault.seal(row.survivor_id, &plain)?;
+            haki::survivors::queries::reseal_identity(conn, row.survivor_id, &fresh).await?;
+        }
+        AuditEvent::operator("identities.reencrypt", "system", "identity-vault")
+            .details(serde_json::json!({"count": count, "key_id": vault.current_key_id()}))
+            .record(conn)
+            .await?;
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    println!("re-encrypted {count} identities with key {}", vault.current_key_id());
     Ok(())
 }

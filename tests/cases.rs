@@ -1157,4 +1157,32 @@ async fn demo_data_tells_the_story_and_loads_once() {
     assert_eq!(stalled["data"][0]["county"], "mombasa");
     let closed = app.get("/api/v1/cases?stage=closed", &pm.token).await.json();
     assert_eq!(closed["data"][0]["closure_reason"], "convicted");
+    assert_eq!(kilifi["facts"]["flags"]["age_charge_mismatch"], false);
+
+    // Restoration at different stages: one closed as restored with her follow-up due soon, one
+    // whose assessments do not meet the threshold yet.
+    let due = app.get("/api/v1/follow-ups?status=due", &pm.token).await.json();
+    let subira = due["data"][0]["survivor_id"].as_str().unwrap().to_string();
+    let subira = app.get(&format!("/api/v1/survivors/{subira}"), &pm.token).await.json();
+    assert_eq!(subira["pseudonym"], "Subira");
+    assert_eq!(subira["closure_reason"], "restored");
+    let active = app.get("/api/v1/survivors?q=neema", &pm.token).await.json();
+    let neema = &active["data"][0];
+    assert_eq!(neema["restoration_status"], "active");
+    assert_eq!(neema["cases"][0]["stage"], "trial");
+    let assessments = app
+        .get(
+            &format!("/api/v1/survivors/{}/assessments", neema["id"].as_str().unwrap()),
+            &pm.token,
+        )
+        .await
+        .json();
+    assert_eq!(assessments[0]["threshold_met"], false);
+    assert_eq!(
+        app.get("/api/v1/survivors", &pm.token).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }

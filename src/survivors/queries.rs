@@ -21,6 +21,18 @@ use crate::{
     ids::{CaseId, SurvivorId, UserId},
 };
 
+/// A survivor's link to a case with what the restoration side may know of the case.
+type LinkFacts = (
+    SurvivorId,
+    CaseId,
+    String,
+    CaseRole,
+    Stage,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    NaiveDate,
+);
+
 type Visible = Box<dyn BoxableExpression<survivors::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>;
 
 /// The need-to-know filter of a survivor scope, as SQL.
@@ -127,16 +139,7 @@ pub async fn list(
 /// summaries and their assessment history.
 pub async fn hydrate(conn: &mut AsyncPgConnection, rows: Vec<SurvivorRow>) -> QueryResult<Vec<Survivor>> {
     let ids: Vec<SurvivorId> = rows.iter().map(|r| r.id).collect();
-    let links: Vec<(
-        SurvivorId,
-        CaseId,
-        String,
-        CaseRole,
-        Stage,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-        NaiveDate,
-    )> = case_survivors::table
+    let links: Vec<LinkFacts> = case_survivors::table
         .inner_join(cases::table)
         .inner_join(case_facts::table.on(case_facts::case_id.eq(case_survivors::case_id)))
         .filter(case_survivors::survivor_id.eq_any(&ids))
@@ -264,4 +267,30 @@ pub async fn put_identity(
         .returning(IdentityRow::as_returning())
         .get_result(conn)
         .await
+}
+
+/// Identities sealed under another key than `key_id` (to re-encrypt after a rotation).
+pub async fn identities_not_under(conn: &mut AsyncPgConnection, key_id: &str) -> QueryResult<Vec<IdentityRow>> {
+    survivor_identities::table
+        .filter(survivor_identities::key_id.ne(key_id))
+        .select(IdentityRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Replaces the ciphertext of an identity without changing its content (version unchanged).
+pub async fn reseal_identity(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    sealed: &super::vault::Sealed,
+) -> QueryResult<()> {
+    diesel::update(survivor_identities::table.find(survivor))
+        .set((
+            survivor_identities::key_id.eq(&sealed.key_id),
+            survivor_identities::nonce.eq(&sealed.nonce),
+            survivor_identities::ciphertext.eq(&sealed.ciphertext),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }

@@ -1,0 +1,916 @@
+//! Survivors and restoration: records, need-to-know, the identity vault, consent, services,
+//! assessments, closure and follow-up.
+
+mod common;
+
+use actix_web::test::TestRequest;
+use chrono::{Datelike, Duration, Months, Utc};
+use common::{TestApp, TestUser, bearer};
+use haki::{auth::Role, ids::SurvivorId, restoration::models::ConsentPurpose};
+use serde_json::{Value, json};
+
+const LEGAL_NAME: &str = "Wanjiru Zawadi Mwakilema";
+
+fn days_ago(n: i64) -> String {
+    (Utc::now().date_naive() - Duration::days(n)).to_string()
+}
+
+fn survivor_body(pseudonym: &str, age: i32) -> Value {
+    json!({"pseudonym": pseudonym, "sex": "female", "age_at_intake": age, "intake_on": days_ago(200),
+           "county": "kilifi", "placement": "shelter", "schooling": "primary"})
+}
+
+async fn create_survivor(app: &TestApp, user: &TestUser, pseudonym: &str, age: i32) -> Value {
+    let r = app
+        .post("/api/v1/survivors", &user.token, survivor_body(pseudonym, age))
+        .await;
+    r.expect(201);
+    r.json()
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+fn scores(v: f64) -> Value {
+    json!({"safety": v, "legal_protection": v, "mental_wellbeing": v, "economic_empowerment_education": v,
+           "social_support": v, "physical_wellbeing": v})
+}
+
+struct World {
+    app: TestApp,
+    admin: TestUser,
+    pm: TestUser,
+    aftercare: TestUser,
+    other_aftercare: TestUser,
+    worker: TestUser,
+    other_worker: TestUser,
+    analyst: TestUser,
+    partner: TestUser,
+    /// Assigned to `aftercare`, linked to `case` (assigned to `worker`).
+    mine: Value,
+    /// Nobody's.
+    theirs: Value,
+    case: Value,
+}
+
+async fn world() -> World {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let aftercare = app.create_user(Role::AftercareOfficer, None).await;
+    let other_aftercare = app.create_user(Role::AftercareOfficer, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let other_worker = app.create_user(Role::CaseWorker, None).await;
+    let analyst = app.create_user(Role::Analyst, None).await;
+    let org = app.create_partner("Partner org").await;
+    let partner = app.create_user(Role::Partner, Some(org)).await;
+    let mine = create_survivor(&app, &aftercare, "Neema", 14).await;
+    let theirs = create_survivor(&app, &pm, "Imani", 16).await;
+    let case = app
+        .post(
+            "/api/v1/cases",
+            &worker.token,
+            json!({"county": "kilifi", "location_type": "villa_short_term_rental", "reported_on": days_ago(210), "incident_on": days_ago(215)}),
+        )
+        .await
+        .json();
+    app.post(
+        &format!("/api/v1/cases/{}/survivors", id(&case)),
+        &pm.token,
+        json!({"survivor_id": mine["id"], "role": "victim_witness"}),
+    )
+    .await
+    .expect(201);
+    World {
+        app,
+        admin,
+        pm,
+        aftercare,
+        other_aftercare,
+        worker,
+        other_worker,
+        analyst,
+        partner,
+        mine,
+        theirs,
+        case,
+    }
+}
+
+#[actix_web::test]
+async fn survivors_are_pseudonymous_records_with_derived_facts() {
+    let w = world().await;
+    let r = w
+        .app
+        .get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.aftercare.token)
+        .await;
+    r.expect(200);
+    let s = r.json();
+    assert_eq!(s["pseudonym"], "Neema");
+    assert_eq!(s["child_at_incident"], true);
+    assert_eq!(s["restoration_status"], "active");
+    assert_eq!(
+        s["next_assessment_due"],
+        days_ago(200),
+        "an intake assessment is due at intake"
+    );
+    assert_eq!(s["cases"][0]["reference"], w.case["reference"]);
+    assert_eq!(s["cases"][0]["stage"], "reported");
+    assert_eq!(s["cases"][0]["role"], "victim_witness");
+    assert!(s.get("legal_name").is_none());
+    // The registering aftercare officer is on the team.
+    let team = w
+        .app
+        .get(&format!("/api/v1/survivors/{}/assignments", id(&w.mine)), &w.pm.token)
+        .await
+        .json();
+    assert_eq!(team[0]["user_id"], w.aftercare.id.to_string());
+
+    // Bad input names the field and writes nothing.
+    let before = w.app.count("SELECT count(*) FROM survivors").await;
+    for (body, field) in [
+        (json!({"pseudonym": "X", "intake_on": days_ago(1)}), "birth_year"),
+        (
+            json!({"pseudonym": "", "age_at_intake": 12, "intake_on": days_ago(1)}),
+            "pseudonym",
+        ),
+        (
+            json!({"pseudonym": "X", "age_at_intake": 12, "intake_on": days_ago(-1)}),
+            "intake_on",
+        ),
+        (
+            json!({"pseudonym": "X", "age_at_intake": 12, "intake_on": days_ago(1), "placement": "castle"}),
+            "placement",
+        ),
+        (
+            json!({"pseudonym": "X\u{0}", "age_at_intake": 12, "intake_on": days_ago(1)}),
+            "pseudonym",
+        ),
+    ] {
+        let p = w
+            .app
+            .post("/api/v1/survivors", &w.aftercare.token, body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    assert_eq!(w.app.count("SELECT count(*) FROM survivors").await, before);
+
+    // Linking: a new survivor through the case, and no duplicate link.
+    let linked = w
+        .app
+        .post(
+            &format!("/api/v1/cases/{}/survivors", id(&w.case)),
+            &w.worker.token,
+            json!({"survivor": survivor_body("Zawadi", 13)}),
+        )
+        .await;
+    linked.expect(201);
+    assert_eq!(linked.json()["survivor"]["pseudonym"], "Zawadi");
+    w.app
+        .post(
+            &format!("/api/v1/cases/{}/survivors", id(&w.case)),
+            &w.pm.token,
+            json!({"survivor_id": w.mine["id"]}),
+        )
+        .await
+        .expect_problem(409, "already_linked");
+    w.app
+        .post(
+            &format!("/api/v1/cases/{}/survivors", id(&w.case)),
+            &w.worker.token,
+            json!({"survivor_id": w.theirs["id"]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    let on_case = w
+        .app
+        .get(&format!("/api/v1/cases/{}/survivors", id(&w.case)), &w.worker.token)
+        .await
+        .json();
+    assert_eq!(on_case.as_array().unwrap().len(), 2);
+}
+
+#[actix_web::test]
+async fn need_to_know_for_survivors() {
+    let w = world().await;
+    let app = &w.app;
+    let ids = |v: Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let parts = ["", "/assignments"];
+    let restoration = ["/consents", "/services", "/assessments"];
+
+    for user in [&w.admin, &w.pm] {
+        assert_eq!(ids(app.get("/api/v1/survivors", &user.token).await.json()).len(), 3 - 1);
+        for s in [&w.mine, &w.theirs] {
+            for part in parts.iter().chain(restoration.iter()) {
+                app.get(&format!("/api/v1/survivors/{}{part}", id(s)), &user.token)
+                    .await
+                    .expect(200);
+            }
+        }
+    }
+    // The aftercare officer: her survivors only.
+    assert_eq!(
+        ids(app.get("/api/v1/survivors", &w.aftercare.token).await.json()),
+        [id(&w.mine)]
+    );
+    for part in parts.iter().chain(restoration.iter()) {
+        app.get(&format!("/api/v1/survivors/{}{part}", id(&w.mine)), &w.aftercare.token)
+            .await
+            .expect(200);
+        app.get(
+            &format!("/api/v1/survivors/{}{part}", id(&w.theirs)),
+            &w.aftercare.token,
+        )
+        .await
+        .expect_problem(404, "not_found");
+    }
+    assert!(ids(app.get("/api/v1/survivors", &w.other_aftercare.token).await.json()).is_empty());
+    app.get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.other_aftercare.token)
+        .await
+        .expect_problem(404, "not_found");
+
+    // The case worker: survivors of her cases, by pseudonym, read-only, no restoration data.
+    assert_eq!(
+        ids(app.get("/api/v1/survivors", &w.worker.token).await.json()),
+        [id(&w.mine)]
+    );
+    app.get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.worker.token)
+        .await
+        .expect(200);
+    app.get(&format!("/api/v1/survivors/{}", id(&w.theirs)), &w.worker.token)
+        .await
+        .expect_problem(404, "not_found");
+    for part in restoration {
+        app.get(&format!("/api/v1/survivors/{}{part}", id(&w.mine)), &w.worker.token)
+            .await
+            .expect_problem(403, "forbidden");
+    }
+    app.patch(
+        &format!("/api/v1/survivors/{}", id(&w.mine)),
+        &w.worker.token,
+        None,
+        json!({"placement": "family"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    assert!(ids(app.get("/api/v1/survivors", &w.other_worker.token).await.json()).is_empty());
+    app.get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.other_worker.token)
+        .await
+        .expect_problem(404, "not_found");
+
+    // Analysts and partners see no survivor.
+    for user in [&w.analyst, &w.partner] {
+        app.get("/api/v1/survivors", &user.token)
+            .await
+            .expect_problem(403, "forbidden");
+        app.post("/api/v1/survivors", &user.token, survivor_body("X", 10))
+            .await
+            .expect_problem(403, "forbidden");
+        for s in [&w.mine, &w.theirs] {
+            for part in parts.iter().chain(restoration.iter()).chain(["/identity"].iter()) {
+                app.get(&format!("/api/v1/survivors/{}{part}", id(s)), &user.token)
+                    .await
+                    .expect_problem(404, "not_found");
+            }
+        }
+    }
+
+    // An assignment brings a survivor into reach.
+    app.post(
+        &format!("/api/v1/survivors/{}/assignments", id(&w.theirs)),
+        &w.pm.token,
+        json!({"user_id": w.other_aftercare.id, "role": "counsellor"}),
+    )
+    .await
+    .expect(201);
+    app.get(
+        &format!("/api/v1/survivors/{}", id(&w.theirs)),
+        &w.other_aftercare.token,
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/api/v1/survivors/{}/assignments", id(&w.theirs)),
+        &w.aftercare.token,
+        json!({"user_id": w.aftercare.id, "role": "counsellor"}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn the_identity_vault_is_encrypted_restricted_audited_and_never_leaks() {
+    let w = world().await;
+    let app = &w.app;
+    let path = format!("/api/v1/survivors/{}/identity", id(&w.mine));
+    let identity = json!({"legal_name": LEGAL_NAME, "guardian_name": "Mama Wanjiru", "guardian_relationship": "mother",
+                          "guardian_phone": "+254 700 123456", "address": "Plot 14, Mtwapa"});
+    let put = |user: &TestUser, body: Value| {
+        TestRequest::put()
+            .uri(&path)
+            .insert_header(bearer(&user.token))
+            .set_json(body)
+    };
+
+    app.get(&path, &w.aftercare.token)
+        .await
+        .expect_problem(404, "not_found");
+    let r = app.send(put(&w.aftercare, identity.clone())).await;
+    r.expect(200);
+    assert_eq!(r.json()["identity"]["legal_name"], LEGAL_NAME);
+    let r = app.send(put(&w.aftercare, json!({"legal_name": ""}))).await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "legal_name"
+    );
+
+    // Only admins and the assigned aftercare officer.
+    for user in [&w.admin, &w.aftercare] {
+        let r = app.get(&path, &user.token).await;
+        r.expect(200);
+        assert_eq!(r.json()["identity"]["address"], "Plot 14, Mtwapa");
+    }
+    app.get(&path, &w.pm.token).await.expect_problem(403, "forbidden");
+    app.get(&path, &w.worker.token).await.expect_problem(403, "forbidden");
+    app.send(put(&w.pm, identity.clone()))
+        .await
+        .expect_problem(403, "forbidden");
+    app.get(&path, &w.other_aftercare.token)
+        .await
+        .expect_problem(404, "not_found");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'survivor.identity_read'")
+            .await,
+        2
+    );
+
+    // At rest it is ciphertext.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM survivor_identities WHERE position(convert_to('{LEGAL_NAME}', 'UTF8') in ciphertext) > 0"
+        ))
+        .await,
+        0
+    );
+
+    // It never appears anywhere else: walk every endpoint that shows survivors, cases, logs.
+    let sid = id(&w.mine);
+    let cid = id(&w.case);
+    app.post(&format!("/api/v1/survivors/{sid}/consents"), &w.aftercare.token,
+        json!({"purpose": "services", "given_by": "guardian", "guardian_relationship": "mother", "child_assent": true, "given_on": days_ago(5)}))
+        .await
+        .expect(201);
+    app.post(
+        &format!("/api/v1/survivors/{sid}/assessments"),
+        &w.aftercare.token,
+        json!({"kind": "intake", "assessed_on": days_ago(5), "scores": scores(2.0)}),
+    )
+    .await
+    .expect(201);
+    let paths = [
+        "/api/v1/survivors".to_string(),
+        format!("/api/v1/survivors/{sid}"),
+        format!("/api/v1/survivors/{sid}/assignments"),
+        format!("/api/v1/survivors/{sid}/consents"),
+        format!("/api/v1/survivors/{sid}/services"),
+        format!("/api/v1/survivors/{sid}/assessments"),
+        format!("/api/v1/survivors/{sid}/access-log"),
+        format!("/api/v1/cases/{cid}"),
+        format!("/api/v1/cases/{cid}/survivors"),
+        format!("/api/v1/cases/{cid}/events"),
+        format!("/api/v1/cases/{cid}/access-log"),
+        "/api/v1/cases".to_string(),
+        "/api/v1/follow-ups".to_string(),
+        "/api/v1/audit-log?limit=200".to_string(),
+        "/metrics".to_string(),
+    ];
+    for p in paths {
+        for user in [&w.admin, &w.aftercare] {
+            let r = app.get(&p, &user.token).await;
+            assert!(
+                !r.text().contains("Wanjiru Zawadi") && !r.text().contains("Mtwapa"),
+                "{p} leaks the identity"
+            );
+        }
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE details::text LIKE '%{LEGAL_NAME}%'"
+        ))
+        .await,
+        0
+    );
+
+    // The access log tells who read the identity.
+    let log = app
+        .get(&format!("/api/v1/survivors/{sid}/access-log"), &w.pm.token)
+        .await
+        .json();
+    let actions: Vec<&str> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"survivor.identity_read") && actions.contains(&"survivor.identity_write"),
+        "{actions:?}"
+    );
+    app.get(&format!("/api/v1/survivors/{sid}/access-log"), &w.aftercare.token)
+        .await
+        .expect_problem(403, "forbidden");
+}
+
+#[actix_web::test]
+async fn consent_rules_and_withdrawal_taking_effect_at_once() {
+    let w = world().await;
+    let app = &w.app;
+    let path = format!("/api/v1/survivors/{}/consents", id(&w.mine));
+    let org = app.create_partner("Shelter partner").await;
+    // A child's consent comes from a guardian, with her assent recorded.
+    let r = app
+        .post(
+            &path,
+            &w.aftercare.token,
+            json!({"purpose": "data_sharing", "given_by": "survivor", "given_on": days_ago(1)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "given_by"
+    );
+    let r = app.post(&path, &w.aftercare.token, json!({"purpose": "data_sharing", "given_by": "guardian", "guardian_relationship": "aunt", "given_on": days_ago(1)})).await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "child_assent"
+    );
+    let r = app
+        .post(
+            &path,
+            &w.aftercare.token,
+            json!({"purpose": "gossip", "given_by": "guardian", "given_on": days_ago(1)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "purpose"
+    );
+    let r = app.post(&path, &w.aftercare.token, json!({"purpose": "media", "given_by": "guardian", "guardian_relationship": "aunt", "child_assent": true, "given_on": days_ago(1), "expires_on": days_ago(3)})).await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "expires_on"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM consents").await, 0);
+
+    let survivor = SurvivorId(uuid::Uuid::parse_str(id(&w.mine)).unwrap());
+    let mut conn = app.conn().await;
+    use haki::restoration::consent::allows;
+    assert!(
+        !allows(&mut conn, survivor, ConsentPurpose::DataSharing, Some(org))
+            .await
+            .unwrap()
+    );
+    let consent = app
+        .post(
+            &path,
+            &w.aftercare.token,
+            json!({"purpose": "data_sharing", "given_by": "guardian", "guardian_relationship": "aunt",
+            "child_assent": true, "given_on": days_ago(1), "recipients": [org]}),
+        )
+        .await;
+    consent.expect(201);
+    let consent = consent.json();
+    assert_eq!(consent["in_effect"], true);
+    assert!(
+        allows(&mut conn, survivor, ConsentPurpose::DataSharing, Some(org))
+            .await
+            .unwrap()
+    );
+    let other_org = app.create_partner("Another org").await;
+    assert!(
+        !allows(&mut conn, survivor, ConsentPurpose::DataSharing, Some(other_org))
+            .await
+            .unwrap(),
+        "only named recipients"
+    );
+    assert!(
+        !allows(&mut conn, survivor, ConsentPurpose::Storytelling, None)
+            .await
+            .unwrap(),
+        "only its purpose"
+    );
+
+    let withdrawn = app
+        .post(
+            &format!("/api/v1/consents/{}/withdraw", id(&consent)),
+            &w.aftercare.token,
+            json!({"reason": "guardian asked"}),
+        )
+        .await;
+    withdrawn.expect(200);
+    assert_eq!(withdrawn.json()["in_effect"], false);
+    assert!(
+        !allows(&mut conn, survivor, ConsentPurpose::DataSharing, Some(org))
+            .await
+            .unwrap(),
+        "withdrawal is immediate"
+    );
+    app.post(
+        &format!("/api/v1/consents/{}/withdraw", id(&consent)),
+        &w.aftercare.token,
+        json!({}),
+    )
+    .await
+    .expect_problem(409, "already_withdrawn");
+    app.post(
+        &format!("/api/v1/consents/{}/withdraw", id(&consent)),
+        &w.worker.token,
+        json!({}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+}
+
+#[actix_web::test]
+async fn services_and_sessions() {
+    let w = world().await;
+    let app = &w.app;
+    let path = format!("/api/v1/survivors/{}/services", id(&w.mine));
+    for (body, field) in [
+        (json!({"kind": "astrology"}), "kind"),
+        (
+            json!({"kind": "education", "start_on": days_ago(10), "end_on": days_ago(20)}),
+            "end_on",
+        ),
+        (
+            json!({"kind": "education", "cost": {"amount_minor": 10, "currency": "shillings"}}),
+            "cost.currency",
+        ),
+    ] {
+        let p = app
+            .post(&path, &w.aftercare.token, body)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(p["errors"][0]["field"], field);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM survivor_services").await, 0);
+    let school = app
+        .post(
+            &path,
+            &w.aftercare.token,
+            json!({"kind": "education", "status": "active", "start_on": days_ago(100),
+            "cost": {"amount_minor": 4500000, "currency": "KES"}, "notes": "A year of boarding school"}),
+        )
+        .await;
+    school.expect(201);
+    let school = school.json();
+    assert_eq!(school["cost"]["amount_minor"], 4500000);
+    let spath = format!("/api/v1/services/{}", id(&school));
+    let r = app
+        .patch(
+            &spath,
+            &w.aftercare.token,
+            Some("\"1\""),
+            json!({"end_on": days_ago(200)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "end_on"
+    );
+    app.patch(
+        &spath,
+        &w.aftercare.token,
+        Some("\"1\""),
+        json!({"status": "completed", "end_on": days_ago(1)}),
+    )
+    .await
+    .expect(200);
+    app.patch(&spath, &w.aftercare.token, Some("\"1\""), json!({"status": "active"}))
+        .await
+        .expect_problem(412, "stale_version");
+
+    let sessions = format!("{spath}/sessions");
+    app.post(
+        &sessions,
+        &w.aftercare.token,
+        json!({"held_on": days_ago(3), "minutes": 60, "notes": "School visit"}),
+    )
+    .await
+    .expect(201);
+    app.post(&sessions, &w.aftercare.token, json!({"held_on": days_ago(-3)}))
+        .await
+        .expect(422);
+    app.post(
+        &sessions,
+        &w.aftercare.token,
+        json!({"held_on": days_ago(3), "minutes": 0}),
+    )
+    .await
+    .expect(422);
+    let list = app.get(&sessions, &w.aftercare.token).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    app.get(&sessions, &w.other_aftercare.token)
+        .await
+        .expect_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn assessments_closure_reopen_and_follow_up() {
+    let w = world().await;
+    let app = &w.app;
+    let sid = id(&w.mine).to_string();
+    let path = format!("/api/v1/survivors/{sid}/assessments");
+    for (score, code) in [
+        (json!(0), "range"),
+        (json!(4.5), "range"),
+        (json!("high"), "invalid_type"),
+    ] {
+        let mut s = scores(3.0);
+        s["safety"] = score;
+        let p = app
+            .post(
+                &path,
+                &w.aftercare.token,
+                json!({"kind": "intake", "assessed_on": days_ago(150), "scores": s}),
+            )
+            .await;
+        let p = p.expect_problem(422, "validation_failed");
+        assert_eq!(
+            (
+                p["errors"][0]["field"].as_str().unwrap(),
+                p["errors"][0]["code"].as_str().unwrap()
+            ),
+            ("scores.safety", code)
+        );
+    }
+    let mut missing = scores(3.0);
+    missing.as_object_mut().unwrap().remove("social_support");
+    let p = app
+        .post(
+            &path,
+            &w.aftercare.token,
+            json!({"kind": "intake", "assessed_on": days_ago(150), "scores": missing}),
+        )
+        .await;
+    assert_eq!(
+        p.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "scores.social_support"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM assessments").await, 0);
+
+    let intake = app
+        .post(
+            &path,
+            &w.aftercare.token,
+            json!({"kind": "intake", "assessed_on": days_ago(150), "scores": scores(2.0)}),
+        )
+        .await;
+    intake.expect(201);
+    let intake = intake.json();
+    assert_eq!(intake["overall"], 2.0);
+    assert_eq!(intake["threshold_met"], false);
+    let due = app
+        .get(&format!("/api/v1/survivors/{sid}"), &w.aftercare.token)
+        .await
+        .json()["next_assessment_due"]
+        .clone();
+    let expected = (Utc::now().date_naive() - Duration::days(150))
+        .checked_add_months(Months::new(6))
+        .unwrap();
+    assert_eq!(due, expected.to_string(), "six months after intake");
+
+    // Restored needs a threshold-meeting assessment from the last 90 days.
+    let close = format!("/api/v1/survivors/{sid}/close");
+    let r = app
+        .post(
+            &close,
+            &w.aftercare.token,
+            json!({"closed_on": days_ago(0), "reason": "restored"}),
+        )
+        .await;
+    r.expect_problem(409, "restoration_threshold_unmet");
+    let mut almost = scores(3.5);
+    almost["mental_wellbeing"] = json!(2.9);
+    let a = app
+        .post(
+            &path,
+            &w.aftercare.token,
+            json!({"kind": "six_month", "assessed_on": days_ago(20), "scores": almost}),
+        )
+        .await
+        .json();
+    assert_eq!(a["threshold_met"], false, "every domain must reach the threshold");
+    assert_eq!(a["overall"], 3.4);
+    app.post(
+        &path,
+        &w.aftercare.token,
+        json!({"kind": "closure", "assessed_on": days_ago(100), "scores": scores(3.5)}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &close,
+        &w.aftercare.token,
+        json!({"closed_on": days_ago(0), "reason": "restored"}),
+    )
+    .await
+    .expect(409);
+    app.post(
+        &path,
+        &w.aftercare.token,
+        json!({"kind": "closure", "assessed_on": days_ago(10), "scores": scores(3.0)}),
+    )
+    .await
+    .expect(201);
+    let closed = app
+        .post(
+            &close,
+            &w.aftercare.token,
+            json!({"closed_on": days_ago(0), "reason": "restored"}),
+        )
+        .await;
+    closed.expect(200);
+    let closed = closed.json();
+    assert_eq!(closed["restoration_status"], "closed");
+    assert_eq!(closed["next_assessment_due"], Value::Null);
+    app.post(
+        &close,
+        &w.aftercare.token,
+        json!({"closed_on": days_ago(0), "reason": "other"}),
+    )
+    .await
+    .expect_problem(409, "already_closed");
+
+    // The follow-up is scheduled two years later.
+    let two_years = Utc::now().date_naive().checked_add_months(Months::new(24)).unwrap();
+    let all = app.get("/api/v1/follow-ups", &w.aftercare.token).await.json();
+    assert_eq!(all["data"][0]["due_on"], two_years.to_string());
+    assert_eq!(all["data"][0]["status"], "scheduled");
+    assert!(
+        app.get("/api/v1/follow-ups?status=due", &w.aftercare.token)
+            .await
+            .json()["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Move it into the due window, then past it.
+    let mut conn = app.conn().await;
+    let set_due =
+        |days: i64| format!("UPDATE follow_ups SET due_on = current_date + {days} WHERE survivor_id = '{sid}'");
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(set_due(10)), &mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/follow-ups?status=due", &w.aftercare.token)
+            .await
+            .json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(set_due(-10)), &mut conn)
+        .await
+        .unwrap();
+    let overdue = app
+        .get("/api/v1/follow-ups?status=overdue", &w.aftercare.token)
+        .await
+        .json();
+    assert_eq!(overdue["data"][0]["overdue"], true);
+    assert!(
+        app.get("/api/v1/follow-ups", &w.other_aftercare.token).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    app.get("/api/v1/follow-ups", &w.analyst.token)
+        .await
+        .expect_problem(403, "forbidden");
+
+    // Reopening keeps the history and cancels the pending follow-up.
+    let reopened = app
+        .post(
+            &format!("/api/v1/survivors/{sid}/reopen"),
+            &w.aftercare.token,
+            json!({"reopened_on": days_ago(0), "reason": "New threats from the suspect's family"}),
+        )
+        .await;
+    reopened.expect(200);
+    assert_eq!(reopened.json()["restoration_status"], "active");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM survivor_closures WHERE survivor_id = '{sid}' AND reopened_on IS NOT NULL"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM follow_ups WHERE status = 'cancelled'")
+            .await,
+        1
+    );
+    app.post(
+        &format!("/api/v1/survivors/{sid}/follow-ups"),
+        &w.aftercare.token,
+        json!({"conducted_on": days_ago(0), "outcome": "sustained"}),
+    )
+    .await
+    .expect_problem(409, "not_closed");
+
+    // Closed again, then followed up.
+    app.post(
+        &close,
+        &w.aftercare.token,
+        json!({"closed_on": days_ago(0), "reason": "relocated"}),
+    )
+    .await
+    .expect(200);
+    let done = app
+        .post(
+            &format!("/api/v1/survivors/{sid}/follow-ups"),
+            &w.aftercare.token,
+            json!({"conducted_on": days_ago(0), "outcome": "sustained", "assessment_id": intake["id"]}),
+        )
+        .await;
+    done.expect(201);
+    assert_eq!(done.json()["status"], "done");
+    assert_eq!(
+        app.get(&format!("/api/v1/survivors/{sid}"), &w.aftercare.token)
+            .await
+            .json()["restoration_status"],
+        "follow_up_done"
+    );
+    assert_eq!(
+        app.get("/api/v1/follow-ups?status=done", &w.aftercare.token)
+            .await
+            .json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn age_at_incident_drives_the_age_charge_mismatch_flag() {
+    let w = world().await;
+    let app = &w.app;
+    let cid = id(&w.case).to_string();
+    let suspect = app
+        .post(
+            &format!("/api/v1/cases/{cid}/suspects"),
+            &w.worker.token,
+            json!({"name": "S", "role": "customer", "relationship": "tourist"}),
+        )
+        .await
+        .json();
+    // Neema was 14 at intake, 200 days ago; the incident was 215 days ago.
+    let age = app
+        .get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.pm.token)
+        .await
+        .json()["cases"][0]["age_at_incident"]
+        .clone();
+    let incident_year = (Utc::now().date_naive() - Duration::days(215)).year();
+    let intake_year = (Utc::now().date_naive() - Duration::days(200)).year();
+    assert_eq!(age, 14 - (intake_year - incident_year));
+    let charge = app
+        .post(
+            &format!("/api/v1/suspects/{}/charges", id(&suspect)),
+            &w.worker.token,
+            json!({"offence_code": "soa-8-4", "filed_on": days_ago(1)}),
+        )
+        .await
+        .json();
+    let flags = app.get(&format!("/api/v1/cases/{cid}"), &w.worker.token).await.json()["facts"]["flags"].clone();
+    assert_eq!(flags["age_charge_mismatch"], true, "s.8(4) is for 16–17");
+    assert_eq!(
+        app.get("/api/v1/cases?flag=age_charge_mismatch", &w.worker.token)
+            .await
+            .json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.patch(
+        &format!("/api/v1/charges/{}", id(&charge)),
+        &w.worker.token,
+        None,
+        json!({"offence_code": "soa-8-3"}),
+    )
+    .await
+    .expect(200);
+    let flags = app.get(&format!("/api/v1/cases/{cid}"), &w.worker.token).await.json()["facts"]["flags"].clone();
+    assert_eq!(flags["age_charge_mismatch"], false, "s.8(3) is for 12–15");
+}
