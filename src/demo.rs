@@ -57,7 +57,7 @@ pub struct Summary {
 }
 
 fn ago(days: i64) -> NaiveDate {
-    Utc::now().date_naive() - Duration::days(days)
+    crate::vocab::today() - Duration::days(days)
 }
 
 /// Loads the demo data unless it is already there (`Ok(None)`).

@@ -230,6 +230,17 @@ impl ResponseError for ApiError {
     }
 }
 
+fn is_data_exception(message: &str) -> bool {
+    [
+        "out of range",
+        "invalid byte sequence",
+        "invalid input syntax",
+        "value too long",
+    ]
+    .iter()
+    .any(|pattern| message.contains(pattern))
+}
+
 /// Maps known unique constraints to the field a client sent.
 fn unique_constraint_field(constraint: &str) -> Option<&'static str> {
     match constraint {
@@ -265,6 +276,12 @@ impl From<DieselError> for ApiError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
                     ApiError::unavailable(err.to_string())
                 }
+                // Data exceptions (SQLSTATE class 22): a value PostgreSQL cannot hold, such as a
+                // date before 4713 BC or a NUL byte in a query parameter. The client's input.
+                _ if is_data_exception(info.message()) => ApiError::unprocessable(
+                    "invalid_value",
+                    "A value in the request is outside what can be stored (e.g. a date out of range, a NUL character).",
+                ),
                 _ => ApiError::internal(format!("{err} ({:?})", info.details())),
             },
             DieselError::BrokenTransactionManager => ApiError::unavailable(err.to_string()),

@@ -15,6 +15,7 @@ use diesel_async::RunQueryDsl;
 use sha2::{Digest, Sha256};
 
 use crate::{
+    audit::AuditEvent,
     auth::AuthUser,
     db::schema::idempotency_keys as keys,
     error::{ApiError, payload_too_large},
@@ -86,7 +87,21 @@ pub async fn idempotency(
 
     match claim(&state, user.id, &key, &hash).await {
         Ok(Claim::Fresh) => {}
-        Ok(Claim::Replay(response)) => return Ok(req.into_response(response)),
+        Ok(Claim::Replay(response)) => {
+            // The replayed body may hold case or survivor data: the replay is an access too.
+            let path = req.path().to_owned();
+            let audited = async {
+                let mut conn = state.conn().await?;
+                AuditEvent::by(&user, "request.replayed", "request", &path)
+                    .record(&mut conn)
+                    .await?;
+                Ok::<_, ApiError>(())
+            };
+            if let Err(err) = audited.await {
+                return Ok(req.error_response(err));
+            }
+            return Ok(req.into_response(response));
+        }
         Err(err) => return Ok(req.error_response(err)),
     }
 

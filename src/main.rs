@@ -183,26 +183,28 @@ async fn seed_demo(database_url: &str) -> Result<(), BoxError> {
 async fn reencrypt_identities(config: Config) -> Result<(), BoxError> {
     let vault = haki::survivors::vault::Vault::new(&config.data_key, &config.data_keys_previous);
     let mut conn = AsyncPgConnection::establish(&config.database_url).await?;
-    let stale = haki::survivors::queries::identities_not_under(&mut conn, vault.current_key_id()).await?;
-    let count = stale.len();
-    conn.transaction(async |conn| {
-        for row in stale {
-            let sealed = haki::survivors::vault::Sealed {
-                key_id: row.key_id,
-                nonce: row.nonce,
-                ciphertext: row.ciphertext,
-            };
-            let plain = vault.open(row.survivor_id, &sealed)?;
-            let fresh = vault.seal(row.survivor_id, &plain)?;
-            haki::survivors::queries::reseal_identity(conn, row.survivor_id, &fresh).await?;
-        }
-        AuditEvent::operator("identities.reencrypt", "system", "identity-vault")
-            .details(serde_json::json!({"count": count, "key_id": vault.current_key_id()}))
-            .record(conn)
-            .await?;
-        Ok::<_, BoxError>(())
-    })
-    .await?;
+    let count = conn
+        .transaction(async |conn| {
+            // Locked until commit: a concurrent PUT of an identity waits instead of being overwritten.
+            let stale = haki::survivors::queries::identities_not_under(conn, vault.current_key_id()).await?;
+            let count = stale.len();
+            for row in stale {
+                let sealed = haki::survivors::vault::Sealed {
+                    key_id: row.key_id,
+                    nonce: row.nonce,
+                    ciphertext: row.ciphertext,
+                };
+                let plain = vault.open(row.survivor_id, &sealed)?;
+                let fresh = vault.seal(row.survivor_id, &plain)?;
+                haki::survivors::queries::reseal_identity(conn, row.survivor_id, &fresh).await?;
+            }
+            AuditEvent::operator("identities.reencrypt", "system", "identity-vault")
+                .details(serde_json::json!({"count": count, "key_id": vault.current_key_id()}))
+                .record(conn)
+                .await?;
+            Ok::<_, BoxError>(count)
+        })
+        .await?;
     println!("re-encrypted {count} identities with key {}", vault.current_key_id());
     Ok(())
 }

@@ -1,6 +1,14 @@
 //! Vocabularies shared by several domains.
 
+use chrono::{Duration, NaiveDate, Utc};
+
 use crate::text_enum;
+
+/// The program's calendar day: East Africa Time (UTC+3, no daylight saving). Every "not in the
+/// future", "stalled" and "overdue" rule counts days in it, as the database view does.
+pub fn today() -> NaiveDate {
+    (Utc::now() + Duration::hours(3)).date_naive()
+}
 
 text_enum! {
     /// The 47 counties of Kenya, in the order of their official county codes (Mombasa = 1).

@@ -3,13 +3,13 @@
 
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::{TestApp, TestUser};
 use haki::auth::Role;
 use serde_json::{Value, json};
 
 fn days_ago(n: i64) -> String {
-    (Utc::now().date_naive() - Duration::days(n)).to_string()
+    (haki::vocab::today() - Duration::days(n)).to_string()
 }
 
 fn case_body(county: &str, reported_days_ago: i64) -> Value {
@@ -46,7 +46,7 @@ async fn transition(app: &TestApp, user: &TestUser, case: &str, body: Value) -> 
 async fn creating_a_case_assigns_a_reference_and_the_creator() {
     let app = TestApp::new().await;
     let worker = app.create_user(Role::CaseWorker, None).await;
-    let year = (Utc::now().date_naive() - Duration::days(10)).format("%Y").to_string();
+    let year = (haki::vocab::today() - Duration::days(10)).format("%Y").to_string();
     let r = app.post("/api/v1/cases", &worker.token, case_body("mombasa", 10)).await;
     r.expect(201);
     let case = r.json();
@@ -1184,5 +1184,126 @@ async fn demo_data_tells_the_story_and_loads_once() {
             .unwrap()
             .len(),
         4
+    );
+}
+
+#[actix_web::test]
+async fn parts_of_a_case_out_of_reach_are_404_and_odd_values_are_422() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let outsider = app.create_user(Role::CaseWorker, None).await;
+    let case = create_case(&app, &worker, "kwale", 20).await;
+    let cid = id(&case).to_string();
+    let suspect = app
+        .post(
+            &format!("/api/v1/cases/{cid}/suspects"),
+            &worker.token,
+            json!({"name": "S", "role": "pimp", "relationship": "stranger"}),
+        )
+        .await
+        .json();
+    let charge = app
+        .post(
+            &format!("/api/v1/suspects/{}/charges", id(&suspect)),
+            &worker.token,
+            json!({"offence_code": "soa-15", "filed_on": days_ago(5)}),
+        )
+        .await
+        .json();
+    let session = app
+        .post(
+            &format!("/api/v1/cases/{cid}/court-sessions"),
+            &worker.token,
+            json!({"court": "Kwale", "scheduled_on": days_ago(-9), "purpose": "mention"}),
+        )
+        .await
+        .json();
+    app.get(&format!("/api/v1/suspects/{}", id(&suspect)), &outsider.token)
+        .await
+        .expect_problem(404, "not_found");
+    app.patch(
+        &format!("/api/v1/suspects/{}", id(&suspect)),
+        &outsider.token,
+        None,
+        json!({"status": "deceased"}),
+    )
+    .await
+    .expect(404);
+    app.post(
+        &format!("/api/v1/suspects/{}/charges", id(&suspect)),
+        &outsider.token,
+        json!({"offence_code": "soa-15", "filed_on": days_ago(1)}),
+    )
+    .await
+    .expect(404);
+    app.patch(
+        &format!("/api/v1/charges/{}", id(&charge)),
+        &outsider.token,
+        None,
+        json!({"status": "withdrawn"}),
+    )
+    .await
+    .expect(404);
+    app.patch(
+        &format!("/api/v1/court-sessions/{}", id(&session)),
+        &outsider.token,
+        None,
+        json!({"court": "X"}),
+    )
+    .await
+    .expect(404);
+    assert_eq!(
+        app.count("SELECT count(*) FROM charges WHERE status = 'withdrawn'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM suspects WHERE status = 'deceased'")
+            .await,
+        0
+    );
+
+    // A session cannot be rescheduled into the future once held.
+    let held = app
+        .post(
+            &format!("/api/v1/cases/{cid}/court-sessions"),
+            &worker.token,
+            json!({"court": "Kwale", "scheduled_on": days_ago(1), "purpose": "plea", "status": "held"}),
+        )
+        .await
+        .json();
+    let r = app
+        .patch(
+            &format!("/api/v1/court-sessions/{}", id(&held)),
+            &worker.token,
+            None,
+            json!({"scheduled_on": days_ago(-30)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "status"
+    );
+
+    // Values PostgreSQL cannot hold are the client's error, never a 500.
+    let mut body = case_body("kwale", 10);
+    body["reported_on"] = json!("-5000-01-01");
+    body["incident_on"] = json!("-5000-01-01");
+    app.post("/api/v1/cases", &worker.token, body)
+        .await
+        .expect_problem(422, "invalid_value");
+    app.get("/api/v1/cases?q=a%00b", &worker.token)
+        .await
+        .expect_problem(422, "invalid_value");
+    let r = app
+        .post(
+            &format!("/api/v1/cases/{cid}/events"),
+            &worker.token,
+            json!({"kind": "note", "occurred_on": days_ago(40)}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["code"],
+        "before_report"
     );
 }

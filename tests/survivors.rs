@@ -4,7 +4,7 @@
 mod common;
 
 use actix_web::test::TestRequest;
-use chrono::{Datelike, Duration, Months, Utc};
+use chrono::{Datelike, Duration, Months};
 use common::{TestApp, TestUser, bearer};
 use haki::{auth::Role, ids::SurvivorId, restoration::models::ConsentPurpose};
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 const LEGAL_NAME: &str = "Wanjiru Zawadi Mwakilema";
 
 fn days_ago(n: i64) -> String {
-    (Utc::now().date_naive() - Duration::days(n)).to_string()
+    (haki::vocab::today() - Duration::days(n)).to_string()
 }
 
 fn survivor_body(pseudonym: &str, age: i32) -> Value {
@@ -684,7 +684,7 @@ async fn assessments_closure_reopen_and_follow_up() {
         .await
         .json()["next_assessment_due"]
         .clone();
-    let expected = (Utc::now().date_naive() - Duration::days(150))
+    let expected = (haki::vocab::today() - Duration::days(150))
         .checked_add_months(Months::new(6))
         .unwrap();
     assert_eq!(due, expected.to_string(), "six months after intake");
@@ -752,7 +752,7 @@ async fn assessments_closure_reopen_and_follow_up() {
     .expect_problem(409, "already_closed");
 
     // The follow-up is scheduled two years later.
-    let two_years = Utc::now().date_naive().checked_add_months(Months::new(24)).unwrap();
+    let two_years = haki::vocab::today().checked_add_months(Months::new(24)).unwrap();
     let all = app.get("/api/v1/follow-ups", &w.aftercare.token).await.json();
     assert_eq!(all["data"][0]["due_on"], two_years.to_string());
     assert_eq!(all["data"][0]["status"], "scheduled");
@@ -881,8 +881,8 @@ async fn age_at_incident_drives_the_age_charge_mismatch_flag() {
         .await
         .json()["cases"][0]["age_at_incident"]
         .clone();
-    let incident_year = (Utc::now().date_naive() - Duration::days(215)).year();
-    let intake_year = (Utc::now().date_naive() - Duration::days(200)).year();
+    let incident_year = (haki::vocab::today() - Duration::days(215)).year();
+    let intake_year = (haki::vocab::today() - Duration::days(200)).year();
     assert_eq!(age, 14 - (intake_year - incident_year));
     let charge = app
         .post(
@@ -913,4 +913,118 @@ async fn age_at_incident_drives_the_age_charge_mismatch_flag() {
     .expect(200);
     let flags = app.get(&format!("/api/v1/cases/{cid}"), &w.worker.token).await.json()["facts"]["flags"].clone();
     assert_eq!(flags["age_charge_mismatch"], false, "s.8(3) is for 12–15");
+}
+
+#[actix_web::test]
+async fn case_workers_see_only_their_cases_of_a_survivor_and_unassigning_ends_access() {
+    let w = world().await;
+    let app = &w.app;
+    // Neema is also a witness in a second case the worker is not on.
+    let other_case = app
+        .post(
+            "/api/v1/cases",
+            &w.pm.token,
+            json!({"county": "mombasa", "location_type": "hotel", "reported_on": days_ago(20)}),
+        )
+        .await
+        .json();
+    app.post(
+        &format!("/api/v1/cases/{}/survivors", id(&other_case)),
+        &w.pm.token,
+        json!({"survivor_id": w.mine["id"], "role": "witness"}),
+    )
+    .await
+    .expect(201);
+    let by_pm = app
+        .get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.pm.token)
+        .await
+        .json();
+    assert_eq!(by_pm["cases"].as_array().unwrap().len(), 2);
+    let by_worker = app
+        .get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.worker.token)
+        .await
+        .json();
+    let refs: Vec<&str> = by_worker["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["case_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, [id(&w.case)], "the other case stays out of reach");
+    let listed = app.get("/api/v1/survivors", &w.worker.token).await.json();
+    assert_eq!(listed["data"][0]["cases"].as_array().unwrap().len(), 1);
+
+    // Out-of-reach by-id routes of restoration answer 404.
+    let service = app
+        .post(
+            &format!("/api/v1/survivors/{}/services", id(&w.mine)),
+            &w.aftercare.token,
+            json!({"kind": "medical"}),
+        )
+        .await
+        .json();
+    let consent = app
+        .post(&format!("/api/v1/survivors/{}/consents", id(&w.mine)), &w.aftercare.token,
+            json!({"purpose": "services", "given_by": "guardian", "guardian_relationship": "aunt", "child_assent": true, "given_on": days_ago(1)}))
+        .await
+        .json();
+    app.patch(
+        &format!("/api/v1/services/{}", id(&service)),
+        &w.other_aftercare.token,
+        None,
+        json!({"status": "active"}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    app.get(
+        &format!("/api/v1/services/{}/sessions", id(&service)),
+        &w.other_aftercare.token,
+    )
+    .await
+    .expect_problem(404, "not_found");
+    app.post(
+        &format!("/api/v1/consents/{}/withdraw", id(&consent)),
+        &w.other_aftercare.token,
+        json!({}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    // Recipients must be partner organisations, and only for data sharing.
+    let r = app
+        .post(&format!("/api/v1/survivors/{}/consents", id(&w.mine)), &w.aftercare.token,
+            json!({"purpose": "data_sharing", "given_by": "guardian", "guardian_relationship": "aunt", "child_assent": true,
+                   "given_on": days_ago(1), "recipients": [uuid::Uuid::now_v7()]}))
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["code"],
+        "unknown_partner"
+    );
+
+    // Ending the aftercare officer's assignment ends her access, identity included.
+    let r = app
+        .send(
+            TestRequest::delete()
+                .uri(&format!(
+                    "/api/v1/survivors/{}/assignments/{}",
+                    id(&w.mine),
+                    w.aftercare.id
+                ))
+                .insert_header(bearer(&w.pm.token)),
+        )
+        .await;
+    r.expect(204);
+    app.get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.aftercare.token)
+        .await
+        .expect_problem(404, "not_found");
+    app.get(
+        &format!("/api/v1/survivors/{}/identity", id(&w.mine)),
+        &w.aftercare.token,
+    )
+    .await
+    .expect_problem(404, "not_found");
+    assert_eq!(
+        app.count("SELECT count(*) FROM survivor_assignments WHERE ended_at IS NOT NULL")
+            .await,
+        1
+    );
 }

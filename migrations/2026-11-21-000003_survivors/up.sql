@@ -172,7 +172,7 @@ CREATE INDEX follow_ups_survivor_idx ON follow_ups (survivor_id);
 CREATE TRIGGER follow_ups_touch BEFORE UPDATE ON follow_ups FOR EACH ROW EXECUTE FUNCTION haki_touch_updated_at();
 
 -- age_charge_mismatch now that survivors exist: a charge under an offence graded by the child's age
--- (SOA s.8) while no survivor of the case, of known age, was of an age that subsection covers.
+-- (SOA s.8) while no victim of the case could have been of an age that subsection covers.
 CREATE OR REPLACE VIEW case_facts AS
 SELECT c.id AS case_id,
        (SELECT min(s.arrested_on) FROM suspects s WHERE s.case_id = c.id) - c.reported_on AS days_to_first_arrest,
@@ -180,8 +180,8 @@ SELECT c.id AS case_id,
        (SELECT count(*) FROM court_sessions cs WHERE cs.case_id = c.id AND cs.status = 'held') AS court_sessions_held,
        (SELECT count(*) FROM court_sessions cs WHERE cs.case_id = c.id AND cs.status = 'adjourned') AS court_sessions_adjourned,
        (SELECT min(cs.scheduled_on) FROM court_sessions cs
-         WHERE cs.case_id = c.id AND cs.status = 'scheduled' AND cs.scheduled_on >= current_date) AS next_court_date,
-       (c.stage <> 'closed' AND c.last_activity_on < current_date - 30) AS stalled,
+         WHERE cs.case_id = c.id AND cs.status = 'scheduled' AND cs.scheduled_on >= (now() AT TIME ZONE 'Africa/Nairobi')::date) AS next_court_date,
+       (c.stage <> 'closed' AND c.last_activity_on < (now() AT TIME ZONE 'Africa/Nairobi')::date - 30) AS stalled,
        (EXISTS (SELECT 1 FROM suspects s
                  WHERE s.case_id = c.id
                    AND (s.role IN ('recruiter', 'agent', 'pimp', 'transporter', 'harbourer', 'facilitator')
@@ -192,11 +192,13 @@ SELECT c.id AS case_id,
        EXISTS (SELECT 1 FROM charges ch JOIN offences o ON o.code = ch.offence_code
                 WHERE ch.case_id = c.id AND ch.status <> 'withdrawn'
                   AND o.child_age_min IS NOT NULL AND o.child_age_max IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM case_survivors cv JOIN survivors sv ON sv.id = cv.survivor_id
-                               WHERE cv.case_id = c.id)
+                  AND EXISTS (SELECT 1 FROM case_survivors cv
+                               WHERE cv.case_id = c.id AND cv.role <> 'witness')
+                  -- Ages from years alone are the computed one or one year less: flag only when
+                  -- neither fits the subsection.
                   AND NOT EXISTS (SELECT 1 FROM case_survivors cv JOIN survivors sv ON sv.id = cv.survivor_id
-                                   WHERE cv.case_id = c.id
+                                   WHERE cv.case_id = c.id AND cv.role <> 'witness'
                                      AND survivor_age_on(sv.birth_year, sv.age_at_intake, sv.intake_on,
                                                          coalesce(c.incident_on, c.reported_on))
-                                         BETWEEN o.child_age_min AND o.child_age_max)) AS age_charge_mismatch
+                                         BETWEEN o.child_age_min AND o.child_age_max + 1)) AS age_charge_mismatch
 FROM cases c;

@@ -168,7 +168,7 @@ pub struct UpdateCase {
 
 /// Checks the dates of a case: none in the future, the incident not after the report.
 pub fn check_case_dates(reported_on: NaiveDate, incident_on: Option<NaiveDate>) -> ApiResult<()> {
-    let today = Utc::now().date_naive();
+    let today = crate::vocab::today();
     if reported_on > today {
         return Err(ApiError::invalid_field(
             "reported_on",
@@ -192,7 +192,7 @@ pub fn check_case_dates(reported_on: NaiveDate, incident_on: Option<NaiveDate>) 
 }
 
 pub fn check_not_future(field: &str, date: NaiveDate) -> ApiResult<()> {
-    if date > Utc::now().date_naive() {
+    if date > crate::vocab::today() {
         return Err(ApiError::invalid_field(field, "in_future", "must not be in the future"));
     }
     Ok(())

@@ -77,6 +77,14 @@ pub async fn create_event(
     ensure_visible(&mut conn, &user, id).await?;
     let event = conn
         .transaction(async |conn| {
+            let case = queries::find_for_update(conn, id).await?;
+            if input.occurred_on < case.reported_on {
+                return Err(ApiError::invalid_field(
+                    "occurred_on",
+                    "before_report",
+                    "must not be before the case was reported",
+                ));
+            }
             let note = input
                 .note
                 .as_deref()
@@ -112,6 +120,9 @@ pub async fn list_assignments(
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
     let rows = queries::active_assignments(&mut conn, id).await?;
+    AuditEvent::by(&user, "case.assignments_read", "case", id)
+        .record(&mut conn)
+        .await?;
     let list: Vec<Assignment> = rows.into_iter().map(Assignment::from).collect();
     Ok(HttpResponse::Ok().json(list))
 }

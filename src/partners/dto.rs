@@ -48,7 +48,7 @@ pub struct Partner {
 
 impl From<PartnerRow> for Partner {
     fn from(row: PartnerRow) -> Self {
-        let today = Utc::now().date_naive();
+        let today = crate::vocab::today();
         Partner {
             mou_in_force: row.mou_signed_on.is_some_and(|s| s <= today)
                 && row.mou_expires_on.is_none_or(|e| e >= today),

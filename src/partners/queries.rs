@@ -72,3 +72,13 @@ pub async fn list(
     }
     query.order(partners::id.desc()).limit(limit + 1).load(conn).await
 }
+
+/// How many of these (distinct) ids are partner organisations.
+pub async fn count_existing(conn: &mut AsyncPgConnection, ids: &[PartnerId]) -> QueryResult<usize> {
+    let n: i64 = partners::table
+        .filter(partners::id.eq_any(ids))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}

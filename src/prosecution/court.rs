@@ -23,16 +23,22 @@ use crate::{
     state::AppState,
 };
 
+/// A session scheduled in the future cannot have been held or adjourned yet.
+fn check_outcome_date(status: SessionStatus, scheduled_on: chrono::NaiveDate) -> ApiResult<()> {
+    if matches!(status, SessionStatus::Held | SessionStatus::Adjourned) && scheduled_on > crate::vocab::today() {
+        return Err(ApiError::invalid_field(
+            "status",
+            "in_future",
+            "a session scheduled in the future cannot be held or adjourned yet",
+        ));
+    }
+    Ok(())
+}
+
 /// A held or adjourned session goes on the case's timeline.
 async fn record_outcome(conn: &mut AsyncPgConnection, row: &CourtSessionRow, by: UserId) -> ApiResult<()> {
+    check_outcome_date(row.status, row.scheduled_on)?;
     if matches!(row.status, SessionStatus::Held | SessionStatus::Adjourned) {
-        if row.scheduled_on > Utc::now().date_naive() {
-            return Err(ApiError::invalid_field(
-                "status",
-                "in_future",
-                "a session scheduled in the future cannot be held or adjourned yet",
-            ));
-        }
         let note = match row.adjournment_reason {
             Some(reason) => format!("{} at {}: adjourned ({reason})", row.purpose, row.court),
             None => format!("{} at {}: {}", row.purpose, row.court, row.status),
@@ -192,6 +198,7 @@ pub async fn update_court_session(
                 notes: input.notes.clone().map(trimmed),
             };
             let row = queries::update_session(conn, id, &changes).await?;
+            check_outcome_date(row.status, row.scheduled_on)?;
             if row.status != current.status {
                 record_outcome(conn, &row, user.id).await?;
             }

@@ -31,9 +31,9 @@ const FOLLOW_UP_AFTER: Months = Months::new(24);
 /// A `restored` closure needs a threshold-meeting assessment this recent.
 const RESTORED_WITHIN_DAYS: i64 = 90;
 
-async fn load(conn: &mut diesel_async::AsyncPgConnection, id: SurvivorId) -> ApiResult<Survivor> {
+async fn load(conn: &mut diesel_async::AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<Survivor> {
     let row = survivor_queries::find(conn, id).await?;
-    survivor_queries::hydrate(conn, vec![row])
+    survivor_queries::hydrate(conn, vec![row], survivors::view_scope(user))
         .await?
         .pop()
         .ok_or_else(ApiError::not_found)
@@ -143,7 +143,7 @@ pub async fn close_survivor(
                 .details(json!({"reason": input.reason, "follow_up_due_on": due_on}))
                 .record(conn)
                 .await?;
-            load(conn, id).await
+            load(conn, &user, id).await
         })
         .await?;
     Ok(ok_with_etag(survivor.version, &survivor))
@@ -179,6 +179,13 @@ pub async fn reopen_survivor(
             if current.restoration_status == RestorationStatus::Active {
                 return Err(ApiError::conflict("not_closed", "This survivor's restoration is open."));
             }
+            if current.closed_on.is_some_and(|closed| input.reopened_on < closed) {
+                return Err(ApiError::invalid_field(
+                    "reopened_on",
+                    "before_closure",
+                    "must not be before the closure",
+                ));
+            }
             queries::mark_reopened(conn, id, input.reopened_on, input.reason.trim(), user.id).await?;
             queries::cancel_follow_ups(conn, id).await?;
             survivor_queries::update(
@@ -195,7 +202,7 @@ pub async fn reopen_survivor(
             AuditEvent::by(&user, "survivor.reopen", "survivor", id)
                 .record(conn)
                 .await?;
-            load(conn, id).await
+            load(conn, &user, id).await
         })
         .await?;
     Ok(ok_with_etag(survivor.version, &survivor))
@@ -218,7 +225,7 @@ pub async fn list_follow_ups(
     let scope = policy::survivor_scope(&user)?;
     policy::may_manage_restoration(&user)?;
     let limit = page.limit()?;
-    let today = Utc::now().date_naive();
+    let today = crate::vocab::today();
     let (status, from, before) = match filter.status {
         Some(FollowUpView::Due) => (
             Some(FollowUpStatus::Scheduled),
@@ -231,7 +238,14 @@ pub async fn list_follow_ups(
     };
     let mut conn = state.conn().await?;
     let rows = queries::list_follow_ups(&mut conn, scope, status, from, before, page.after()?, limit).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |f| (f.due_on, f.id), FollowUp::from)))
+    let page = Page::from_rows(rows, limit, |f| (f.due_on, f.id), FollowUp::from);
+    let reads = page
+        .data
+        .iter()
+        .map(|f| AuditEvent::by(&user, "follow_up.list", "survivor", f.survivor_id))
+        .collect();
+    AuditEvent::record_all(reads, &mut conn).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Record the follow-up of a closed survivor (completes the scheduled one).
@@ -267,6 +281,13 @@ pub async fn record_follow_up(
                     "Follow-ups are recorded after a survivor's restoration is closed.",
                 ));
             }
+            if survivor.closed_on.is_some_and(|closed| input.conducted_on < closed) {
+                return Err(ApiError::invalid_field(
+                    "conducted_on",
+                    "before_closure",
+                    "must not be before the closure",
+                ));
+            }
             if let Some(assessment) = input.assessment_id {
                 match queries::find_assessment(conn, assessment).await? {
                     Some(a) if a.survivor_id == id => {}
@@ -280,7 +301,13 @@ pub async fn record_follow_up(
                 }
             }
             let now = Utc::now();
-            let scheduled = queries::scheduled_follow_up(conn, id).await?;
+            let Some(scheduled) = queries::scheduled_follow_up(conn, id).await? else {
+                return Err(ApiError::conflict(
+                    "no_follow_up_due",
+                    "This survivor has no scheduled follow-up; it was already recorded.",
+                ));
+            };
+            let scheduled = Some(scheduled);
             let done = FollowUpRow {
                 id: scheduled.as_ref().map(|f| f.id).unwrap_or_default(),
                 survivor_id: id,

@@ -29,7 +29,7 @@ pub async fn allows(
     purpose: ConsentPurpose,
     recipient: Option<PartnerId>,
 ) -> diesel::QueryResult<bool> {
-    queries::consent_in_effect(conn, survivor, purpose, recipient, Utc::now().date_naive()).await
+    queries::consent_in_effect(conn, survivor, purpose, recipient, crate::vocab::today()).await
 }
 
 /// The survivor's consents, latest first (withdrawn ones included).
@@ -55,8 +55,8 @@ pub async fn list_consents(
     Ok(HttpResponse::Ok().json(rows.into_iter().map(Consent::from).collect::<Vec<_>>()))
 }
 
-/// Record a consent. For a child (under 18 at the incident) it is given by a guardian, with the
-/// child's assent recorded.
+/// Record a consent. For a child (possibly under 18 on the day consent is given) it is given by a
+/// guardian, with the child's assent recorded.
 #[utoipa::path(
     tag = "restoration",
     operation_id = "create_consent",
@@ -73,7 +73,7 @@ pub async fn create_consent(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let input = body.0;
-    if input.given_on > Utc::now().date_naive() {
+    if input.given_on > crate::vocab::today() {
         return Err(ApiError::invalid_field(
             "given_on",
             "in_future",
@@ -91,12 +91,9 @@ pub async fn create_consent(
     survivors::ensure_restoration(&mut conn, &user, id).await?;
     let row = conn
         .transaction(async |conn| {
+            // Whether a guardian must consent depends on her age when consent is given.
             let survivor = survivor_queries::find(conn, id).await?;
-            let survivor = survivor_queries::hydrate(conn, vec![survivor])
-                .await?
-                .pop()
-                .ok_or_else(ApiError::not_found)?;
-            if survivor.child_at_incident {
+            if survivor.may_be_child_on(input.given_on) {
                 if input.given_by != GivenBy::Guardian {
                     return Err(ApiError::invalid_field(
                         "given_by",
@@ -112,7 +109,24 @@ pub async fn create_consent(
                     ));
                 }
             }
-            if input.given_by == GivenBy::Guardian && input.guardian_relationship.is_none() {
+            if !input.recipients.is_empty() {
+                if input.purpose != ConsentPurpose::DataSharing {
+                    return Err(ApiError::invalid_field(
+                        "recipients",
+                        "not_data_sharing",
+                        "recipients are named only for data_sharing",
+                    ));
+                }
+                let unique = crate::extract::dedup(input.recipients.clone());
+                if crate::partners::queries::count_existing(conn, &unique).await? != unique.len() {
+                    return Err(ApiError::invalid_field(
+                        "recipients",
+                        "unknown_partner",
+                        "every recipient must be a partner organisation",
+                    ));
+                }
+            }
+            if input.given_by == GivenBy::Guardian && trimmed(input.guardian_relationship.clone()).is_none() {
                 return Err(ApiError::invalid_field(
                     "guardian_relationship",
                     "required",

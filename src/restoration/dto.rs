@@ -39,7 +39,7 @@ pub struct Consent {
 
 impl From<ConsentRow> for Consent {
     fn from(r: ConsentRow) -> Self {
-        let today = Utc::now().date_naive();
+        let today = crate::vocab::today();
         Consent {
             in_effect: r.withdrawn_at.is_none() && r.given_on <= today && r.expires_on.is_none_or(|e| e >= today),
             id: r.id,
@@ -326,7 +326,7 @@ pub struct FollowUp {
 impl From<FollowUpRow> for FollowUp {
     fn from(r: FollowUpRow) -> Self {
         FollowUp {
-            overdue: r.status == FollowUpStatus::Scheduled && r.due_on < Utc::now().date_naive(),
+            overdue: r.status == FollowUpStatus::Scheduled && r.due_on < crate::vocab::today(),
             id: r.id,
             survivor_id: r.survivor_id,
             due_on: r.due_on,

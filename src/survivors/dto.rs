@@ -25,7 +25,8 @@ pub struct CaseSummary {
     pub role: CaseRole,
     pub stage: Stage,
     pub next_court_date: Option<NaiveDate>,
-    /// The survivor's age at the incident of this case (or at its report when the incident date is unknown).
+    /// The survivor's age at the incident of this case (or at its report when the incident date is
+    /// unknown), from years alone: the true age is this or one year less.
     pub age_at_incident: Option<i32>,
 }
 
@@ -83,10 +84,11 @@ pub fn next_assessment_due(row: &SurvivorRow, history: AssessmentHistory) -> Opt
 
 impl Survivor {
     pub fn build(row: SurvivorRow, cases: Vec<CaseSummary>, history: AssessmentHistory) -> Self {
+        // The true age is the computed one or one year less: a child if that could be under 18.
         let child_at_incident = if cases.iter().any(|c| c.age_at_incident.is_some()) {
-            cases.iter().filter_map(|c| c.age_at_incident).any(|age| age < 18)
+            cases.iter().filter_map(|c| c.age_at_incident).any(|age| age - 1 < 18)
         } else {
-            row.age_on(row.intake_on).is_some_and(|age| age < 18)
+            row.may_be_child_on(row.intake_on)
         };
         Survivor {
             next_assessment_due: next_assessment_due(&row, history),
@@ -180,7 +182,7 @@ pub struct UpdateSurvivor {
 
 /// One of birth year and age at intake is known; neither is in the future.
 pub fn check_age(birth_year: Option<i32>, age_at_intake: Option<i32>, intake_on: NaiveDate) -> ApiResult<()> {
-    let today = Utc::now().date_naive();
+    let today = crate::vocab::today();
     if intake_on > today {
         return Err(ApiError::invalid_field(
             "intake_on",
@@ -269,7 +271,8 @@ pub struct CreateSurvivorAssignment {
 }
 
 /// Identifying details, kept encrypted and shown only to admins and the assigned aftercare officer.
-#[derive(Debug, Serialize, Deserialize, ToSchema, Validate)]
+/// Deliberately not `Debug`, so it cannot end up in a log line.
+#[derive(Serialize, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     #[validate(length(min = 1, max = 200))]
@@ -293,7 +296,7 @@ pub struct Identity {
     pub notes: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct IdentityRecord {
     pub survivor_id: SurvivorId,
     pub identity: Identity,

@@ -1,4 +1,4 @@
-use actix_web::{HttpResponse, get, patch, post, put, web};
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
@@ -32,9 +32,9 @@ fn trimmed(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-async fn load(conn: &mut AsyncPgConnection, id: SurvivorId) -> ApiResult<Survivor> {
+async fn load(conn: &mut AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<Survivor> {
     let row = queries::find(conn, id).await?;
-    let mut built = queries::hydrate(conn, vec![row]).await?;
+    let mut built = queries::hydrate(conn, vec![row], super::view_scope(user)).await?;
     built.pop().ok_or_else(ApiError::not_found)
 }
 
@@ -121,7 +121,7 @@ pub async fn list_survivors(
     } else {
         None
     };
-    let data = queries::hydrate(&mut conn, rows).await?;
+    let data = queries::hydrate(&mut conn, rows, scope).await?;
     let reads = data
         .iter()
         .map(|s| AuditEvent::by(&user, "survivor.list", "survivor", s.id))
@@ -156,7 +156,7 @@ pub async fn create_survivor(
     let survivor = conn
         .transaction(async |conn| {
             let row = create(conn, &user, input).await?;
-            load(conn, row.id).await
+            load(conn, &user, row.id).await
         })
         .await?;
     Ok(created_with_etag(
@@ -185,7 +185,7 @@ pub async fn get_survivor(
     let id = id.into_inner();
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
-    let survivor = load(&mut conn, id).await?;
+    let survivor = load(&mut conn, &user, id).await?;
     AuditEvent::by(&user, "survivor.read", "survivor", id)
         .record(&mut conn)
         .await?;
@@ -246,7 +246,7 @@ pub async fn update_survivor(
                 .details(json!({"version": row.version}))
                 .record(conn)
                 .await?;
-            load(conn, id).await
+            load(conn, &user, id).await
         })
         .await?;
     Ok(ok_with_etag(survivor.version, &survivor))
@@ -270,7 +270,7 @@ pub async fn list_case_survivors(
     cases::ensure_visible(&mut conn, &user, case_id).await?;
     let links = queries::links_of_case(&mut conn, case_id).await?;
     let (links, rows): (Vec<CaseLinkRow>, Vec<SurvivorRow>) = links.into_iter().unzip();
-    let survivors = queries::hydrate(&mut conn, rows).await?;
+    let survivors = queries::hydrate(&mut conn, rows, super::view_scope(&user)).await?;
     let reads = survivors
         .iter()
         .map(|s| AuditEvent::by(&user, "survivor.list", "survivor", s.id))
@@ -356,7 +356,7 @@ pub async fn link_case_survivor(
                 .details(json!({"survivor_id": survivor_id}))
                 .record(conn)
                 .await?;
-            let survivor = load(conn, survivor_id).await?;
+            let survivor = load(conn, &user, survivor_id).await?;
             Ok((link, survivor))
         })
         .await?;
@@ -385,6 +385,9 @@ pub async fn list_survivor_assignments(
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
     let rows = queries::assignments(&mut conn, id).await?;
+    AuditEvent::by(&user, "survivor.assignments_read", "survivor", id)
+        .record(&mut conn)
+        .await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(SurvivorAssignment::from).collect::<Vec<_>>()))
 }
 
@@ -455,6 +458,41 @@ pub async fn create_survivor_assignment(
     Ok(HttpResponse::Created().json(SurvivorAssignment::from(row)))
 }
 
+/// End a user's assignment to the survivor (kept in its history); their access ends at once.
+#[utoipa::path(
+    tag = "survivors",
+    operation_id = "delete_survivor_assignment",
+    params(("id" = SurvivorId, Path), ("user_id" = UserId, Path)),
+    responses(
+        (status = 204, description = "Unassigned"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/survivors/{id}/assignments/{user_id}")]
+pub async fn delete_survivor_assignment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(SurvivorId, UserId)>,
+) -> ApiResult<HttpResponse> {
+    let (id, assignee) = path.into_inner();
+    let mut conn = state.conn().await?;
+    ensure_visible(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::ManageCaseTeams)?;
+    conn.transaction(async |conn| {
+        if queries::end_assignment(conn, id, assignee, user.id).await? == 0 {
+            return Err(ApiError::not_found());
+        }
+        AuditEvent::by(&user, "survivor.unassign", "survivor", id)
+            .details(json!({"user_id": assignee}))
+            .record(conn)
+            .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// 404 unless the survivor is visible; then 403 unless the caller is an admin or one of the
 /// survivor's assigned aftercare officers (the survivor scope of an aftercare officer is exactly
 /// their assigned survivors).
@@ -492,7 +530,9 @@ pub async fn get_identity(
         ciphertext: row.ciphertext,
     };
     let plain = state.vault.open(id, &sealed).map_err(ApiError::internal)?;
-    let identity: Identity = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+    // Never log the parse error: it would quote the decrypted content.
+    let identity: Identity = serde_json::from_slice(&plain)
+        .map_err(|_| ApiError::internal(format!("identity of survivor {id} does not parse")))?;
     AuditEvent::by(&user, "survivor.identity_read", "survivor", id)
         .record(&mut conn)
         .await?;

@@ -16,6 +16,12 @@ use crate::{
     ids::SurvivorId,
 };
 
+/// The scope that shapes what the caller is shown of a survivor (case summaries); the narrowest
+/// one for a role without survivor access, which never gets this far.
+pub fn view_scope(user: &AuthUser) -> policy::SurvivorScope {
+    policy::survivor_scope(user).unwrap_or(policy::SurvivorScope::ThroughCasesOf(user.id))
+}
+
 /// 404 unless the caller may see this survivor.
 pub async fn ensure_visible(conn: &mut AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<()> {
     let scope = policy::survivor_scope(user).map_err(|_| ApiError::not_found())?;
@@ -41,6 +47,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(handlers::link_case_survivor)
         .service(handlers::list_survivor_assignments)
         .service(handlers::create_survivor_assignment)
+        .service(handlers::delete_survivor_assignment)
         .service(handlers::get_identity)
         .service(handlers::put_identity)
         .service(handlers::survivor_access_log);

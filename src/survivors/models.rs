@@ -59,7 +59,15 @@ pub struct SurvivorRow {
 }
 
 impl SurvivorRow {
-    /// Age in whole years on `day` (the same rule as the database's `survivor_age_on`).
+    /// Whether she may have been under 18 on `day`. Ages come from a birth year or an age at intake,
+    /// so the true age is this or one year less; the rules that protect children give her the
+    /// benefit of the doubt.
+    pub fn may_be_child_on(&self, day: NaiveDate) -> bool {
+        self.age_on(day).is_some_and(|age| age - 1 < 18)
+    }
+
+    /// Age in whole years on `day` from the years alone (the same rule as the database's
+    /// `survivor_age_on`); the true age is this or one year less.
     pub fn age_on(&self, day: NaiveDate) -> Option<i32> {
         match (self.birth_year, self.age_at_intake) {
             (Some(year), _) => Some(day.year() - year),

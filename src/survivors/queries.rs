@@ -135,9 +135,14 @@ pub async fn list(
     query.order(survivors::id.desc()).limit(limit + 1).load(conn).await
 }
 
-/// Builds API survivors for these rows with two more queries, whatever their number: their case
-/// summaries and their assessment history.
-pub async fn hydrate(conn: &mut AsyncPgConnection, rows: Vec<SurvivorRow>) -> QueryResult<Vec<Survivor>> {
+/// Builds API survivors for these rows with a constant number of queries, whatever their number:
+/// their case summaries and their assessment history. A case worker sees only the summaries of
+/// the cases assigned to them, not the survivor's other cases.
+pub async fn hydrate(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<SurvivorRow>,
+    scope: SurvivorScope,
+) -> QueryResult<Vec<Survivor>> {
     let ids: Vec<SurvivorId> = rows.iter().map(|r| r.id).collect();
     let links: Vec<LinkFacts> = case_survivors::table
         .inner_join(cases::table)
@@ -156,6 +161,18 @@ pub async fn hydrate(conn: &mut AsyncPgConnection, rows: Vec<SurvivorRow>) -> Qu
         .order(cases::reported_on)
         .load(conn)
         .await?;
+    let mut links = links;
+    if let SurvivorScope::ThroughCasesOf(user) = scope {
+        let linked: Vec<CaseId> = links.iter().map(|l| l.1).collect();
+        let mine: Vec<CaseId> = case_assignments::table
+            .filter(case_assignments::user_id.eq(user))
+            .filter(case_assignments::ended_at.is_null())
+            .filter(case_assignments::case_id.eq_any(&linked))
+            .select(case_assignments::case_id)
+            .load(conn)
+            .await?;
+        links.retain(|l| mine.contains(&l.1));
+    }
     let history: Vec<(SurvivorId, i64, Option<NaiveDate>)> = assessments::table
         .filter(assessments::survivor_id.eq_any(&ids))
         .group_by(assessments::survivor_id)
@@ -269,11 +286,13 @@ pub async fn put_identity(
         .await
 }
 
-/// Identities sealed under another key than `key_id` (to re-encrypt after a rotation).
+/// Identities sealed under another key than `key_id` (to re-encrypt after a rotation), locked
+/// until the end of the transaction.
 pub async fn identities_not_under(conn: &mut AsyncPgConnection, key_id: &str) -> QueryResult<Vec<IdentityRow>> {
     survivor_identities::table
         .filter(survivor_identities::key_id.ne(key_id))
         .select(IdentityRow::as_select())
+        .for_update()
         .load(conn)
         .await
 }
@@ -293,4 +312,25 @@ pub async fn reseal_identity(
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// Ends the user's active assignment to the survivor; the number ended (0 or 1).
+pub async fn end_assignment(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    user: UserId,
+    by: UserId,
+) -> QueryResult<usize> {
+    diesel::update(
+        survivor_assignments::table
+            .filter(survivor_assignments::survivor_id.eq(survivor))
+            .filter(survivor_assignments::user_id.eq(user))
+            .filter(survivor_assignments::ended_at.is_null()),
+    )
+    .set((
+        survivor_assignments::ended_at.eq(diesel::dsl::now),
+        survivor_assignments::ended_by.eq(by),
+    ))
+    .execute(conn)
+    .await
 }
