@@ -1028,3 +1028,77 @@ async fn case_workers_see_only_their_cases_of_a_survivor_and_unassigning_ends_ac
         1
     );
 }
+
+#[actix_web::test]
+async fn admins_read_everything_but_do_not_change_case_or_restoration_records() {
+    let w = world().await;
+    let app = &w.app;
+    let (cid, sid) = (id(&w.case).to_string(), id(&w.mine).to_string());
+    let admin = &w.admin.token;
+    app.get(&format!("/api/v1/cases/{cid}"), admin).await.expect(200);
+    app.post(
+        "/api/v1/cases",
+        admin,
+        json!({"county": "lamu", "location_type": "street", "reported_on": days_ago(1)}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.patch(
+        &format!("/api/v1/cases/{cid}"),
+        admin,
+        None,
+        json!({"risk_level": "low"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/cases/{cid}/events"),
+        admin,
+        json!({"kind": "note", "occurred_on": days_ago(1)}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/cases/{cid}/suspects"),
+        admin,
+        json!({"name": "S", "role": "agent", "relationship": "stranger"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/survivors/{sid}/services"),
+        admin,
+        json!({"kind": "medical"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/survivors/{sid}/close"),
+        admin,
+        json!({"closed_on": days_ago(0), "reason": "other"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    let put = TestRequest::put()
+        .uri(&format!("/api/v1/survivors/{sid}/identity"))
+        .insert_header(bearer(admin))
+        .set_json(json!({"legal_name": "X"}));
+    app.send(put).await.expect_problem(403, "forbidden");
+    // Program managers supervise: they may change cases and restoration, not identities.
+    app.patch(
+        &format!("/api/v1/cases/{cid}"),
+        &w.pm.token,
+        None,
+        json!({"risk_level": "low"}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/api/v1/survivors/{sid}/services"),
+        &w.pm.token,
+        json!({"kind": "medical"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(app.count("SELECT count(*) FROM survivor_services").await, 1);
+}

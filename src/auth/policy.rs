@@ -21,6 +21,9 @@ pub enum Permission {
     ManagePartners,
     /// Open new cases.
     CreateCases,
+    /// Change a case within reach and its parts (suspects, charges, court sessions, events,
+    /// survivors). Admins see every case but change only users, partners and catalogues.
+    ChangeCases,
     /// Assign and unassign people to cases.
     ManageCaseTeams,
     /// Close cases (program managers approve closures).
@@ -29,8 +32,12 @@ pub enum Permission {
     ReadCaseAccessLog,
     /// Correct the offence catalogue.
     ManageOffences,
-    /// Register survivors and assign aftercare staff to them.
+    /// Register survivors and change their records.
     ManageSurvivors,
+    /// Record restoration: consents, services, sessions, assessments, closure, follow-ups.
+    ChangeRestoration,
+    /// Record a survivor's identifying details (her assigned aftercare officer).
+    WriteIdentity,
     /// Read the offence catalogue.
     ReadOffences,
 }
@@ -41,10 +48,12 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     match permission {
         ManageUsers | ReadAuditLog | ManagePartners | ManageOffences => role == Admin,
         ReadPartners => true,
-        CreateCases => matches!(role, Admin | ProgramManager | CaseWorker),
-        ManageCaseTeams | CloseCases | ReadCaseAccessLog => matches!(role, Admin | ProgramManager),
+        CreateCases | ChangeCases => matches!(role, ProgramManager | CaseWorker),
+        ManageCaseTeams | ReadCaseAccessLog => matches!(role, Admin | ProgramManager),
+        CloseCases => role == ProgramManager,
         ReadOffences => role != Partner,
-        ManageSurvivors => matches!(role, Admin | ProgramManager | AftercareOfficer),
+        ManageSurvivors | ChangeRestoration => matches!(role, ProgramManager | AftercareOfficer),
+        WriteIdentity => role == AftercareOfficer,
     }
 }
 
@@ -149,13 +158,10 @@ mod tests {
                     ReadAuditLog,
                     ReadPartners,
                     ManagePartners,
-                    CreateCases,
                     ManageCaseTeams,
-                    CloseCases,
                     ReadCaseAccessLog,
                     ManageOffences,
                     ReadOffences,
-                    ManageSurvivors,
                 ],
             ),
             (
@@ -163,15 +169,29 @@ mod tests {
                 &[
                     ReadPartners,
                     CreateCases,
+                    ChangeCases,
                     ManageCaseTeams,
                     CloseCases,
                     ReadCaseAccessLog,
                     ReadOffences,
                     ManageSurvivors,
+                    ChangeRestoration,
                 ],
             ),
-            (Role::CaseWorker, &[ReadPartners, CreateCases, ReadOffences]),
-            (Role::AftercareOfficer, &[ReadPartners, ReadOffences, ManageSurvivors]),
+            (
+                Role::CaseWorker,
+                &[ReadPartners, CreateCases, ChangeCases, ReadOffences],
+            ),
+            (
+                Role::AftercareOfficer,
+                &[
+                    ReadPartners,
+                    ReadOffences,
+                    ManageSurvivors,
+                    ChangeRestoration,
+                    WriteIdentity,
+                ],
+            ),
             (Role::Analyst, &[ReadPartners, ReadOffences]),
             (Role::Partner, &[ReadPartners]),
         ];

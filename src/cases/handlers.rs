@@ -195,6 +195,7 @@ pub async fn update_case(
     let input = body.0;
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let case = conn
         .transaction(async |conn| {
             let current = queries::find_for_update(conn, id).await?;
@@ -257,6 +258,7 @@ pub async fn transition_case(
     check_not_future("occurred_on", input.occurred_on)?;
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let case = conn
         .transaction(async |conn| {
             let current = queries::find_for_update(conn, id).await?;

@@ -75,6 +75,7 @@ pub async fn create_event(
     check_not_future("occurred_on", input.occurred_on)?;
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let event = conn
         .transaction(async |conn| {
             let case = queries::find_for_update(conn, id).await?;

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     audit::AuditEvent,
-    auth::AuthUser,
+    auth::{AuthUser, policy},
     cases::{
         self,
         models::{EventKind, EventRow},
@@ -98,6 +98,7 @@ pub async fn create_court_session(
     check_adjournment(input.status, input.adjournment_reason)?;
     let mut conn = state.conn().await?;
     cases::ensure_visible(&mut conn, &user, case_id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let row = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;
@@ -169,6 +170,7 @@ pub async fn update_court_session(
     let mut conn = state.conn().await?;
     let case_id = queries::session_case(&mut conn, id).await?;
     cases::ensure_visible(&mut conn, &user, case_id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let row = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     audit::AuditEvent,
-    auth::AuthUser,
+    auth::{AuthUser, policy},
     cases::{
         self,
         models::{EventKind, EventRow},
@@ -87,6 +87,7 @@ pub async fn create_suspect(
     check_arrest(input.status, input.arrested_on)?;
     let mut conn = state.conn().await?;
     cases::ensure_visible(&mut conn, &user, case_id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let suspect = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;
@@ -192,6 +193,7 @@ pub async fn update_suspect(
     let input = body.0;
     let mut conn = state.conn().await?;
     let case_id = visible_suspect_case(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let suspect = conn
         .transaction(async |conn| {
             cases::queries::find_for_update(conn, case_id).await?;
@@ -256,6 +258,7 @@ pub async fn create_charge(
     let input = body.0;
     let mut conn = state.conn().await?;
     let case_id = visible_suspect_case(&mut conn, &user, suspect_id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let charge = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;
@@ -344,6 +347,7 @@ pub async fn update_charge(
     let mut conn = state.conn().await?;
     let case_id = queries::charge_case(&mut conn, id).await?;
     cases::ensure_visible(&mut conn, &user, case_id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let charge = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;

@@ -68,6 +68,7 @@ pub async fn create_assessment(
     crate::cases::dto::check_not_future("assessed_on", input.assessed_on)?;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let s = input.scores;
     let row = conn
         .transaction(async |conn| {

@@ -66,6 +66,7 @@ pub async fn close_survivor(
     let threshold = state.config.assessment_threshold;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let survivor = conn
         .transaction(async |conn| {
             let current = survivor_queries::lock(conn, id).await?;
@@ -173,6 +174,7 @@ pub async fn reopen_survivor(
     crate::cases::dto::check_not_future("reopened_on", input.reopened_on)?;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let survivor = conn
         .transaction(async |conn| {
             let current = survivor_queries::lock(conn, id).await?;
@@ -272,6 +274,7 @@ pub async fn record_follow_up(
     crate::cases::dto::check_not_future("conducted_on", input.conducted_on)?;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let row = conn
         .transaction(async |conn| {
             let survivor = survivor_queries::lock(conn, id).await?;

@@ -89,6 +89,7 @@ pub async fn create_consent(
     }
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let row = conn
         .transaction(async |conn| {
             // Whether a guardian must consent depends on her age when consent is given.
@@ -187,6 +188,7 @@ pub async fn withdraw_consent(
     let mut conn = state.conn().await?;
     let survivor = queries::consent_survivor(&mut conn, id).await?;
     survivors::ensure_restoration(&mut conn, &user, survivor).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let row = conn
         .transaction(async |conn| {
             let row = match queries::withdraw_consent(conn, id, reason.clone()).await {

@@ -80,6 +80,7 @@ pub async fn create_service(
     check_dates(input.start_on, input.end_on)?;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let row = conn
         .transaction(async |conn| {
             let now = Utc::now();
@@ -138,6 +139,7 @@ pub async fn update_service(
     let input = body.0;
     let mut conn = state.conn().await?;
     let survivor = service_in_reach(&mut conn, &user, id).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let row = conn
         .transaction(async |conn| {
             let current = queries::lock_service(conn, id).await?;
@@ -210,6 +212,7 @@ pub async fn create_session(
     crate::cases::dto::check_not_future("held_on", input.held_on)?;
     let mut conn = state.conn().await?;
     let survivor = service_in_reach(&mut conn, &user, id).await?;
+    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let row = conn
         .transaction(async |conn| {
             let row = queries::insert_session(

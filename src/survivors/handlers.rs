@@ -217,6 +217,7 @@ pub async fn update_survivor(
     let input = body.0;
     let mut conn = state.conn().await?;
     ensure_restoration(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::ManageSurvivors)?;
     let survivor = conn
         .transaction(async |conn| {
             let current = queries::lock(conn, id).await?;
@@ -313,6 +314,7 @@ pub async fn link_case_survivor(
     let input = body.0;
     let mut conn = state.conn().await?;
     cases::ensure_visible(&mut conn, &user, case_id).await?;
+    policy::require(&user, policy::Permission::ChangeCases)?;
     let (link, survivor) = conn
         .transaction(async |conn| {
             let survivor_id = match (input.survivor_id, input.survivor) {
@@ -570,6 +572,7 @@ pub async fn put_identity(
     let identity = body.0;
     let mut conn = state.conn().await?;
     ensure_identity_access(&mut conn, &user, id).await?;
+    policy::require(&user, policy::Permission::WriteIdentity)?;
     let plain = serde_json::to_vec(&identity).map_err(ApiError::internal)?;
     let sealed = state.vault.seal(id, &plain).map_err(ApiError::internal)?;
     let row = conn
