@@ -1,0 +1,1 @@
+DROP INDEX suspects_facilitator_idx;
