@@ -55,7 +55,24 @@ pub async fn list_cases(
     };
     let mut conn = state.conn().await?;
     let rows = queries::list(&mut conn, scope, &filter, assigned_to, page.after()?, limit).await?;
-    let page = Page::from_rows(rows, limit, |(c, _)| c.id, |(c, f)| Case::from_rows(c, f));
+    let ids: Vec<CaseId> = rows.iter().map(|c| c.id).collect();
+    let mut facts = queries::facts_for(&mut conn, &ids).await?;
+    let rows = Page::from_rows(rows, limit, |c| c.id, |c| c);
+    let data = rows
+        .data
+        .into_iter()
+        .map(|c| {
+            // The view covers every case, so a case without facts is a bug, not a client error.
+            let f = facts
+                .remove(&c.id)
+                .ok_or_else(|| ApiError::internal(format!("no facts for case {}", c.id)))?;
+            Ok(Case::from_rows(c, f))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let page = Page {
+        data,
+        next_cursor: rows.next_cursor,
+    };
     let reads = page
         .data
         .iter()

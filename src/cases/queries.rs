@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{
     dsl::{exists, sql},
@@ -8,7 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     dto::{CaseFilter, CaseFlag},
-    models::{AssignmentRow, CaseChanges, CaseRow, EventRow, FactsRow, NewCase},
+    models::{AssignmentRow, CaseChanges, CaseRow, EventRow, FactsRow, NewCase, Stage},
 };
 use crate::{
     auth::policy::CaseScope,
@@ -86,7 +88,8 @@ pub async fn update(conn: &mut AsyncPgConnection, id: CaseId, changes: &CaseChan
         .await
 }
 
-/// One page of cases within `scope`, newest first, with their facts: a single query.
+/// One page of cases within `scope`, newest first. The query reads `cases` alone unless a flag
+/// filter needs the derived facts, so it stays cheap to plan; [`facts_for`] adds the facts.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     scope: CaseScope,
@@ -94,11 +97,8 @@ pub async fn list(
     assigned_to: Option<UserId>,
     after: Option<CaseId>,
     limit: i64,
-) -> QueryResult<Vec<(CaseRow, FactsRow)>> {
-    let mut query = cases::table
-        .inner_join(case_facts::table.on(case_facts::case_id.eq(cases::id)))
-        .select((CaseRow::as_select(), FactsRow::as_select()))
-        .into_boxed();
+) -> QueryResult<Vec<CaseRow>> {
+    let mut query = cases::table.select(CaseRow::as_select()).into_boxed();
     for user in [
         match scope {
             CaseScope::All => None,
@@ -131,14 +131,30 @@ pub async fn list(
     if let Some(to) = filter.reported_to {
         query = query.filter(cases::reported_on.le(to));
     }
-    if let Some(stalled) = filter.stalled {
-        query = query.filter(case_facts::stalled.eq(stalled));
+    // `stalled` as the case_facts view defines it: open, no timeline event for 30 days.
+    let cutoff = crate::vocab::today() - chrono::Duration::days(30);
+    let stalled = cases::stage.ne(Stage::Closed).and(cases::last_activity_on.lt(cutoff));
+    match (filter.stalled, filter.flag) {
+        (Some(false), _) => query = query.filter(diesel::dsl::not(stalled)),
+        (Some(true), _) | (_, Some(CaseFlag::Stalled)) => query = query.filter(stalled),
+        _ => {}
     }
     match filter.flag {
-        Some(CaseFlag::CtipGap) => query = query.filter(case_facts::ctip_gap.eq(true)),
-        Some(CaseFlag::AgeChargeMismatch) => query = query.filter(case_facts::age_charge_mismatch.eq(true)),
-        Some(CaseFlag::Stalled) => query = query.filter(case_facts::stalled.eq(true)),
-        None => {}
+        Some(CaseFlag::CtipGap) => {
+            query = query.filter(exists(
+                case_facts::table
+                    .filter(case_facts::case_id.eq(cases::id))
+                    .filter(case_facts::ctip_gap.eq(true)),
+            ))
+        }
+        Some(CaseFlag::AgeChargeMismatch) => {
+            query = query.filter(exists(
+                case_facts::table
+                    .filter(case_facts::case_id.eq(cases::id))
+                    .filter(case_facts::age_charge_mismatch.eq(true)),
+            ))
+        }
+        Some(CaseFlag::Stalled) | None => {}
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         // The same expression as the trigram index cases_search_idx, so the index serves it.
@@ -151,6 +167,17 @@ pub async fn list(
         query = query.filter(cases::id.lt(after));
     }
     query.order(cases::id.desc()).limit(limit + 1).load(conn).await
+}
+
+/// The derived facts of these cases in one query; its text never changes, so the connection
+/// prepares it once and reuses the plan.
+pub async fn facts_for(conn: &mut AsyncPgConnection, ids: &[CaseId]) -> QueryResult<HashMap<CaseId, FactsRow>> {
+    let rows: Vec<(CaseId, FactsRow)> = case_facts::table
+        .filter(case_facts::case_id.eq_any(ids))
+        .select((case_facts::case_id, FactsRow::as_select()))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 pub async fn insert_event(conn: &mut AsyncPgConnection, event: &EventRow) -> QueryResult<EventRow> {
