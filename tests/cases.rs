@@ -1307,3 +1307,44 @@ async fn parts_of_a_case_out_of_reach_are_404_and_odd_values_are_422() {
         "before_report"
     );
 }
+
+#[actix_web::test]
+async fn the_report_date_cannot_move_past_what_happened_on_the_case() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let case = create_case(&app, &worker, "mombasa", 30).await;
+    let path = format!("/api/v1/cases/{}", id(&case));
+    app.post(
+        &format!("{path}/events"),
+        &worker.token,
+        json!({"kind": "police_follow_up", "occurred_on": days_ago(20)}),
+    )
+    .await
+    .expect(201);
+    let r = app
+        .patch(&path, &worker.token, None, json!({"reported_on": days_ago(10)}))
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["code"],
+        "after_activity"
+    );
+    let moved = app
+        .patch(&path, &worker.token, None, json!({"reported_on": days_ago(25)}))
+        .await;
+    moved.expect(200);
+    let moved = moved.json();
+    assert_eq!(moved["reference"], case["reference"], "the reference never changes");
+    let events = app.get(&format!("{path}/events?limit=10"), &worker.token).await.json();
+    let opening = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "stage_change")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        opening["occurred_on"],
+        days_ago(25),
+        "the opening event follows the corrected report date"
+    );
+}

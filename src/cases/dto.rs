@@ -44,7 +44,8 @@ pub struct CaseFlags {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Case {
     pub id: CaseId,
-    /// Assigned by the server: `CSEC-<county code>-<year reported>-<sequence>`.
+    /// Assigned by the server at creation: `CSEC-<county code>-<year reported>-<sequence>`. It is an
+    /// identifier and never changes, even when the county or report date is later corrected.
     #[schema(example = "CSEC-MSA-2024-0007")]
     pub reference: String,
     pub county: County,

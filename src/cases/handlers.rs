@@ -235,7 +235,22 @@ pub async fn update_case(
                 summary: input.summary.clone().map(trimmed),
                 ..Default::default()
             };
+            if let Some(new) = input.reported_on.filter(|d| *d != current.reported_on) {
+                if queries::earliest_activity(conn, id)
+                    .await?
+                    .is_some_and(|first| first < new)
+                {
+                    return Err(ApiError::invalid_field(
+                        "reported_on",
+                        "after_activity",
+                        "must not be after the first event, arrest, charge or court session of the case",
+                    ));
+                }
+            }
             let row = queries::update(conn, id, &changes).await?;
+            if row.reported_on != current.reported_on {
+                queries::move_report_date(conn, id, row.reported_on).await?;
+            }
             AuditEvent::by(&user, "case.update", "case", id)
                 .details(json!({"version": row.version}))
                 .record(conn)

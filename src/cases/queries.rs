@@ -16,7 +16,10 @@ use crate::{
     auth::policy::CaseScope,
     db::{
         escape_like,
-        schema::{case_assignments, case_events, case_facts, case_reference_counters, cases, charges, suspects},
+        schema::{
+            case_assignments, case_events, case_facts, case_reference_counters, cases, charges, court_sessions,
+            suspects,
+        },
     },
     ids::{CaseId, EventId, UserId},
     vocab::County,
@@ -268,4 +271,60 @@ pub async fn has_filed_charge(conn: &mut AsyncPgConnection, case: CaseId) -> Que
     ))
     .get_result(conn)
     .await
+}
+
+/// The earliest day recorded on the case after its opening: events, arrests, charges, sessions.
+pub async fn earliest_activity(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<Option<NaiveDate>> {
+    let dates: Vec<Option<NaiveDate>> = vec![
+        case_events::table
+            .filter(case_events::case_id.eq(case))
+            // The opening event is dated by the report itself.
+            .filter(
+                case_events::kind
+                    .ne("stage_change")
+                    .or(case_events::stage_from.is_not_null()),
+            )
+            .select(diesel::dsl::min(case_events::occurred_on))
+            .get_result(conn)
+            .await?,
+        suspects::table
+            .filter(suspects::case_id.eq(case))
+            .select(diesel::dsl::min(suspects::arrested_on))
+            .get_result(conn)
+            .await?,
+        charges::table
+            .filter(charges::case_id.eq(case))
+            .select(diesel::dsl::min(charges::filed_on))
+            .get_result(conn)
+            .await?,
+        court_sessions::table
+            .filter(court_sessions::case_id.eq(case))
+            .select(diesel::dsl::min(court_sessions::scheduled_on))
+            .get_result(conn)
+            .await?,
+    ];
+    Ok(dates.into_iter().flatten().min())
+}
+
+/// Moves the opening event to a corrected report date and keeps the activity date in step.
+pub async fn move_report_date(conn: &mut AsyncPgConnection, case: CaseId, reported_on: NaiveDate) -> QueryResult<()> {
+    diesel::update(
+        case_events::table
+            .filter(case_events::case_id.eq(case))
+            .filter(case_events::kind.eq("stage_change"))
+            .filter(case_events::stage_from.is_null()),
+    )
+    .set(case_events::occurred_on.eq(reported_on))
+    .execute(conn)
+    .await?;
+    let latest: Option<NaiveDate> = case_events::table
+        .filter(case_events::case_id.eq(case))
+        .select(diesel::dsl::max(case_events::occurred_on))
+        .get_result(conn)
+        .await?;
+    diesel::update(cases::table.find(case))
+        .set(cases::last_activity_on.eq(latest.unwrap_or(reported_on).max(reported_on)))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
