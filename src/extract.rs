@@ -242,3 +242,19 @@ pub fn dedup<T: PartialEq>(values: Vec<T>) -> Vec<T> {
     }
     out
 }
+
+/// Optional text as stored: trimmed, and `None` when nothing is left.
+pub fn trimmed(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// The `assigned_to` filter of a list: `me` or a user id.
+pub fn assignee(param: Option<&str>, me: crate::ids::UserId) -> Result<Option<crate::ids::UserId>, ApiError> {
+    match param {
+        None => Ok(None),
+        Some("me") => Ok(Some(me)),
+        Some(id) => uuid::Uuid::parse_str(id)
+            .map(|id| Some(crate::ids::UserId(id)))
+            .map_err(|_| ApiError::bad_request("invalid_query", "assigned_to must be `me` or a user id.")),
+    }
+}

@@ -2,7 +2,6 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{Datelike, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{
     dto::{Case, CaseFilter, CreateCase, Transition, UpdateCase, check_case_dates, check_not_future},
@@ -16,14 +15,10 @@ use crate::{
     auth::{AuthUser, Role, policy},
     db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult, Problem},
-    extract::{IfMatch, ValidatedJson, created_with_etag, dedup, ok_with_etag},
-    ids::{AssignmentId, CaseId, UserId},
+    extract::{IfMatch, ValidatedJson, assignee, created_with_etag, dedup, ok_with_etag, trimmed},
+    ids::{AssignmentId, CaseId},
     state::AppState,
 };
-
-fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
 
 async fn load(conn: &mut AsyncPgConnection, id: CaseId) -> ApiResult<Case> {
     let (row, facts) = queries::find_with_facts(conn, id).await?;
@@ -46,13 +41,7 @@ pub async fn list_cases(
 ) -> ApiResult<HttpResponse> {
     let scope = policy::case_scope(&user)?;
     let limit = page.limit()?;
-    let assigned_to = match filter.assigned_to.as_deref() {
-        None => None,
-        Some("me") => Some(user.id),
-        Some(id) => Some(UserId(Uuid::parse_str(id).map_err(|_| {
-            ApiError::bad_request("invalid_query", "assigned_to must be `me` or a user id.")
-        })?)),
-    };
+    let assigned_to = assignee(filter.assigned_to.as_deref(), user.id)?;
     let mut conn = state.conn().await?;
     let rows = queries::list(&mut conn, scope, &filter, assigned_to, page.after()?, limit).await?;
     let ids: Vec<CaseId> = rows.iter().map(|c| c.id).collect();

@@ -153,21 +153,13 @@ pub async fn create_assignment(
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
     policy::require(&user, policy::Permission::ManageCaseTeams)?;
-    let assignee = users::queries::find(&mut conn, input.user_id)
-        .await
-        .map_err(|_| ApiError::invalid_field("user_id", "unknown_user", "no such user"))?;
-    if !assignee.active
-        || !matches!(
-            assignee.role,
-            Role::CaseWorker | Role::AftercareOfficer | Role::ProgramManager
-        )
-    {
-        return Err(ApiError::invalid_field(
-            "user_id",
-            "not_assignable",
-            "only active case workers, aftercare officers and program managers can be assigned to a case",
-        ));
-    }
+    users::ensure_assignable(
+        &mut conn,
+        input.user_id,
+        &[Role::CaseWorker, Role::AftercareOfficer, Role::ProgramManager],
+        "a case",
+    )
+    .await?;
     let row = conn
         .transaction(async |conn| {
             let row = queries::insert_assignment(

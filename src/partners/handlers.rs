@@ -12,14 +12,10 @@ use crate::{
     auth::{AuthUser, policy},
     db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult, Problem},
-    extract::{IfMatch, ValidatedJson, created_with_etag, dedup, ok_with_etag},
+    extract::{IfMatch, ValidatedJson, created_with_etag, dedup, ok_with_etag, trimmed},
     ids::PartnerId,
     state::AppState,
 };
-
-fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
 
 /// List partner organisations (a partner user sees only its own).
 #[utoipa::path(

@@ -10,7 +10,10 @@ pub mod suspects;
 
 use chrono::NaiveDate;
 
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    error::{ApiError, ApiResult},
+    extract::trimmed,
+};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(offences::list_offences)
@@ -37,8 +40,4 @@ pub fn check_case_date(field: &str, date: NaiveDate, reported_on: NaiveDate) -> 
         ));
     }
     Ok(())
-}
-
-fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }

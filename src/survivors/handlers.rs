@@ -2,7 +2,6 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{
     dto::{
@@ -22,15 +21,11 @@ use crate::{
     cases,
     db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult, Problem},
-    extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
+    extract::{IfMatch, ValidatedJson, assignee, created_with_etag, ok_with_etag, trimmed},
     ids::{CaseId, SurvivorAssignmentId, SurvivorId, UserId},
     state::AppState,
     users,
 };
-
-fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
 
 async fn load(conn: &mut AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<Survivor> {
     let row = queries::find(conn, id).await?;
@@ -105,13 +100,7 @@ pub async fn list_survivors(
 ) -> ApiResult<HttpResponse> {
     let scope = policy::survivor_scope(&user)?;
     let limit = page.limit()?;
-    let assigned_to = match filter.assigned_to.as_deref() {
-        None => None,
-        Some("me") => Some(user.id),
-        Some(id) => Some(UserId(Uuid::parse_str(id).map_err(|_| {
-            ApiError::bad_request("invalid_query", "assigned_to must be `me` or a user id.")
-        })?)),
-    };
+    let assigned_to = assignee(filter.assigned_to.as_deref(), user.id)?;
     let mut conn = state.conn().await?;
     let mut rows = queries::list(&mut conn, scope, &filter, assigned_to, page.after()?, limit).await?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
@@ -418,16 +407,13 @@ pub async fn create_survivor_assignment(
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
     policy::require(&user, policy::Permission::ManageCaseTeams)?;
-    let assignee = users::queries::find(&mut conn, input.user_id)
-        .await
-        .map_err(|_| ApiError::invalid_field("user_id", "unknown_user", "no such user"))?;
-    if !assignee.active || !matches!(assignee.role, Role::AftercareOfficer | Role::ProgramManager) {
-        return Err(ApiError::invalid_field(
-            "user_id",
-            "not_assignable",
-            "only active aftercare officers and program managers can be assigned to a survivor",
-        ));
-    }
+    users::ensure_assignable(
+        &mut conn,
+        input.user_id,
+        &[Role::AftercareOfficer, Role::ProgramManager],
+        "a survivor",
+    )
+    .await?;
     let row = conn
         .transaction(async |conn| {
             let row = queries::assign(
