@@ -684,9 +684,8 @@ async fn assessments_closure_reopen_and_follow_up() {
         .await
         .json()["next_assessment_due"]
         .clone();
-    let expected = (haki::vocab::today() - Duration::days(150))
-        .checked_add_months(Months::new(6))
-        .unwrap();
+    let intake_on = haki::vocab::today() - Duration::days(200);
+    let expected = intake_on.checked_add_months(Months::new(6)).unwrap();
     assert_eq!(due, expected.to_string(), "six months after intake");
 
     // Restored needs a threshold-meeting assessment from the last 90 days.
@@ -711,6 +710,16 @@ async fn assessments_closure_reopen_and_follow_up() {
         .json();
     assert_eq!(a["threshold_met"], false, "every domain must reach the threshold");
     assert_eq!(a["overall"], 3.4);
+    let due = app
+        .get(&format!("/api/v1/survivors/{sid}"), &w.aftercare.token)
+        .await
+        .json()["next_assessment_due"]
+        .clone();
+    assert_eq!(
+        due,
+        intake_on.checked_add_months(Months::new(12)).unwrap().to_string(),
+        "then a year after intake"
+    );
     app.post(
         &path,
         &w.aftercare.token,

@@ -54,7 +54,8 @@ pub struct Survivor {
     pub restoration_status: RestorationStatus,
     pub closed_on: Option<NaiveDate>,
     pub closure_reason: Option<SurvivorClosureReason>,
-    /// Derived: when the next assessment is due (intake, six months later, then yearly); `null` once closed.
+    /// Derived: when the next assessment is due — at intake, six months after intake, then each
+    /// year after intake, the first not yet done; `null` once closed.
     #[schema(read_only)]
     pub next_assessment_due: Option<NaiveDate>,
     #[schema(read_only)]
@@ -64,22 +65,29 @@ pub struct Survivor {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What the server knows of a survivor's assessments, to derive the next due date.
+/// Which scheduled assessments a survivor has had, to derive the next due date.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AssessmentHistory {
-    pub count: i64,
-    pub latest: Option<NaiveDate>,
+    pub intake: bool,
+    pub six_month: bool,
+    /// How many annual assessments.
+    pub annual: i64,
 }
 
+/// Assessments are due at intake, six months after intake, then every year after intake; the
+/// next due date is the first of those not yet done. `None` once restoration is closed.
 pub fn next_assessment_due(row: &SurvivorRow, history: AssessmentHistory) -> Option<NaiveDate> {
     if row.restoration_status != RestorationStatus::Active {
         return None;
     }
-    match (history.count, history.latest) {
-        (0, _) | (_, None) => Some(row.intake_on),
-        (1, Some(latest)) => latest.checked_add_months(Months::new(6)),
-        (_, Some(latest)) => latest.checked_add_months(Months::new(12)),
+    if !history.intake {
+        return Some(row.intake_on);
     }
+    if !history.six_month {
+        return row.intake_on.checked_add_months(Months::new(6));
+    }
+    let years = u32::try_from(history.annual + 1).unwrap_or(u32::MAX / 12);
+    row.intake_on.checked_add_months(Months::new(12 * years))
 }
 
 impl Survivor {

@@ -19,6 +19,7 @@ use crate::{
         },
     },
     ids::{CaseId, SurvivorId, UserId},
+    restoration::models::AssessmentKind,
 };
 
 /// A survivor's link to a case with what the restoration side may know of the case.
@@ -173,20 +174,22 @@ pub async fn hydrate(
             .await?;
         links.retain(|l| mine.contains(&l.1));
     }
-    let history: Vec<(SurvivorId, i64, Option<NaiveDate>)> = assessments::table
+    let by_kind: Vec<(SurvivorId, AssessmentKind, i64)> = assessments::table
         .filter(assessments::survivor_id.eq_any(&ids))
-        .group_by(assessments::survivor_id)
-        .select((
-            assessments::survivor_id,
-            diesel::dsl::count_star(),
-            diesel::dsl::max(assessments::assessed_on),
-        ))
+        .group_by((assessments::survivor_id, assessments::kind))
+        .select((assessments::survivor_id, assessments::kind, diesel::dsl::count_star()))
         .load(conn)
         .await?;
-    let history: HashMap<SurvivorId, AssessmentHistory> = history
-        .into_iter()
-        .map(|(id, count, latest)| (id, AssessmentHistory { count, latest }))
-        .collect();
+    let mut history: HashMap<SurvivorId, AssessmentHistory> = HashMap::new();
+    for (id, kind, count) in by_kind {
+        let h = history.entry(id).or_default();
+        match kind {
+            AssessmentKind::Intake => h.intake = true,
+            AssessmentKind::SixMonth => h.six_month = true,
+            AssessmentKind::Annual => h.annual = count,
+            AssessmentKind::Closure | AssessmentKind::FollowUp => {}
+        }
+    }
     Ok(rows
         .into_iter()
         .map(|row| {
