@@ -258,3 +258,13 @@ pub fn assignee(param: Option<&str>, me: crate::ids::UserId) -> Result<Option<cr
             .map_err(|_| ApiError::bad_request("invalid_query", "assigned_to must be `me` or a user id.")),
     }
 }
+
+/// Text that is only whitespace counts as empty (it is trimmed before it is stored).
+pub fn not_blank(text: &str) -> Result<(), validator::ValidationError> {
+    // An empty string is left to the length rule, so each problem is reported once.
+    if !text.is_empty() && text.trim().is_empty() {
+        Err(validator::ValidationError::new("blank").with_message("must not be blank".into()))
+    } else {
+        Ok(())
+    }
+}

@@ -140,6 +140,21 @@ async fn names_are_unique_regardless_of_case() {
         )
         .await;
     assert_eq!(dup.expect_problem(409, "already_exists")["errors"][0]["field"], "name");
+    let blank = app
+        .post(
+            "/api/v1/partners",
+            &admin.token,
+            json!({"name": "  ", "kind": "shelter"}),
+        )
+        .await;
+    let problem = blank.expect_problem(422, "validation_failed");
+    assert_eq!(
+        (
+            problem["errors"][0]["field"].as_str(),
+            problem["errors"][0]["code"].as_str()
+        ),
+        (Some("name"), Some("blank"))
+    );
 }
 
 #[actix_web::test]

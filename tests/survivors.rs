@@ -144,6 +144,10 @@ async fn survivors_are_pseudonymous_records_with_derived_facts() {
             "placement",
         ),
         (
+            json!({"pseudonym": "   ", "age_at_intake": 12, "intake_on": days_ago(1)}),
+            "pseudonym",
+        ),
+        (
             json!({"pseudonym": "X\u{0}", "age_at_intake": 12, "intake_on": days_ago(1)}),
             "pseudonym",
         ),

@@ -111,7 +111,7 @@ impl Case {
 pub struct CreateCase {
     pub county: County,
     /// For Mombasa, Kwale and Kilifi one of the county's sub-counties (snake_case, e.g. `likoni`).
-    #[validate(length(min = 1, max = 60))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 60))]
     #[schema(max_length = 60, example = "likoni")]
     pub sub_county: Option<String>,
     pub location_type: LocationType,
@@ -144,7 +144,7 @@ fn default_risk() -> RiskLevel {
 pub struct UpdateCase {
     pub county: Option<County>,
     #[serde(default, deserialize_with = "double_option")]
-    #[validate(length(min = 1, max = 60))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 60))]
     #[schema(value_type = Option<String>, max_length = 60)]
     pub sub_county: Option<Option<String>>,
     pub location_type: Option<LocationType>,

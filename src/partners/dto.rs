@@ -15,7 +15,7 @@ use crate::{
 #[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     #[schema(max_length = 200)]
     pub name: Option<String>,
     #[validate(email, length(max = 254))]
@@ -76,7 +76,7 @@ impl From<PartnerRow> for Partner {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePartner {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub kind: PartnerKind,
@@ -107,7 +107,7 @@ fn yes() -> bool {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePartner {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub kind: Option<PartnerKind>,

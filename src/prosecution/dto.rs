@@ -71,9 +71,9 @@ pub struct OffenceFilter {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOffence {
-    #[validate(length(min = 1, max = 60))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 60))]
     pub section: Option<String>,
-    #[validate(length(min = 1, max = 300))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 300))]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(range(min = 0, max = 200))]
@@ -149,7 +149,7 @@ pub struct CreateCharge {
     /// A code of the offence catalogue (`GET /offences`), in force.
     #[validate(length(min = 1, max = 40))]
     pub offence_code: String,
-    #[validate(length(min = 1, max = 100))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
     #[schema(max_length = 100, example = "MSA CR 123/2024")]
     pub court_file_number: Option<String>,
     /// Not in the future, not before the case was reported.
@@ -163,7 +163,7 @@ pub struct UpdateCharge {
     #[validate(length(min = 1, max = 40))]
     pub offence_code: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[validate(length(min = 1, max = 100))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
     #[schema(value_type = Option<String>, max_length = 100)]
     pub court_file_number: Option<Option<String>>,
     pub filed_on: Option<NaiveDate>,
@@ -230,7 +230,7 @@ impl Suspect {
 #[serde(deny_unknown_fields)]
 pub struct CreateSuspect {
     /// Name or alias as known to the investigation.
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub sex: Option<Sex>,
@@ -256,7 +256,7 @@ fn at_large() -> SuspectStatus {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSuspect {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Sex>)]
@@ -343,7 +343,7 @@ impl From<CourtSessionRow> for CourtSession {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCourtSession {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200, example = "Mombasa Law Courts")]
     pub court: String,
     pub scheduled_on: NaiveDate,
@@ -370,7 +370,7 @@ fn scheduled() -> SessionStatus {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCourtSession {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     pub court: Option<String>,
     pub scheduled_on: Option<NaiveDate>,
     pub purpose: Option<SessionPurpose>,

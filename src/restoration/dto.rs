@@ -66,7 +66,7 @@ pub struct CreateConsent {
     pub purpose: ConsentPurpose,
     /// For a child, consent is given by a guardian, with the child's assent recorded.
     pub given_by: GivenBy,
-    #[validate(length(min = 1, max = 100))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
     pub guardian_relationship: Option<String>,
     pub child_assent: Option<bool>,
     pub given_on: NaiveDate,
@@ -303,7 +303,7 @@ pub struct CloseSurvivor {
 #[serde(deny_unknown_fields)]
 pub struct ReopenSurvivor {
     pub reopened_on: NaiveDate,
-    #[validate(length(min = 1, max = 4000))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 4000))]
     pub reason: String,
 }
 

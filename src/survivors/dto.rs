@@ -129,7 +129,7 @@ impl Survivor {
 #[serde(deny_unknown_fields)]
 pub struct CreateSurvivor {
     /// A pseudonym; never the child's name.
-    #[validate(length(min = 1, max = 100))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
     #[schema(min_length = 1, max_length = 100, example = "Neema")]
     pub pseudonym: String,
     pub sex: Option<Sex>,
@@ -156,7 +156,7 @@ pub struct CreateSurvivor {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSurvivor {
-    #[validate(length(min = 1, max = 100))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
     pub pseudonym: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Sex>)]
@@ -283,7 +283,7 @@ pub struct CreateSurvivorAssignment {
 #[derive(Serialize, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub legal_name: String,
     #[validate(length(max = 200))]

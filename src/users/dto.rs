@@ -58,7 +58,7 @@ pub struct CreateUser {
     #[validate(email, length(max = 254))]
     #[schema(format = "email", max_length = 254)]
     pub email: String,
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     pub role: Role,
@@ -73,7 +73,7 @@ pub struct CreateUser {
 #[derive(Debug, Default, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
     pub role: Option<Role>,
