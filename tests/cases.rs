@@ -1272,6 +1272,14 @@ async fn parts_of_a_case_out_of_reach_are_404_and_odd_values_are_422() {
         )
         .await
         .json();
+    app.patch(
+        &format!("/api/v1/court-sessions/{}", id(&held)),
+        &worker.token,
+        None,
+        json!({"status": "scheduled"}),
+    )
+    .await
+    .expect_problem(409, "session_outcome_recorded");
     let r = app
         .patch(
             &format!("/api/v1/court-sessions/{}", id(&held)),

@@ -177,6 +177,14 @@ pub async fn update_court_session(
             let current = queries::lock_session(conn, id).await?;
             if_match.check(current.version)?;
             let status = input.status.unwrap_or(current.status);
+            // What happened at a sitting is history: it can be corrected (held ↔ adjourned) but the
+            // sitting does not go back to being scheduled; a new date is a new session.
+            if status == SessionStatus::Scheduled && current.status != SessionStatus::Scheduled {
+                return Err(ApiError::conflict(
+                    "session_outcome_recorded",
+                    "This session's outcome is recorded; schedule the next sitting as a new session.",
+                ));
+            }
             check_adjournment(status, input.adjournment_reason.unwrap_or(current.adjournment_reason))?;
             if input.scheduled_on.is_some_and(|d| d < case.reported_on) {
                 return Err(ApiError::invalid_field(
