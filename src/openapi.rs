@@ -83,6 +83,7 @@ impl Modify for CommonResponses {
                 add("400", "Malformed request (bad JSON, path or query)");
                 if !public {
                     add("401", "Missing, invalid or expired credentials");
+                    add("403", "Your role may not do this (records out of reach answer 404)");
                 }
                 if has_body {
                     add("413", "Body too large");

@@ -626,6 +626,13 @@ async fn derived_facts_and_flags() {
     assert_eq!(ids, [id(&old)]);
     let also = app.get("/api/v1/cases?flag=stalled", &worker.token).await.json();
     assert_eq!(also["data"].as_array().unwrap().len(), 1);
+    let moving = app.get("/api/v1/cases?stalled=false", &worker.token).await.json();
+    assert_eq!(moving["data"].as_array().unwrap().len(), 2);
+    let contradiction = app
+        .get("/api/v1/cases?stalled=false&flag=stalled", &worker.token)
+        .await
+        .json();
+    assert!(contradiction["data"].as_array().unwrap().is_empty());
 }
 
 #[actix_web::test]
@@ -1354,5 +1361,35 @@ async fn the_report_date_cannot_move_past_what_happened_on_the_case() {
         opening["occurred_on"],
         days_ago(25),
         "the opening event follows the corrected report date"
+    );
+}
+
+#[actix_web::test]
+async fn a_retried_case_creation_opens_one_case() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let post = || {
+        actix_web::test::TestRequest::post()
+            .uri("/api/v1/cases")
+            .insert_header(common::bearer(&worker.token))
+            .insert_header(("Idempotency-Key", "intake-2025-0042"))
+            .set_json(case_body("kilifi", 3))
+    };
+    let first = app.send(post()).await;
+    first.expect(201);
+    let again = app.send(post()).await;
+    again.expect(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json()["reference"], first.json()["reference"]);
+    assert_eq!(app.count("SELECT count(*) FROM cases").await, 1);
+    assert_eq!(
+        app.count("SELECT last_value FROM case_reference_counters").await,
+        1,
+        "no reference number used up"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'request.replayed'")
+            .await,
+        1
     );
 }

@@ -240,8 +240,10 @@ pub async fn update_case(
             if row.reported_on != current.reported_on {
                 queries::move_report_date(conn, id, row.reported_on).await?;
             }
+            let corrected_report = (row.reported_on != current.reported_on)
+                .then(|| json!({"from": current.reported_on, "to": row.reported_on}));
             AuditEvent::by(&user, "case.update", "case", id)
-                .details(json!({"version": row.version}))
+                .details(json!({"version": row.version, "reported_on": corrected_report}))
                 .record(conn)
                 .await?;
             load(conn, id).await
@@ -252,7 +254,7 @@ pub async fn update_case(
 
 /// Move a case to another stage. Only the moves of the stage machine are allowed (409 lists the
 /// allowed ones); `charged` needs a filed charge, `suspect_arrested` an arrested suspect, and
-/// `closed` a closure reason and a program manager or admin. Writes a `stage_change` event.
+/// `closed` a closure reason and a program manager. Writes a `stage_change` event.
 #[utoipa::path(
     tag = "cases",
     operation_id = "transition_case",
@@ -260,7 +262,7 @@ pub async fn update_case(
     params(("id" = CaseId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Case, headers(("ETag" = String))),
-        (status = 403, description = "Closing needs a program manager or admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Closing needs a program manager; admins do not change cases", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Move not allowed from the current stage, or its requirement unmet; `extensions.allowed` lists the allowed moves", body = Problem, content_type = "application/problem+json"),
         (status = 412, body = Problem, content_type = "application/problem+json"),

@@ -137,10 +137,13 @@ pub async fn list(
     // `stalled` as the case_facts view defines it: open, no timeline event for 30 days.
     let cutoff = crate::vocab::today() - chrono::Duration::days(30);
     let stalled = cases::stage.ne(Stage::Closed).and(cases::last_activity_on.lt(cutoff));
-    match (filter.stalled, filter.flag) {
-        (Some(false), _) => query = query.filter(diesel::dsl::not(stalled)),
-        (Some(true), _) | (_, Some(CaseFlag::Stalled)) => query = query.filter(stalled),
-        _ => {}
+    match filter.stalled {
+        Some(true) => query = query.filter(stalled),
+        Some(false) => query = query.filter(diesel::dsl::not(stalled)),
+        None => {}
+    }
+    if filter.flag == Some(CaseFlag::Stalled) {
+        query = query.filter(stalled);
     }
     match filter.flag {
         Some(CaseFlag::CtipGap) => {

@@ -154,6 +154,7 @@ pub async fn create_court_session(
     responses(
         (status = 200, body = CourtSession, headers(("ETag" = String))),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The outcome is recorded; the session cannot go back to scheduled", body = Problem, content_type = "application/problem+json"),
         (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]

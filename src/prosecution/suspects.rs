@@ -92,7 +92,7 @@ pub async fn create_suspect(
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;
             if let Some(day) = input.arrested_on {
-                crate::cases::dto::check_not_future("arrested_on", day)?;
+                check_case_date("arrested_on", day, case.reported_on)?;
             }
             let now = Utc::now();
             let row = queries::insert_suspect(
@@ -196,14 +196,14 @@ pub async fn update_suspect(
     policy::require(&user, policy::Permission::ChangeCases)?;
     let suspect = conn
         .transaction(async |conn| {
-            cases::queries::find_for_update(conn, case_id).await?;
+            let case = cases::queries::find_for_update(conn, case_id).await?;
             let current = queries::lock_suspect(conn, id).await?;
             if_match.check(current.version)?;
             let status = input.status.unwrap_or(current.status);
             let arrested_on = input.arrested_on.unwrap_or(current.arrested_on);
             check_arrest(status, arrested_on)?;
             if let Some(day) = input.arrested_on.flatten() {
-                crate::cases::dto::check_not_future("arrested_on", day)?;
+                check_case_date("arrested_on", day, case.reported_on)?;
             }
             let changes = SuspectChanges {
                 name: input.name.as_deref().map(|s| s.trim().to_string()),

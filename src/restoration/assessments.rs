@@ -72,6 +72,14 @@ pub async fn create_assessment(
     let s = input.scores;
     let row = conn
         .transaction(async |conn| {
+            let survivor = crate::survivors::queries::lock(conn, id).await?;
+            if input.assessed_on < survivor.intake_on {
+                return Err(ApiError::invalid_field(
+                    "assessed_on",
+                    "before_intake",
+                    "must not be before intake_on",
+                ));
+            }
             let row = queries::insert_assessment(
                 conn,
                 &AssessmentRow {

@@ -70,12 +70,13 @@ pub struct Survivor {
 pub struct AssessmentHistory {
     pub intake: bool,
     pub six_month: bool,
-    /// How many annual assessments.
-    pub annual: i64,
+    /// The latest six-month or annual assessment.
+    pub latest_periodic: Option<NaiveDate>,
 }
 
-/// Assessments are due at intake, six months after intake, then every year after intake; the
-/// next due date is the first of those not yet done. `None` once restoration is closed.
+/// Assessments are due at intake, six months after intake, then yearly on the intake's
+/// anniversary: the next due date is the first of those not yet done — after a late annual
+/// assessment, the next anniversary after it. `None` once restoration is closed.
 pub fn next_assessment_due(row: &SurvivorRow, history: AssessmentHistory) -> Option<NaiveDate> {
     if row.restoration_status != RestorationStatus::Active {
         return None;
@@ -86,8 +87,10 @@ pub fn next_assessment_due(row: &SurvivorRow, history: AssessmentHistory) -> Opt
     if !history.six_month {
         return row.intake_on.checked_add_months(Months::new(6));
     }
-    let years = u32::try_from(history.annual + 1).unwrap_or(u32::MAX / 12);
-    row.intake_on.checked_add_months(Months::new(12 * years))
+    let last = history.latest_periodic.unwrap_or(row.intake_on);
+    (1..=200u32)
+        .filter_map(|years| row.intake_on.checked_add_months(Months::new(12 * years)))
+        .find(|slot| *slot > last)
 }
 
 impl Survivor {

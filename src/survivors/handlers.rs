@@ -122,7 +122,7 @@ pub async fn list_survivors(
     }))
 }
 
-/// Register a survivor (admins, program managers, aftercare officers).
+/// Register a survivor (program managers, aftercare officers).
 #[utoipa::path(
     tag = "survivors",
     operation_id = "create_survivor",

@@ -174,19 +174,25 @@ pub async fn hydrate(
             .await?;
         links.retain(|l| mine.contains(&l.1));
     }
-    let by_kind: Vec<(SurvivorId, AssessmentKind, i64)> = assessments::table
+    let by_kind: Vec<(SurvivorId, AssessmentKind, Option<NaiveDate>)> = assessments::table
         .filter(assessments::survivor_id.eq_any(&ids))
         .group_by((assessments::survivor_id, assessments::kind))
-        .select((assessments::survivor_id, assessments::kind, diesel::dsl::count_star()))
+        .select((
+            assessments::survivor_id,
+            assessments::kind,
+            diesel::dsl::max(assessments::assessed_on),
+        ))
         .load(conn)
         .await?;
     let mut history: HashMap<SurvivorId, AssessmentHistory> = HashMap::new();
-    for (id, kind, count) in by_kind {
+    for (id, kind, latest) in by_kind {
         let h = history.entry(id).or_default();
         match kind {
             AssessmentKind::Intake => h.intake = true,
-            AssessmentKind::SixMonth => h.six_month = true,
-            AssessmentKind::Annual => h.annual = count,
+            AssessmentKind::SixMonth | AssessmentKind::Annual => {
+                h.six_month |= kind == AssessmentKind::SixMonth;
+                h.latest_periodic = h.latest_periodic.max(latest);
+            }
             AssessmentKind::Closure | AssessmentKind::FollowUp => {}
         }
     }
