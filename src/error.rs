@@ -192,6 +192,16 @@ impl ApiError {
         self
     }
 
+    /// A unique-constraint conflict (`already_exists`) said in the words of the operation, e.g.
+    /// `already_assigned`; any other error is left as it is.
+    pub fn or_conflict(self, code: &'static str, detail: &'static str) -> Self {
+        if self.code == "already_exists" {
+            ApiError::conflict(code, detail)
+        } else {
+            self
+        }
+    }
+
     pub fn code(&self) -> &str {
         &self.code
     }

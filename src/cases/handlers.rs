@@ -200,8 +200,7 @@ pub async fn update_case(
     let id = id.into_inner();
     let input = body.0;
     let mut conn = state.conn().await?;
-    ensure_visible(&mut conn, &user, id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    super::ensure_changeable(&mut conn, &user, id).await?;
     let case = conn
         .transaction(async |conn| {
             let current = queries::find_for_update(conn, id).await?;
@@ -280,8 +279,7 @@ pub async fn transition_case(
     let input = body.0;
     check_not_future("occurred_on", input.occurred_on)?;
     let mut conn = state.conn().await?;
-    ensure_visible(&mut conn, &user, id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    super::ensure_changeable(&mut conn, &user, id).await?;
     let case = conn
         .transaction(async |conn| {
             let current = queries::find_for_update(conn, id).await?;

@@ -26,6 +26,12 @@ pub async fn ensure_visible(conn: &mut AsyncPgConnection, user: &AuthUser, id: C
     }
 }
 
+/// 404 unless the case is within reach, then 403 unless the caller may change cases.
+pub async fn ensure_changeable(conn: &mut AsyncPgConnection, user: &AuthUser, id: CaseId) -> ApiResult<()> {
+    ensure_visible(conn, user, id).await?;
+    policy::require(user, policy::Permission::ChangeCases)
+}
+
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(handlers::list_cases)
         .service(handlers::create_case)

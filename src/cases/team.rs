@@ -74,8 +74,7 @@ pub async fn create_event(
     }
     check_not_future("occurred_on", input.occurred_on)?;
     let mut conn = state.conn().await?;
-    ensure_visible(&mut conn, &user, id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    super::ensure_changeable(&mut conn, &user, id).await?;
     let event = conn
         .transaction(async |conn| {
             let case = queries::find_for_update(conn, id).await?;
@@ -176,11 +175,8 @@ pub async fn create_assignment(
                 },
             )
             .await
-            .map_err(|e| match ApiError::from(e) {
-                err if err.code() == "already_exists" => {
-                    ApiError::conflict("already_assigned", "This user is already assigned to the case.")
-                }
-                err => err,
+            .map_err(|e| {
+                ApiError::from(e).or_conflict("already_assigned", "This user is already assigned to the case.")
             })?;
             AuditEvent::by(&user, "case.assign", "case", id)
                 .details(json!({"user_id": row.user_id, "role": row.role}))

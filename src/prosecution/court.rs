@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     audit::AuditEvent,
-    auth::{AuthUser, policy},
+    auth::AuthUser,
     cases::{
         self,
         models::{EventKind, EventRow},
@@ -97,8 +97,7 @@ pub async fn create_court_session(
     let input = body.0;
     check_adjournment(input.status, input.adjournment_reason)?;
     let mut conn = state.conn().await?;
-    cases::ensure_visible(&mut conn, &user, case_id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    cases::ensure_changeable(&mut conn, &user, case_id).await?;
     let row = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;
@@ -170,8 +169,7 @@ pub async fn update_court_session(
     let input = body.0;
     let mut conn = state.conn().await?;
     let case_id = queries::session_case(&mut conn, id).await?;
-    cases::ensure_visible(&mut conn, &user, case_id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    cases::ensure_changeable(&mut conn, &user, case_id).await?;
     let row = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;

@@ -1,5 +1,7 @@
 //! Suspects of a case and the charges against them.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -13,7 +15,7 @@ use super::{
 };
 use crate::{
     audit::AuditEvent,
-    auth::{AuthUser, policy},
+    auth::AuthUser,
     cases::{
         self,
         models::{EventKind, EventRow},
@@ -48,12 +50,14 @@ pub async fn list_suspects(
     cases::ensure_visible(&mut conn, &user, id).await?;
     let rows = queries::suspects_of_case(&mut conn, id).await?;
     let ids: Vec<SuspectId> = rows.iter().map(|s| s.id).collect();
-    let mut charges = queries::charges_of(&mut conn, &ids).await?;
+    let mut charges: HashMap<SuspectId, Vec<ChargeRow>> = HashMap::new();
+    for charge in queries::charges_of(&mut conn, &ids).await? {
+        charges.entry(charge.suspect_id).or_default().push(charge);
+    }
     let list: Vec<Suspect> = rows
         .into_iter()
         .map(|s| {
-            let (mine, rest) = charges.drain(..).partition(|c| c.suspect_id == s.id);
-            charges = rest;
+            let mine = charges.remove(&s.id).unwrap_or_default();
             Suspect::from_rows(s, mine)
         })
         .collect();
@@ -86,8 +90,7 @@ pub async fn create_suspect(
     let input = body.0;
     check_arrest(input.status, input.arrested_on)?;
     let mut conn = state.conn().await?;
-    cases::ensure_visible(&mut conn, &user, case_id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    cases::ensure_changeable(&mut conn, &user, case_id).await?;
     let suspect = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;
@@ -136,12 +139,6 @@ pub async fn create_suspect(
     ))
 }
 
-async fn visible_suspect_case(conn: &mut AsyncPgConnection, user: &AuthUser, id: SuspectId) -> ApiResult<CaseId> {
-    let case_id = queries::suspect_case(conn, id).await?;
-    cases::ensure_visible(conn, user, case_id).await?;
-    Ok(case_id)
-}
-
 /// One suspect with the charges against them.
 #[utoipa::path(
     tag = "prosecution",
@@ -160,7 +157,8 @@ pub async fn get_suspect(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let mut conn = state.conn().await?;
-    let case_id = visible_suspect_case(&mut conn, &user, id).await?;
+    let case_id = queries::suspect_case(&mut conn, id).await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
     let suspect = load(&mut conn, id).await?;
     AuditEvent::by(&user, "suspect.read", "case", case_id)
         .details(json!({"suspect_id": id}))
@@ -192,8 +190,8 @@ pub async fn update_suspect(
     let id = id.into_inner();
     let input = body.0;
     let mut conn = state.conn().await?;
-    let case_id = visible_suspect_case(&mut conn, &user, id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    let case_id = queries::suspect_case(&mut conn, id).await?;
+    cases::ensure_changeable(&mut conn, &user, case_id).await?;
     let suspect = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;
@@ -257,8 +255,8 @@ pub async fn create_charge(
     let suspect_id = id.into_inner();
     let input = body.0;
     let mut conn = state.conn().await?;
-    let case_id = visible_suspect_case(&mut conn, &user, suspect_id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    let case_id = queries::suspect_case(&mut conn, suspect_id).await?;
+    cases::ensure_changeable(&mut conn, &user, case_id).await?;
     let charge = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;
@@ -346,8 +344,7 @@ pub async fn update_charge(
     let input = body.0;
     let mut conn = state.conn().await?;
     let case_id = queries::charge_case(&mut conn, id).await?;
-    cases::ensure_visible(&mut conn, &user, case_id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    cases::ensure_changeable(&mut conn, &user, case_id).await?;
     let charge = conn
         .transaction(async |conn| {
             let case = cases::queries::find_for_update(conn, case_id).await?;

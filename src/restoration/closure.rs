@@ -31,14 +31,6 @@ const FOLLOW_UP_AFTER: Months = Months::new(24);
 /// A `restored` closure needs a threshold-meeting assessment this recent.
 const RESTORED_WITHIN_DAYS: i64 = 90;
 
-async fn load(conn: &mut diesel_async::AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<Survivor> {
-    let row = survivor_queries::find(conn, id).await?;
-    survivor_queries::hydrate(conn, vec![row], survivors::view_scope(user))
-        .await?
-        .pop()
-        .ok_or_else(ApiError::not_found)
-}
-
 /// Close the survivor's restoration. `restored` needs an assessment meeting the threshold within
 /// the 90 days before closure (409 otherwise); every closure schedules a follow-up two years later.
 #[utoipa::path(
@@ -144,7 +136,7 @@ pub async fn close_survivor(
                 .details(json!({"reason": input.reason, "follow_up_due_on": due_on}))
                 .record(conn)
                 .await?;
-            load(conn, &user, id).await
+            survivors::load(conn, &user, id).await
         })
         .await?;
     Ok(ok_with_etag(survivor.version, &survivor))
@@ -204,7 +196,7 @@ pub async fn reopen_survivor(
             AuditEvent::by(&user, "survivor.reopen", "survivor", id)
                 .record(conn)
                 .await?;
-            load(conn, &user, id).await
+            survivors::load(conn, &user, id).await
         })
         .await?;
     Ok(ok_with_etag(survivor.version, &survivor))

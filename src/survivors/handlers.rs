@@ -8,7 +8,7 @@ use super::{
         CaseSurvivor, CreateSurvivor, CreateSurvivorAssignment, Identity, IdentityRecord, LinkSurvivor, Survivor,
         SurvivorAssignment, SurvivorFilter, UpdateSurvivor, check_age,
     },
-    ensure_restoration, ensure_visible,
+    ensure_restoration, ensure_visible, load,
     models::{
         CaseLinkRow, RestorationStatus, SurvivorAssignmentRole, SurvivorAssignmentRow, SurvivorChanges, SurvivorRow,
     },
@@ -26,12 +26,6 @@ use crate::{
     state::AppState,
     users,
 };
-
-async fn load(conn: &mut AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<Survivor> {
-    let row = queries::find(conn, id).await?;
-    let mut built = queries::hydrate(conn, vec![row], super::view_scope(user)).await?;
-    built.pop().ok_or_else(ApiError::not_found)
-}
 
 fn new_row(input: CreateSurvivor) -> SurvivorRow {
     let now = Utc::now();
@@ -302,8 +296,7 @@ pub async fn link_case_survivor(
     let case_id = id.into_inner();
     let input = body.0;
     let mut conn = state.conn().await?;
-    cases::ensure_visible(&mut conn, &user, case_id).await?;
-    policy::require(&user, policy::Permission::ChangeCases)?;
+    cases::ensure_changeable(&mut conn, &user, case_id).await?;
     let (link, survivor) = conn
         .transaction(async |conn| {
             let survivor_id = match (input.survivor_id, input.survivor) {
@@ -333,11 +326,8 @@ pub async fn link_case_survivor(
                 },
             )
             .await
-            .map_err(|e| match ApiError::from(e) {
-                err if err.code() == "already_exists" => {
-                    ApiError::conflict("already_linked", "This survivor is already linked to the case.")
-                }
-                err => err,
+            .map_err(|e| {
+                ApiError::from(e).or_conflict("already_linked", "This survivor is already linked to the case.")
             })?;
             AuditEvent::by(&user, "survivor.link_case", "survivor", survivor_id)
                 .details(json!({"case_id": case_id, "role": link.role}))
@@ -430,11 +420,8 @@ pub async fn create_survivor_assignment(
                 },
             )
             .await
-            .map_err(|e| match ApiError::from(e) {
-                err if err.code() == "already_exists" => {
-                    ApiError::conflict("already_assigned", "This user is already assigned to the survivor.")
-                }
-                err => err,
+            .map_err(|e| {
+                ApiError::from(e).or_conflict("already_assigned", "This user is already assigned to the survivor.")
             })?;
             AuditEvent::by(&user, "survivor.assign", "survivor", id)
                 .details(json!({"user_id": row.user_id, "role": row.role}))

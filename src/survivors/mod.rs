@@ -22,6 +22,15 @@ pub fn view_scope(user: &AuthUser) -> policy::SurvivorScope {
     policy::survivor_scope(user).unwrap_or(policy::SurvivorScope::ThroughCasesOf(user.id))
 }
 
+/// A survivor as the caller is shown it (case summaries within the caller's reach).
+pub async fn load(conn: &mut AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<dto::Survivor> {
+    let row = queries::find(conn, id).await?;
+    queries::hydrate(conn, vec![row], view_scope(user))
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)
+}
+
 /// 404 unless the caller may see this survivor.
 pub async fn ensure_visible(conn: &mut AsyncPgConnection, user: &AuthUser, id: SurvivorId) -> ApiResult<()> {
     let scope = policy::survivor_scope(user).map_err(|_| ApiError::not_found())?;
