@@ -1,10 +1,13 @@
 //! The OpenAPI document: paths come from the handlers' `#[utoipa::path]`; this adds what is
-//! common to all of them (info, bearer auth, the problem responses every operation can give).
+//! common to all of them (info, bearer auth, and the problem responses that follow from an
+//! operation's shape: 401/403 when authenticated, 404 with a path id, 412 with If-Match, 413/415/422
+//! with a body). Handlers document only the answers particular to them.
 
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        ContentBuilder, OpenApi as Spec, Ref, ResponseBuilder,
+        ContentBuilder, OpenApi as Spec, Ref, RefOr, ResponseBuilder,
+        path::{Parameter, ParameterIn},
         security::{Http, HttpAuthScheme, SecurityScheme},
     },
 };
@@ -74,6 +77,19 @@ impl Modify for CommonResponses {
                     .as_ref()
                     .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
                 let has_body = op.request_body.is_some();
+                let params: Vec<&Parameter> = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| match p {
+                        RefOr::T(p) => Some(p),
+                        RefOr::Ref(_) => None,
+                    })
+                    .collect();
+                let addresses_a_record = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+                let conditional = params
+                    .iter()
+                    .any(|p| p.parameter_in == ParameterIn::Header && p.name.eq_ignore_ascii_case("If-Match"));
                 let mut add = |status: &str, description: &str| {
                     op.responses
                         .responses
@@ -84,6 +100,12 @@ impl Modify for CommonResponses {
                 if !public {
                     add("401", "Missing, invalid or expired credentials");
                     add("403", "Your role may not do this (records out of reach answer 404)");
+                }
+                if addresses_a_record {
+                    add("404", "No such record, or not within your reach");
+                }
+                if conditional {
+                    add("412", "If-Match does not match the current ETag; read again and retry");
                 }
                 if has_body {
                     add("413", "Body too large");

@@ -30,7 +30,7 @@ async fn load(conn: &mut AsyncPgConnection, id: CaseId) -> ApiResult<Case> {
     tag = "cases",
     operation_id = "list_cases",
     params(CaseFilter, PageParams),
-    responses((status = 200, body = Page<Case>), (status = 403, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Page<Case>))
 )]
 #[get("/cases")]
 pub async fn list_cases(
@@ -80,7 +80,6 @@ pub async fn list_cases(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe: the first response is replayed.")),
     responses(
         (status = 201, body = Case, headers(("ETag" = String), ("Location" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/cases")]
@@ -185,8 +184,6 @@ pub async fn get_case(state: web::Data<AppState>, user: AuthUser, id: web::Path<
     params(("id" = CaseId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Case, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/cases/{id}")]
@@ -262,9 +259,7 @@ pub async fn update_case(
     responses(
         (status = 200, body = Case, headers(("ETag" = String))),
         (status = 403, description = "Closing needs a program manager; admins do not change cases", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Move not allowed from the current stage, or its requirement unmet; `extensions.allowed` lists the allowed moves", body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/cases/{id}/transitions")]

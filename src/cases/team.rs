@@ -27,7 +27,7 @@ use crate::{
     tag = "cases",
     operation_id = "list_case_events",
     params(("id" = CaseId, Path), PageParams),
-    responses((status = 200, body = Page<Event>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Page<Event>))
 )]
 #[get("/cases/{id}/events")]
 pub async fn list_events(
@@ -54,7 +54,7 @@ pub async fn list_events(
     operation_id = "create_case_event",
     request_body = CreateEvent,
     params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
-    responses((status = 201, body = Event), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, body = Event))
 )]
 #[post("/cases/{id}/events")]
 pub async fn create_event(
@@ -108,7 +108,7 @@ pub async fn create_event(
     tag = "cases",
     operation_id = "list_case_assignments",
     params(("id" = CaseId, Path)),
-    responses((status = 200, body = Vec<Assignment>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<Assignment>))
 )]
 #[get("/cases/{id}/assignments")]
 pub async fn list_assignments(
@@ -135,8 +135,6 @@ pub async fn list_assignments(
     params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
         (status = 201, body = Assignment),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already assigned", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -195,8 +193,6 @@ pub async fn create_assignment(
     params(("id" = CaseId, Path), ("user_id" = UserId, Path)),
     responses(
         (status = 204, description = "Unassigned"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/cases/{id}/assignments/{user_id}")]
@@ -230,8 +226,6 @@ pub async fn delete_assignment(
     params(("id" = CaseId, Path), PageParams),
     responses(
         (status = 200, body = Page<AuditEntry>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/cases/{id}/access-log")]

@@ -46,7 +46,6 @@ pub async fn list_partners(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe: the first response is replayed.")),
     responses(
         (status = 201, body = Partner, headers(("ETag" = String), ("Location" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -98,7 +97,6 @@ pub async fn create_partner(
     params(("id" = PartnerId, Path)),
     responses(
         (status = 200, body = Partner, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/partners/{id}")]
@@ -121,10 +119,7 @@ pub async fn get_partner(
     params(("id" = PartnerId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Partner, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/partners/{id}")]

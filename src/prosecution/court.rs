@@ -57,7 +57,7 @@ async fn record_outcome(conn: &mut AsyncPgConnection, row: &CourtSessionRow, by:
     tag = "prosecution",
     operation_id = "list_court_sessions",
     params(("id" = CaseId, Path)),
-    responses((status = 200, body = Vec<CourtSession>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<CourtSession>))
 )]
 #[get("/cases/{id}/court-sessions")]
 pub async fn list_court_sessions(
@@ -83,7 +83,6 @@ pub async fn list_court_sessions(
     params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
         (status = 201, body = CourtSession, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/cases/{id}/court-sessions")]
@@ -152,9 +151,7 @@ pub async fn create_court_session(
     params(("id" = CourtSessionId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = CourtSession, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The outcome is recorded; the session cannot go back to scheduled", body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/court-sessions/{id}")]

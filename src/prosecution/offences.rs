@@ -10,7 +10,7 @@ use super::{
 use crate::{
     audit::AuditEvent,
     auth::{AuthUser, policy},
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult},
     extract::{IfMatch, ValidatedJson, ok_with_etag},
     state::AppState,
 };
@@ -21,7 +21,7 @@ use crate::{
     tag = "prosecution",
     operation_id = "list_offences",
     params(OffenceFilter),
-    responses((status = 200, body = Vec<Offence>), (status = 403, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<Offence>))
 )]
 #[get("/offences")]
 pub async fn list_offences(
@@ -43,9 +43,6 @@ pub async fn list_offences(
     params(("code" = String, Path), ("If-Match" = Option<String>, Header, description = "The version read; 412 when stale.")),
     responses(
         (status = 200, body = Offence, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/offences/{code}")]

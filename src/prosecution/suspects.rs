@@ -20,7 +20,7 @@ use crate::{
         self,
         models::{EventKind, EventRow},
     },
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult},
     extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
     ids::{CaseId, ChargeId, SuspectId},
     state::AppState,
@@ -37,7 +37,7 @@ async fn load(conn: &mut AsyncPgConnection, id: SuspectId) -> ApiResult<Suspect>
     tag = "prosecution",
     operation_id = "list_case_suspects",
     params(("id" = CaseId, Path)),
-    responses((status = 200, body = Vec<Suspect>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<Suspect>))
 )]
 #[get("/cases/{id}/suspects")]
 pub async fn list_suspects(
@@ -76,7 +76,6 @@ pub async fn list_suspects(
     params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
         (status = 201, body = Suspect, headers(("ETag" = String), ("Location" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/cases/{id}/suspects")]
@@ -146,7 +145,6 @@ pub async fn create_suspect(
     params(("id" = SuspectId, Path)),
     responses(
         (status = 200, body = Suspect, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/suspects/{id}")]
@@ -175,8 +173,6 @@ pub async fn get_suspect(
     params(("id" = SuspectId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Suspect, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/suspects/{id}")]
@@ -242,7 +238,6 @@ pub async fn update_suspect(
     params(("id" = SuspectId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
         (status = 201, body = Charge, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/suspects/{id}/charges")]
@@ -328,8 +323,6 @@ async fn check_offence(conn: &mut AsyncPgConnection, code: &str) -> ApiResult<su
     params(("id" = ChargeId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Charge, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/charges/{id}")]

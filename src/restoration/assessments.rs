@@ -13,7 +13,7 @@ use super::{
 use crate::{
     audit::AuditEvent,
     auth::AuthUser,
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult},
     extract::ValidatedJson,
     ids::{AssessmentId, SurvivorId},
     state::AppState,
@@ -25,7 +25,7 @@ use crate::{
     tag = "restoration",
     operation_id = "list_assessments",
     params(("id" = SurvivorId, Path)),
-    responses((status = 200, body = Vec<Assessment>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<Assessment>))
 )]
 #[get("/survivors/{id}/assessments")]
 pub async fn list_assessments(
@@ -54,7 +54,7 @@ pub async fn list_assessments(
     operation_id = "create_assessment",
     request_body = CreateAssessment,
     params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
-    responses((status = 201, body = Assessment), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, body = Assessment))
 )]
 #[post("/survivors/{id}/assessments")]
 pub async fn create_assessment(

@@ -40,7 +40,6 @@ const RESTORED_WITHIN_DAYS: i64 = 90;
     params(("id" = SurvivorId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Survivor, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already closed, or `restored` without a recent assessment meeting the threshold", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -150,7 +149,6 @@ pub async fn close_survivor(
     params(("id" = SurvivorId, Path)),
     responses(
         (status = 200, body = Survivor, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not closed", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -207,7 +205,7 @@ pub async fn reopen_survivor(
     tag = "restoration",
     operation_id = "list_follow_ups",
     params(FollowUpFilter, PageParams),
-    responses((status = 200, body = Page<FollowUp>), (status = 403, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Page<FollowUp>))
 )]
 #[get("/follow-ups")]
 pub async fn list_follow_ups(
@@ -250,7 +248,6 @@ pub async fn list_follow_ups(
     params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
         (status = 201, body = FollowUp),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The survivor's restoration is not closed", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -37,7 +37,7 @@ pub async fn allows(
     tag = "restoration",
     operation_id = "list_consents",
     params(("id" = SurvivorId, Path)),
-    responses((status = 200, body = Vec<Consent>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<Consent>))
 )]
 #[get("/survivors/{id}/consents")]
 pub async fn list_consents(
@@ -62,7 +62,7 @@ pub async fn list_consents(
     operation_id = "create_consent",
     request_body = CreateConsent,
     params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
-    responses((status = 201, body = Consent), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, body = Consent))
 )]
 #[post("/survivors/{id}/consents")]
 pub async fn create_consent(
@@ -172,7 +172,6 @@ pub async fn create_consent(
     params(("id" = ConsentId, Path)),
     responses(
         (status = 200, body = Consent),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already withdrawn", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     audit::AuditEvent,
     auth::AuthUser,
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult},
     extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
     ids::{ServiceId, ServiceSessionId, SurvivorId},
     state::AppState,
@@ -42,7 +42,7 @@ async fn service_in_reach(conn: &mut AsyncPgConnection, user: &AuthUser, id: Ser
     tag = "restoration",
     operation_id = "list_services",
     params(("id" = SurvivorId, Path)),
-    responses((status = 200, body = Vec<Service>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<Service>))
 )]
 #[get("/survivors/{id}/services")]
 pub async fn list_services(
@@ -66,7 +66,7 @@ pub async fn list_services(
     operation_id = "create_service",
     request_body = CreateService,
     params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
-    responses((status = 201, body = Service, headers(("ETag" = String))), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, body = Service, headers(("ETag" = String))))
 )]
 #[post("/survivors/{id}/services")]
 pub async fn create_service(
@@ -123,8 +123,6 @@ pub async fn create_service(
     params(("id" = ServiceId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Service, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/services/{id}")]
@@ -174,7 +172,7 @@ pub async fn update_service(
     tag = "restoration",
     operation_id = "list_service_sessions",
     params(("id" = ServiceId, Path)),
-    responses((status = 200, body = Vec<ServiceSession>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<ServiceSession>))
 )]
 #[get("/services/{id}/sessions")]
 pub async fn list_sessions(
@@ -198,7 +196,7 @@ pub async fn list_sessions(
     operation_id = "create_service_session",
     request_body = CreateServiceSession,
     params(("id" = ServiceId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
-    responses((status = 201, body = ServiceSession), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, body = ServiceSession))
 )]
 #[post("/services/{id}/sessions")]
 pub async fn create_session(

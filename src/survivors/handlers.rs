@@ -83,7 +83,7 @@ async fn create(conn: &mut AsyncPgConnection, user: &AuthUser, input: CreateSurv
     tag = "survivors",
     operation_id = "list_survivors",
     params(SurvivorFilter, PageParams),
-    responses((status = 200, body = Page<Survivor>), (status = 403, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Page<Survivor>))
 )]
 #[get("/survivors")]
 pub async fn list_survivors(
@@ -124,7 +124,6 @@ pub async fn list_survivors(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
         (status = 201, body = Survivor, headers(("ETag" = String), ("Location" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/survivors")]
@@ -156,7 +155,6 @@ pub async fn create_survivor(
     params(("id" = SurvivorId, Path)),
     responses(
         (status = 200, body = Survivor, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/survivors/{id}")]
@@ -183,9 +181,6 @@ pub async fn get_survivor(
     params(("id" = SurvivorId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Survivor, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/survivors/{id}")]
@@ -241,7 +236,7 @@ pub async fn update_survivor(
     tag = "survivors",
     operation_id = "list_case_survivors",
     params(("id" = CaseId, Path)),
-    responses((status = 200, body = Vec<CaseSurvivor>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<CaseSurvivor>))
 )]
 #[get("/cases/{id}/survivors")]
 pub async fn list_case_survivors(
@@ -282,7 +277,6 @@ pub async fn list_case_survivors(
     params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
         (status = 201, body = CaseSurvivor),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already linked", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -354,7 +348,7 @@ pub async fn link_case_survivor(
     tag = "survivors",
     operation_id = "list_survivor_assignments",
     params(("id" = SurvivorId, Path)),
-    responses((status = 200, body = Vec<SurvivorAssignment>), (status = 404, body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Vec<SurvivorAssignment>))
 )]
 #[get("/survivors/{id}/assignments")]
 pub async fn list_survivor_assignments(
@@ -380,8 +374,6 @@ pub async fn list_survivor_assignments(
     params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
         (status = 201, body = SurvivorAssignment),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -440,8 +432,6 @@ pub async fn create_survivor_assignment(
     params(("id" = SurvivorId, Path), ("user_id" = UserId, Path)),
     responses(
         (status = 204, description = "Unassigned"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/survivors/{id}/assignments/{user_id}")]
@@ -483,7 +473,6 @@ async fn ensure_identity_access(conn: &mut AsyncPgConnection, user: &AuthUser, i
     params(("id" = SurvivorId, Path)),
     responses(
         (status = 200, body = IdentityRecord, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such survivor within reach, or no identity recorded", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -528,9 +517,6 @@ pub async fn get_identity(
     params(("id" = SurvivorId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = IdentityRecord, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/survivors/{id}/identity")]
@@ -578,8 +564,6 @@ pub async fn put_identity(
     params(("id" = SurvivorId, Path), PageParams),
     responses(
         (status = 200, body = Page<AuditEntry>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/survivors/{id}/access-log")]

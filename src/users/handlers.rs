@@ -29,7 +29,6 @@ fn partner_needs_organization() -> ApiError {
     params(UserFilter, PageParams),
     responses(
         (status = 200, body = Page<User>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/users")]
@@ -54,7 +53,6 @@ pub async fn list_users(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe: the first response is replayed.")),
     responses(
         (status = 201, body = User, headers(("ETag" = String), ("Location" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -103,8 +101,6 @@ pub async fn create_user(
     params(("id" = UserId, Path)),
     responses(
         (status = 200, body = User, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/users/{id}")]
@@ -123,10 +119,7 @@ pub async fn get_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<
     params(("id" = UserId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = User, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/users/{id}")]
