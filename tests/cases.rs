@@ -1393,3 +1393,56 @@ async fn a_retried_case_creation_opens_one_case() {
         1
     );
 }
+
+#[actix_web::test]
+async fn stale_etags_are_refused_on_every_part_of_a_case() {
+    let app = TestApp::new().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let case = create_case(&app, &worker, "kilifi", 20).await;
+    let cid = id(&case).to_string();
+    let suspect = app
+        .post(
+            &format!("/api/v1/cases/{cid}/suspects"),
+            &worker.token,
+            json!({"name": "S", "role": "agent", "relationship": "neighbour"}),
+        )
+        .await
+        .json();
+    let charge = app
+        .post(
+            &format!("/api/v1/suspects/{}/charges", id(&suspect)),
+            &worker.token,
+            json!({"offence_code": "ctip-3-5", "filed_on": days_ago(2)}),
+        )
+        .await
+        .json();
+    let session = app
+        .post(
+            &format!("/api/v1/cases/{cid}/court-sessions"),
+            &worker.token,
+            json!({"court": "Malindi", "scheduled_on": days_ago(-3), "purpose": "plea"}),
+        )
+        .await
+        .json();
+    for (path, body) in [
+        (
+            format!("/api/v1/suspects/{}", id(&suspect)),
+            json!({"notes": "seen in Watamu"}),
+        ),
+        (
+            format!("/api/v1/charges/{}", id(&charge)),
+            json!({"court_file_number": "MLD 1/2025"}),
+        ),
+        (
+            format!("/api/v1/court-sessions/{}", id(&session)),
+            json!({"court": "Malindi Law Courts"}),
+        ),
+    ] {
+        app.patch(&path, &worker.token, Some("\"2\""), body.clone())
+            .await
+            .expect_problem(412, "stale_version");
+        let ok = app.patch(&path, &worker.token, Some("\"1\""), body).await;
+        ok.expect(200);
+        assert_eq!(ok.header("etag"), Some("\"2\""), "{path}");
+    }
+}

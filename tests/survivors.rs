@@ -1099,6 +1099,78 @@ async fn admins_read_everything_but_do_not_change_case_or_restoration_records() 
         .insert_header(bearer(admin))
         .set_json(json!({"legal_name": "X"}));
     app.send(put).await.expect_problem(403, "forbidden");
+    // Every other kind of change to case or restoration records, in one sweep.
+    let suspect = app
+        .post(
+            &format!("/api/v1/cases/{cid}/suspects"),
+            &w.worker.token,
+            json!({"name": "S", "role": "agent", "relationship": "stranger"}),
+        )
+        .await
+        .json();
+    let sus = id(&suspect).to_string();
+    for (path, body) in [
+        (
+            format!("/api/v1/cases/{cid}/transitions"),
+            json!({"to": "investigation", "occurred_on": days_ago(0)}),
+        ),
+        (
+            format!("/api/v1/cases/{cid}/court-sessions"),
+            json!({"court": "X", "scheduled_on": days_ago(-1), "purpose": "plea"}),
+        ),
+        (
+            format!("/api/v1/suspects/{sus}/charges"),
+            json!({"offence_code": "soa-15", "filed_on": days_ago(1)}),
+        ),
+        (
+            format!("/api/v1/cases/{cid}/survivors"),
+            json!({"survivor_id": w.theirs["id"]}),
+        ),
+        ("/api/v1/survivors".to_string(), survivor_body("X", 12)),
+        (
+            format!("/api/v1/survivors/{sid}/consents"),
+            json!({"purpose": "services", "given_by": "guardian", "guardian_relationship": "aunt", "child_assent": true, "given_on": days_ago(1)}),
+        ),
+        (
+            format!("/api/v1/survivors/{sid}/assessments"),
+            json!({"kind": "intake", "assessed_on": days_ago(1), "scores": scores(2.0)}),
+        ),
+        (
+            format!("/api/v1/survivors/{sid}/follow-ups"),
+            json!({"conducted_on": days_ago(0), "outcome": "sustained"}),
+        ),
+        (
+            format!("/api/v1/survivors/{sid}/reopen"),
+            json!({"reopened_on": days_ago(0), "reason": "x"}),
+        ),
+    ] {
+        let r = app.post(&path, admin, body).await;
+        assert_eq!(r.status.as_u16(), 403, "admin POST {path}: {}", r.text());
+    }
+    app.patch(&format!("/api/v1/suspects/{sus}"), admin, None, json!({"notes": "x"}))
+        .await
+        .expect_problem(403, "forbidden");
+    app.patch(
+        &format!("/api/v1/survivors/{sid}"),
+        admin,
+        None,
+        json!({"placement": "family"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    // Case workers do not run restoration either.
+    app.post(
+        &format!("/api/v1/survivors/{sid}/assessments"),
+        &w.worker.token,
+        json!({"kind": "intake", "assessed_on": days_ago(1), "scores": scores(2.0)}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    assert_eq!(
+        app.count("SELECT count(*) FROM charges").await + app.count("SELECT count(*) FROM assessments").await,
+        0
+    );
+
     // Program managers supervise: they may change cases and restoration, not identities.
     app.patch(
         &format!("/api/v1/cases/{cid}"),
@@ -1116,4 +1188,38 @@ async fn admins_read_everything_but_do_not_change_case_or_restoration_records() 
     .await
     .expect(201);
     assert_eq!(app.count("SELECT count(*) FROM survivor_services").await, 1);
+}
+
+#[actix_web::test]
+async fn stale_etags_are_refused_on_survivors_and_identities() {
+    let w = world().await;
+    let app = &w.app;
+    let path = format!("/api/v1/survivors/{}", id(&w.mine));
+    app.patch(&path, &w.aftercare.token, Some("\"7\""), json!({"placement": "family"}))
+        .await
+        .expect_problem(412, "stale_version");
+    app.patch(&path, &w.aftercare.token, Some("\"1\""), json!({"placement": "family"}))
+        .await
+        .expect(200);
+    let identity = format!("{path}/identity");
+    let put = |tag: Option<&str>| {
+        let mut req = TestRequest::put()
+            .uri(&identity)
+            .insert_header(bearer(&w.aftercare.token))
+            .set_json(json!({"legal_name": "A B"}));
+        if let Some(tag) = tag {
+            req = req.insert_header(("If-Match", tag.to_string()));
+        }
+        req
+    };
+    app.send(put(None)).await.expect(200);
+    app.send(put(Some("\"1\""))).await.expect(200);
+    app.send(put(Some("\"1\""))).await.expect_problem(412, "stale_version");
+    let close = format!("{path}/close");
+    let req = TestRequest::post()
+        .uri(&close)
+        .insert_header(bearer(&w.aftercare.token))
+        .insert_header(("If-Match", "\"1\""))
+        .set_json(json!({"closed_on": days_ago(0), "reason": "other"}));
+    app.send(req).await.expect_problem(412, "stale_version");
 }
