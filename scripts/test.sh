@@ -15,3 +15,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 cargo test --locked "$@"
+
+# The contract: on a full run (no arguments), the committed spec is checked with the tools
+# frontend teams use.
+if [ $# -eq 0 ]; then
+  scripts/contract.sh spec
+fi

@@ -35,12 +35,58 @@ impl FieldError {
     }
 }
 
+/// The stable, machine-readable code of every problem the API answers (`Problem.code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, strum::AsRefStr, strum::Display)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ErrorCode {
+    AlreadyAssigned,
+    AlreadyClosed,
+    AlreadyExists,
+    AlreadyLinked,
+    AlreadyWithdrawn,
+    ConcurrentUpdate,
+    ConstraintViolation,
+    DatabaseUnavailable,
+    Forbidden,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InternalError,
+    InvalidBody,
+    InvalidCursor,
+    InvalidIdempotencyKey,
+    InvalidPath,
+    InvalidQuery,
+    InvalidReference,
+    InvalidTransition,
+    InvalidValue,
+    MalformedBody,
+    MethodNotAllowed,
+    NoFollowUpDue,
+    NotClosed,
+    NotFound,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    PreconditionRequired,
+    RateLimited,
+    RequirementUnmet,
+    RestorationThresholdUnmet,
+    SelfLockout,
+    SessionOutcomeRecorded,
+    StaleVersion,
+    TokenExpired,
+    Unauthenticated,
+    UnknownParameter,
+    UnsupportedMediaType,
+    ValidationFailed,
+}
+
 /// RFC 9457 problem details, as every error of the API is rendered.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "type": "urn:haki:problem:validation_failed", "title": "Unprocessable Entity", "status": 422,
     "detail": "The request has invalid fields.", "code": "validation_failed",
-    "request_id": "0193a1b2-...", "errors": [{"field": "email", "code": "email", "message": "must be an email address"}]
+    "request_id": "0193a1b2-...", "errors": [{"field": "email", "code": "email", "message": "must be an email address"}], "extensions": null
 }))]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -49,13 +95,12 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// Stable machine-readable error code.
-    pub code: String,
+    pub code: ErrorCode,
     /// The `X-Request-Id` of the request, to quote when reporting a problem.
     pub request_id: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Every field at fault (empty when the problem is not about fields).
     pub errors: Vec<FieldError>,
     /// Extra machine-readable facts about some errors (e.g. the allowed moves of a transition).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub extensions: Option<serde_json::Value>,
 }
 
@@ -66,11 +111,15 @@ pub struct ApiError(Box<ApiErrorInner>);
 #[derive(Debug)]
 pub struct ApiErrorInner {
     status: StatusCode,
-    code: Cow<'static, str>,
+    code: ErrorCode,
     detail: Cow<'static, str>,
     errors: Vec<FieldError>,
     extensions: Option<serde_json::Value>,
     retry_after: Option<u64>,
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750).
+    challenge: Option<&'static str>,
+    /// Methods the resource allows, sent as `Allow` with a 405.
+    allow: Option<String>,
     /// Logged, never sent.
     source: Option<String>,
 }
@@ -97,54 +146,102 @@ impl std::ops::DerefMut for ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         ApiError(Box::new(ApiErrorInner {
             status,
-            code: code.into(),
+            code,
             detail: detail.into(),
             errors: Vec::new(),
             extensions: None,
             retry_after: None,
+            challenge: None,
+            allow: None,
             source: None,
         }))
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
     pub fn unauthenticated(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, detail);
+        e.challenge = Some(r#"Bearer realm="haki""#);
+        e
+    }
+
+    /// A bearer token was sent but is not valid (forged, malformed, revoked).
+    pub fn invalid_token(detail: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, detail);
+        e.challenge =
+            Some(r#"Bearer realm="haki", error="invalid_token", error_description="The access token is not valid""#);
+        e
+    }
+
+    /// A genuine token past its `exp`: the client should renew it (log in again).
+    pub fn token_expired() -> Self {
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::TokenExpired,
+            "The access token has expired; log in again for a new one.",
+        );
+        e.challenge =
+            Some(r#"Bearer realm="haki", error="invalid_token", error_description="The access token expired""#);
+        e
+    }
+
+    /// 405 naming the methods the resource does allow.
+    pub fn method_not_allowed(allow: String) -> Self {
+        let mut e = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            format!("This resource does not support that method; it allows {allow}."),
+        );
+        e.allow = Some(allow);
+        e
+    }
+
+    /// 428: a write of a versioned record must say which version it read.
+    pub fn precondition_required() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            ErrorCode::PreconditionRequired,
+            "Send If-Match with the ETag you read (e.g. If-Match: \"3\"), so that no change made since is overwritten.",
+        )
     }
 
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "Your role may not do this.")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "Your role may not do this.",
+        )
     }
 
     /// Missing, or outside the caller's reach: the two are indistinguishable on purpose.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource.")
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "No such resource.")
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn conflict(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
     pub fn precondition_failed() -> Self {
         Self::new(
             StatusCode::PRECONDITION_FAILED,
-            "stale_version",
+            ErrorCode::StaleVersion,
             "The resource changed since you read it (If-Match does not match its ETag); read it again and retry.",
         )
     }
 
-    pub fn unprocessable(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn unprocessable(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
     /// 422 listing the fields at fault.
     pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
-        Self::unprocessable("validation_failed", "The request has invalid fields.").with_errors(errors)
+        Self::unprocessable(ErrorCode::ValidationFailed, "The request has invalid fields.").with_errors(errors)
     }
 
     pub fn invalid_field(field: &str, code: &str, message: &str) -> Self {
@@ -154,7 +251,7 @@ impl ApiError {
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "Too many requests; retry later.",
         );
         e.retry_after = Some(retry_after_secs.max(1));
@@ -164,7 +261,7 @@ impl ApiError {
     pub fn unavailable(source: impl std::fmt::Display) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            ErrorCode::DatabaseUnavailable,
             "The database cannot be reached right now; retry shortly.",
         );
         e.source = Some(source.to_string());
@@ -175,7 +272,7 @@ impl ApiError {
     pub fn internal(source: impl std::fmt::Display) -> Self {
         let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "An unexpected error occurred.",
         );
         e.source = Some(source.to_string());
@@ -194,16 +291,16 @@ impl ApiError {
 
     /// A unique-constraint conflict (`already_exists`) said in the words of the operation, e.g.
     /// `already_assigned`; any other error is left as it is.
-    pub fn or_conflict(self, code: &'static str, detail: &'static str) -> Self {
-        if self.code == "already_exists" {
+    pub fn or_conflict(self, code: ErrorCode, detail: &'static str) -> Self {
+        if self.code == ErrorCode::AlreadyExists {
             ApiError::conflict(code, detail)
         } else {
             self
         }
     }
 
-    pub fn code(&self) -> &str {
-        &self.code
+    pub fn code(&self) -> ErrorCode {
+        self.code
     }
 
     fn problem(&self) -> Problem {
@@ -212,7 +309,7 @@ impl ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").to_string(),
             status: self.status.as_u16(),
             detail: self.detail.to_string(),
-            code: self.code.to_string(),
+            code: self.code,
             request_id: current_request_id(),
             errors: self.errors.clone(),
             extensions: self.extensions.clone(),
@@ -235,6 +332,12 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(challenge) = self.challenge {
+            res.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let Some(allow) = &self.allow {
+            res.insert_header((header::ALLOW, allow.as_str()));
         }
         res.json(self.problem())
     }
@@ -266,30 +369,34 @@ impl From<DieselError> for ApiError {
             DieselError::NotFound => ApiError::not_found(),
             DieselError::DatabaseError(kind, info) => match kind {
                 DatabaseErrorKind::UniqueViolation => {
-                    let mut e =
-                        ApiError::conflict("already_exists", "A record with the same unique value already exists.");
+                    let mut e = ApiError::conflict(
+                        ErrorCode::AlreadyExists,
+                        "A record with the same unique value already exists.",
+                    );
                     if let Some(field) = info.constraint_name().and_then(unique_constraint_field) {
                         e.errors = vec![FieldError::new(field, "taken", "is already taken")];
                     }
                     e
                 }
                 DatabaseErrorKind::ForeignKeyViolation => ApiError::unprocessable(
-                    "invalid_reference",
+                    ErrorCode::InvalidReference,
                     "The request refers to a record that does not exist.",
                 ),
-                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
-                    ApiError::unprocessable("constraint_violation", "The request breaks a rule of the data model.")
-                }
-                DatabaseErrorKind::SerializationFailure => {
-                    ApiError::conflict("concurrent_update", "A concurrent change got in the way; retry.")
-                }
+                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => ApiError::unprocessable(
+                    ErrorCode::ConstraintViolation,
+                    "The request breaks a rule of the data model.",
+                ),
+                DatabaseErrorKind::SerializationFailure => ApiError::conflict(
+                    ErrorCode::ConcurrentUpdate,
+                    "A concurrent change got in the way; retry.",
+                ),
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
                     ApiError::unavailable(err.to_string())
                 }
                 // Data exceptions (SQLSTATE class 22): a value PostgreSQL cannot hold, such as a
                 // date before 4713 BC or a NUL byte in a query parameter. The client's input.
                 _ if is_data_exception(info.message()) => ApiError::unprocessable(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     "A value in the request is outside what can be stored (e.g. a date out of range, a NUL character).",
                 ),
                 _ => ApiError::internal(format!("{err} ({:?})", info.details())),
@@ -317,24 +424,24 @@ pub fn json_error_handler(err: JsonPayloadError, _req: &HttpRequest) -> actix_we
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => payload_too_large(),
         JsonPayloadError::ContentType => unsupported_media_type(),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::unprocessable("invalid_body", e.to_string()).into()
+            ApiError::unprocessable(ErrorCode::InvalidBody, e.to_string()).into()
         }
-        other => ApiError::bad_request("malformed_body", other.to_string()).into(),
+        other => ApiError::bad_request(ErrorCode::MalformedBody, other.to_string()).into(),
     }
 }
 
 pub fn path_error_handler(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("invalid_path", format!("The path is not valid: {err}")).into()
+    ApiError::bad_request(ErrorCode::InvalidPath, format!("The path is not valid: {err}")).into()
 }
 
 pub fn query_error_handler(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("invalid_query", format!("The query string is not valid: {err}")).into()
+    ApiError::bad_request(ErrorCode::InvalidQuery, format!("The query string is not valid: {err}")).into()
 }
 
 pub fn payload_too_large() -> actix_web::Error {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         "The request body is too large.",
     )
     .into()
@@ -343,7 +450,7 @@ pub fn payload_too_large() -> actix_web::Error {
 pub fn unsupported_media_type() -> actix_web::Error {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        ErrorCode::UnsupportedMediaType,
         "Send the body as application/json.",
     )
     .into()

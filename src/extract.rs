@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use validator::Validate;
 
 use crate::{
-    error::{ApiError, FieldError, payload_too_large, unsupported_media_type, validation_errors},
+    error::{ApiError, ErrorCode, FieldError, payload_too_large, unsupported_media_type, validation_errors},
     middleware::RequestId,
     state::AppState,
 };
@@ -43,11 +43,13 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
                 if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     payload_too_large()
                 } else {
-                    ApiError::bad_request("malformed_body", "The request body could not be read.").into()
+                    ApiError::bad_request(ErrorCode::MalformedBody, "The request body could not be read.").into()
                 }
             })?;
-            let value: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::bad_request("malformed_body", format!("The body is not valid JSON: {e}")))?;
+            let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::bad_request(ErrorCode::MalformedBody, format!("The body is not valid JSON: {e}"))
+            })?;
+            whole_numbers_as_integers(&mut value);
             if let Some(field) = find_nul(&value, String::new()) {
                 return Err(
                     ApiError::invalid_field(&field, "nul_byte", "must not contain NUL (\\u0000) characters").into(),
@@ -60,6 +62,28 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
                 .map_err(|e| ApiError::invalid_fields(validation_errors(&e)))?;
             Ok(ValidatedJson(parsed))
         })
+    }
+}
+
+/// JSON does not tell `3` from `3.0`; neither does JSON Schema's `integer`. A whole number
+/// written with a fraction part is taken as the integer it is.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                // Exact: |f| < 2^53, so the conversion loses nothing.
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *value = Value::from(i);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 
@@ -170,8 +194,17 @@ pub enum IfMatchValue {
 }
 
 impl IfMatch {
-    /// 412 unless the header is absent, `*`, or names `current`.
+    /// For `PATCH`/`PUT` of a versioned record: 428 when the header is absent, 412 unless it is
+    /// `*` or names `current`. No update is silently lost.
     pub fn check(&self, current: i32) -> Result<(), ApiError> {
+        match &self.0 {
+            None => Err(ApiError::precondition_required()),
+            Some(_) => self.check_if_sent(current),
+        }
+    }
+
+    /// For state-changing `POST`s on one record (transitions, close, reopen): honoured when sent.
+    pub fn check_if_sent(&self, current: i32) -> Result<(), ApiError> {
         match &self.0 {
             None | Some(IfMatchValue::Any) => Ok(()),
             Some(IfMatchValue::Versions(v)) if v.contains(&current) => Ok(()),
@@ -255,7 +288,7 @@ pub fn assignee(param: Option<&str>, me: crate::ids::UserId) -> Result<Option<cr
         Some("me") => Ok(Some(me)),
         Some(id) => uuid::Uuid::parse_str(id)
             .map(|id| Some(crate::ids::UserId(id)))
-            .map_err(|_| ApiError::bad_request("invalid_query", "assigned_to must be `me` or a user id.")),
+            .map_err(|_| ApiError::bad_request(ErrorCode::InvalidQuery, "assigned_to must be `me` or a user id.")),
     }
 }
 

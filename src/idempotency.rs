@@ -18,7 +18,7 @@ use crate::{
     audit::AuditEvent,
     auth::AuthUser,
     db::schema::idempotency_keys as keys,
-    error::{ApiError, payload_too_large},
+    error::{ApiError, ErrorCode, payload_too_large},
     ids::UserId,
     state::AppState,
 };
@@ -49,11 +49,11 @@ pub async fn idempotency(
         Some(_) if req.method() != Method::POST => None,
         None => None,
         Some(value) => match value.to_str() {
-            Ok(k) if (1..=255).contains(&k.len()) => Some(k.to_owned()),
+            Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => Some(k.to_owned()),
             _ => {
                 let err = ApiError::bad_request(
-                    "invalid_idempotency_key",
-                    "Idempotency-Key must be 1–255 visible ASCII characters.",
+                    ErrorCode::InvalidIdempotencyKey,
+                    "Idempotency-Key must be 1–255 visible ASCII characters (no spaces), e.g. a UUID.",
                 );
                 return Ok(req.error_response(err));
             }
@@ -77,7 +77,7 @@ pub async fn idempotency(
         }
         Err(_) => {
             return Ok(req.error_response(ApiError::bad_request(
-                "malformed_body",
+                ErrorCode::MalformedBody,
                 "The request body could not be read.",
             )));
         }
@@ -204,13 +204,13 @@ async fn claim(state: &AppState, principal: UserId, key: &str, hash: &[u8]) -> R
         .await?;
     if stored.request_hash != hash {
         return Err(ApiError::unprocessable(
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was already used with a different request.",
         ));
     }
     let Some(status) = stored.status else {
         return Err(ApiError::conflict(
-            "idempotency_in_progress",
+            ErrorCode::IdempotencyInProgress,
             "A request with this Idempotency-Key is still being processed.",
         ));
     };

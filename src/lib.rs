@@ -38,13 +38,18 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::{ApiError, ErrorCode},
+    state::AppState,
+};
 
 /// Every documented route. Registered with `.service()` so that each lands in the spec.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.configure(ops::configure).service(
         scope("/api/v1")
             .wrap(from_fn(idempotency::idempotency))
+            .wrap(from_fn(reject_unknown_query))
+            .wrap(from_fn(auth::authenticate_first))
             .configure(auth::configure)
             .configure(users::configure)
             .configure(partners::configure)
@@ -97,7 +102,10 @@ pub fn build_app(
         |cors, origin| cors.allowed_origin(origin),
     );
     let (app, spec) = with_api(App::new());
+    let spec = openapi::refine(spec);
+    let routes = web::Data::new(openapi::RouteTable::from_spec(&spec));
     app.app_data(web::Data::from(state))
+        .app_data(routes)
         .app_data(
             web::JsonConfig::default()
                 .limit(limit)
@@ -106,7 +114,7 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(limit))
         .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
         .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
+        .service(SwaggerUi::new("/docs/{_:.*}").external_urls_from_iter_unchecked([("/openapi.json", spec)]))
         .route(
             "/docs",
             web::get().to(|| async {
@@ -120,15 +128,46 @@ pub fn build_app(
         .wrap(from_fn(middleware::observe))
 }
 
-/// No route answered: 405 when the path exists with other methods, else 404; both as problems.
-async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(if req.resource_map().has_resource(req.path()) {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This resource does not support that method.",
-        )
-    } else {
-        ApiError::not_found()
+/// No route answered: 405 with `Allow` when the path exists with other methods, else 404; both
+/// as problems.
+async fn fallback(req: HttpRequest, routes: web::Data<openapi::RouteTable>) -> Result<HttpResponse, ApiError> {
+    let allowed = routes.allowed(req.path()).or_else(|| {
+        // Documentation routes are not in the spec; they answer GET only.
+        req.resource_map().has_resource(req.path()).then(|| "GET".to_string())
+    });
+    Err(match allowed {
+        Some(allow) => ApiError::method_not_allowed(allow),
+        None => ApiError::not_found(),
     })
+}
+
+/// A query parameter the operation does not document is a 400 naming it, never silently ignored.
+async fn reject_unknown_query(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let unknown = req
+        .app_data::<web::Data<openapi::RouteTable>>()
+        .map(|routes| routes.unknown_query(req.method().as_str(), req.path(), req.query_string()))
+        .unwrap_or_default();
+    if unknown.is_empty() {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let errors = unknown
+        .iter()
+        .map(|name| {
+            error::FieldError::new(
+                name.clone(),
+                "unknown_parameter",
+                "is not a parameter of this operation",
+            )
+        })
+        .collect();
+    let err = ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::UnknownParameter,
+        format!("Unknown query parameter: {}.", unknown.join(", ")),
+    )
+    .with_errors(errors);
+    Ok(req.error_response(err))
 }

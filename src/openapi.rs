@@ -3,6 +3,7 @@
 //! operation's shape: 401/403 when authenticated, 404 with a path id, 412 with If-Match, 413/415/422
 //! with a body). Handlers document only the answers particular to them.
 
+use serde_json::{Value, json};
 use utoipa::{
     Modify, OpenApi,
     openapi::{
@@ -19,11 +20,18 @@ use utoipa::{
         description = "Case management and program monitoring against the commercial sexual exploitation of children. \
 Errors are RFC 9457 problem+json; lists use cursor pagination (`limit`, `cursor` → `next_cursor`); \
 mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Idempotency-Key`.",
-        license(name = "AGPL-3.0-only")
+        license(name = "GNU Affero General Public License v3.0 only", identifier = "AGPL-3.0-only"),
+        contact(name = "Haki programme team", url = "/docs/")
     ),
     servers((url = "/", description = "This server")),
     security(("bearer" = [])),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(
+        crate::error::Problem,
+        crate::error::FieldError,
+        crate::error::ErrorCode,
+        crate::cases::dto::CaseFlag,
+        crate::restoration::dto::FollowUpView
+    )),
     tags(
         (name = "auth", description = "Login, the caller's own account"),
         (name = "users", description = "User accounts (admin)"),
@@ -90,36 +98,268 @@ impl Modify for CommonResponses {
                 let conditional = params
                     .iter()
                     .any(|p| p.parameter_in == ParameterIn::Header && p.name.eq_ignore_ascii_case("If-Match"));
-                let mut add = |status: &str, description: &str| {
+                let mut add = |status: &str| {
                     op.responses
                         .responses
                         .entry(status.to_string())
-                        .or_insert_with(|| problem(description).into());
+                        .or_insert_with(|| problem(default_description(status)).into());
                 };
-                add("400", "Malformed request (bad JSON, path or query)");
+                add("400");
                 if !public {
-                    add("401", "Missing, invalid or expired credentials");
-                    add("403", "Your role may not do this (records out of reach answer 404)");
+                    add("401");
+                    add("403");
                 }
                 if addresses_a_record {
-                    add("404", "No such record, or not within your reach");
+                    add("404");
                 }
                 if conditional {
-                    add("412", "If-Match does not match the current ETag; read again and retry");
+                    add("412");
+                    add("428");
                 }
                 if has_body {
-                    add("413", "Body too large");
-                    add("415", "Body is not application/json");
-                    add("422", "Invalid fields; `errors` names each");
+                    add("413");
+                    add("415");
+                    add("422");
                 }
-                add("500", "Unexpected error (details are logged, never sent)");
-                add("503", "Database unavailable");
+                add("500");
+                add("503");
             }
         }
     }
 }
 
 /// The whole spec, as served at `/openapi.json` and committed in `openapi/openapi.json`.
-pub fn spec() -> Spec {
-    crate::with_api(actix_web::App::new()).1
+pub fn spec() -> Value {
+    refine(crate::with_api(actix_web::App::new()).1)
+}
+
+/// `*`, or one or more entity tags as this API issues them (`"3"`, weak `W/"3"` accepted).
+const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]+"(\s*,\s*(W/)?"[0-9]+")*)$"#;
+
+/// What every response of a status means when a handler does not say more.
+pub fn default_description(status: &str) -> &'static str {
+    match status {
+        "200" => "Success",
+        "201" => "Created; `Location` names the new record",
+        "204" => "Done; no content",
+        "400" => "Malformed request (bad JSON, path or query, or an unknown query parameter)",
+        "401" => "Missing, invalid or expired credentials",
+        "403" => "Your role may not do this (records out of reach answer 404)",
+        "404" => "No such record, or not within your reach",
+        "409" => "Conflicts with the record's current state",
+        "412" => "If-Match does not match the current ETag; read again and retry",
+        "413" => "Body too large",
+        "415" => "Body is not application/json",
+        "422" => "Invalid fields; `errors` names each",
+        "428" => "If-Match is required: send the ETag you read",
+        "429" => "Too many requests; retry after `Retry-After` seconds",
+        "500" => "Unexpected error (details are logged, never sent)",
+        "503" => "Database unavailable",
+        _ => "See the problem details",
+    }
+}
+
+/// Shape rules that hold for the whole document, applied to its JSON form: one-line summaries,
+/// a description on every response, header parameters as plain strings, list pages that refer
+/// to their item schema, and response fields that are always present marked `required`.
+pub fn refine(spec: Spec) -> Value {
+    // Serialising the spec's own types cannot fail.
+    let mut doc = serde_json::to_value(&spec).unwrap_or_default();
+    refine_operations(&mut doc);
+    refine_schemas(&mut doc);
+    doc
+}
+
+fn refine_operations(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (method, op) in item.iter_mut() {
+            let Some(op) = op.as_object_mut() else { continue };
+            // utoipa takes the doc comment's first paragraph as the summary; keep one sentence.
+            if let Some(summary) = op.get("summary").and_then(Value::as_str).map(str::to_owned) {
+                let flat = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+                let (first, rest) = match flat.split_once(". ") {
+                    Some((first, rest)) => (format!("{first}."), rest.to_string()),
+                    None => (flat.clone(), String::new()),
+                };
+                op.insert("summary".into(), Value::String(first));
+                if !rest.is_empty() {
+                    let description = match op.get("description").and_then(Value::as_str) {
+                        Some(d) if !d.is_empty() => format!("{rest}\n\n{d}"),
+                        _ => rest,
+                    };
+                    op.insert("description".into(), Value::String(description));
+                }
+            }
+            let writes_in_place = matches!(method.as_str(), "patch" | "put");
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                for param in params.iter_mut().filter(|p| p["in"] == "header") {
+                    match param["name"].as_str() {
+                        Some("If-Match") => {
+                            param["schema"] = json!({"type": "string", "pattern": IF_MATCH_PATTERN});
+                            param["required"] = json!(writes_in_place);
+                        }
+                        Some("Idempotency-Key") => {
+                            param["schema"] =
+                                json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
+                        }
+                        _ => param["schema"] = json!({"type": "string"}),
+                    }
+                }
+            }
+            if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                for (status, response) in responses.iter_mut() {
+                    let missing = response
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty);
+                    if missing {
+                        response["description"] = Value::String(default_description(status).into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn refine_schemas(doc: &mut Value) {
+    // Schemas reachable from request bodies and parameters keep their optional fields; those
+    // only ever sent by the server list every field as required (absent values are `null`).
+    let mut requests = Vec::new();
+    let mut responses = Vec::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for op in paths.values().filter_map(Value::as_object).flat_map(|i| i.values()) {
+            collect_refs(&op["requestBody"], &mut requests);
+            collect_refs(&op["parameters"], &mut requests);
+            collect_refs(&op["responses"], &mut responses);
+        }
+    }
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let requests = closure(schemas, requests);
+    let responses = closure(schemas, responses);
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in names {
+        // `Page_Case` → its items are `Case`, by reference.
+        if let Some(item) = name.strip_prefix("Page_")
+            && schemas.contains_key(item)
+            && let Some(items) = schemas[&name].pointer_mut("/properties/data/items")
+        {
+            *items = json!({"$ref": format!("#/components/schemas/{item}")});
+        }
+        if responses.contains(&name) && !requests.contains(&name) {
+            let schema = &mut schemas[&name];
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                let all: Vec<Value> = props.keys().cloned().map(Value::String).collect();
+                schema["required"] = Value::Array(all);
+            }
+        }
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref")
+                && let Some(name) = r.strip_prefix("#/components/schemas/")
+            {
+                out.push(name.to_string());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Every schema name reachable from `start`.
+fn closure(schemas: &serde_json::Map<String, Value>, start: Vec<String>) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = start;
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone())
+            && let Some(schema) = schemas.get(&name)
+        {
+            collect_refs(schema, &mut todo);
+        }
+    }
+    seen
+}
+
+/// The operations of the spec, by path template: what the 405 fallback (`Allow`) and the query
+/// check (unknown parameters are a 400) consult, so both follow the documented contract.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+#[derive(Debug)]
+struct Route {
+    segments: Vec<Option<String>>,
+    /// Upper-case method → the query parameters it documents.
+    methods: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl RouteTable {
+    pub fn from_spec(spec: &Value) -> Self {
+        let mut routes = Vec::new();
+        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+            let segments = path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
+                .collect();
+            let methods = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, op)| {
+                    let query = op["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| p["in"] == "query")
+                        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                        .collect();
+                    (method.to_uppercase(), query)
+                })
+                .collect();
+            routes.push(Route { segments, methods });
+        }
+        RouteTable { routes }
+    }
+
+    fn find(&self, path: &str) -> Option<&Route> {
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.routes.iter().find(|r| {
+            r.segments.len() == parts.len()
+                && r.segments
+                    .iter()
+                    .zip(&parts)
+                    .all(|(seg, part)| seg.as_deref().is_none_or(|s| s == *part))
+        })
+    }
+
+    /// The methods allowed on `path` (for `Allow`), when the path is documented.
+    pub fn allowed(&self, path: &str) -> Option<String> {
+        self.find(path)
+            .map(|r| r.methods.keys().cloned().collect::<Vec<_>>().join(", "))
+    }
+
+    /// The query parameter names of `method path` that it does not document.
+    pub fn unknown_query(&self, method: &str, path: &str, query: &str) -> Vec<String> {
+        let Some(known) = self.find(path).and_then(|r| r.methods.get(method)) else {
+            return Vec::new();
+        };
+        let mut unknown: Vec<String> = url_keys(query).filter(|k| !known.contains(k)).collect();
+        unknown.dedup();
+        unknown
+    }
+}
+
+fn url_keys(query: &str) -> impl Iterator<Item = String> + '_ {
+    form_urlencoded::parse(query.as_bytes()).map(|(k, _)| k.into_owned())
 }

@@ -90,7 +90,7 @@ async fn five_failures_in_a_row_lock_the_account() {
     let path = format!("/api/v1/users/{}", user.id);
     let shown = app.get(&path, &admin.token).await;
     assert_eq!(shown.json()["locked"], true);
-    app.patch(&path, &admin.token, None, json!({"unlock": true}))
+    app.patch(&path, &admin.token, Some("*"), json!({"unlock": true}))
         .await
         .expect(200);
     app.login(&user.email, PASSWORD).await.expect(200);
@@ -194,7 +194,16 @@ async fn tampered_tokens_are_refused() {
     ] {
         let r = app.get("/api/v1/me", &token).await;
         assert_eq!(r.status.as_u16(), 401, "{name} was accepted: {}", r.text());
-        r.expect_problem(401, "unauthenticated");
+        let challenge = r.header("www-authenticate").unwrap_or_default().to_string();
+        assert!(challenge.contains(r#"error="invalid_token""#), "{name}: {challenge}");
+        if name == "expired" {
+            // A client can tell an expired token (renew it) from a forged one.
+            r.expect_problem(401, "token_expired");
+            assert!(challenge.contains("expired"), "{challenge}");
+        } else {
+            r.expect_problem(401, "unauthenticated");
+            assert!(!challenge.contains("expired"), "{name}: {challenge}");
+        }
     }
     // No header, or another scheme.
     app.send(TestRequest::get().uri("/api/v1/me"))
@@ -219,7 +228,7 @@ async fn deactivation_cuts_off_existing_tokens_at_once() {
         .patch(
             &format!("/api/v1/users/{}", worker.id),
             &admin.token,
-            None,
+            Some("*"),
             json!({"active": false}),
         )
         .await;
@@ -396,13 +405,13 @@ async fn admin_manages_users() {
 
     // Clearing the organisation of a partner user is refused.
     let r = app
-        .patch(&path, &admin.token, None, json!({"organization_id": null}))
+        .patch(&path, &admin.token, Some("*"), json!({"organization_id": null}))
         .await;
     r.expect_problem(422, "validation_failed");
 
     // An admin cannot lock themselves out.
     let me = format!("/api/v1/users/{}", admin.id);
-    app.patch(&me, &admin.token, None, json!({"active": false}))
+    app.patch(&me, &admin.token, Some("*"), json!({"active": false}))
         .await
         .expect_problem(409, "self_lockout");
 
@@ -464,7 +473,7 @@ async fn only_admins_reach_users_and_the_audit_log() {
         app.patch(
             &format!("/api/v1/users/{}", target.id),
             &user.token,
-            None,
+            Some("*"),
             json!({"role": "admin"}),
         )
         .await

@@ -211,7 +211,7 @@ async fn need_to_know_each_role_against_assigned_and_unassigned_cases() {
     app.patch(
         &format!("/api/v1/cases/{}", id(&theirs)),
         &assigned_worker.token,
-        None,
+        Some("*"),
         json!({"risk_level": "low"}),
     )
     .await
@@ -480,19 +480,21 @@ async fn concurrent_patches_with_one_if_match_exactly_one_wins() {
 
     // PATCH validates like POST and keeps the rules across stored and new values.
     let r = app
-        .patch(&path, &worker.token, None, json!({"incident_on": days_ago(0)}))
+        .patch(&path, &worker.token, Some("*"), json!({"incident_on": days_ago(0)}))
         .await;
     assert_eq!(
         r.expect_problem(422, "validation_failed")["errors"][0]["field"],
         "incident_on"
     );
-    let r = app.patch(&path, &worker.token, None, json!({"stage": "closed"})).await;
+    let r = app
+        .patch(&path, &worker.token, Some("*"), json!({"stage": "closed"}))
+        .await;
     assert_eq!(
         r.expect_problem(422, "validation_failed")["errors"][0]["code"],
         "unknown_field"
     );
     let r = app
-        .patch(&path, &worker.token, None, json!({"sub_county": "likoni"}))
+        .patch(&path, &worker.token, Some("*"), json!({"sub_county": "likoni"}))
         .await;
     assert_eq!(
         r.expect_problem(422, "validation_failed")["errors"][0]["field"],
@@ -501,7 +503,7 @@ async fn concurrent_patches_with_one_if_match_exactly_one_wins() {
     app.patch(
         &path,
         &worker.token,
-        None,
+        Some("*"),
         json!({"sub_county": "malindi", "summary": null}),
     )
     .await
@@ -575,7 +577,7 @@ async fn derived_facts_and_flags() {
     app.patch(
         &format!("/api/v1/charges/{}", id(&ctip)),
         &worker.token,
-        None,
+        Some("*"),
         json!({"status": "withdrawn"}),
     )
     .await
@@ -654,7 +656,7 @@ async fn list_filters_search_and_pagination() {
     app.patch(
         &format!("/api/v1/cases/{}", id(&refs[0])),
         &pm.token,
-        None,
+        Some("*"),
         json!({"risk_level": "critical", "summary": "Hotel in Nyali; agent called Baraka"}),
     )
     .await
@@ -776,9 +778,14 @@ async fn offence_catalogue_is_seeded_and_kept_by_admins() {
     );
     assert_eq!(ctip.as_array().unwrap().len(), 7);
 
-    app.patch("/api/v1/offences/soa-14", &worker.token, None, json!({"min_years": 10}))
-        .await
-        .expect_problem(403, "forbidden");
+    app.patch(
+        "/api/v1/offences/soa-14",
+        &worker.token,
+        Some("*"),
+        json!({"min_years": 10}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
     let r = app
         .patch(
             "/api/v1/offences/soa-14",
@@ -798,21 +805,31 @@ async fn offence_catalogue_is_seeded_and_kept_by_admins() {
     .await
     .expect_problem(412, "stale_version");
     let r = app
-        .patch("/api/v1/offences/soa-14", &admin.token, None, json!({"max_years": 5}))
+        .patch(
+            "/api/v1/offences/soa-14",
+            &admin.token,
+            Some("*"),
+            json!({"max_years": 5}),
+        )
         .await;
     assert_eq!(
         r.expect_problem(422, "validation_failed")["errors"][0]["field"],
         "max_years"
     );
-    app.patch("/api/v1/offences/nope", &admin.token, None, json!({"in_force": false}))
-        .await
-        .expect_problem(404, "not_found");
+    app.patch(
+        "/api/v1/offences/nope",
+        &admin.token,
+        Some("*"),
+        json!({"in_force": false}),
+    )
+    .await
+    .expect_problem(404, "not_found");
 
     // An offence no longer in force cannot be charged.
     app.patch(
         "/api/v1/offences/soa-17",
         &admin.token,
-        None,
+        Some("*"),
         json!({"in_force": false}),
     )
     .await
@@ -917,7 +934,7 @@ async fn suspects_charges_and_sessions_validate_their_rules() {
         .patch(
             &format!("/api/v1/suspects/{}", id(&s)),
             &worker.token,
-            None,
+            Some("*"),
             json!({"status": "remanded"}),
         )
         .await;
@@ -948,7 +965,7 @@ async fn suspects_charges_and_sessions_validate_their_rules() {
         .json();
     let cpath = format!("/api/v1/charges/{}", id(&charge));
     let r = app
-        .patch(&cpath, &worker.token, None, json!({"status": "convicted"}))
+        .patch(&cpath, &worker.token, Some("*"), json!({"status": "convicted"}))
         .await;
     assert_eq!(
         r.expect_problem(422, "validation_failed")["errors"][0]["field"],
@@ -958,7 +975,7 @@ async fn suspects_charges_and_sessions_validate_their_rules() {
         .patch(
             &cpath,
             &worker.token,
-            None,
+            Some("*"),
             json!({"status": "convicted", "decided_on": days_ago(25)}),
         )
         .await;
@@ -970,7 +987,7 @@ async fn suspects_charges_and_sessions_validate_their_rules() {
         .patch(
             &cpath,
             &worker.token,
-            None,
+            Some("*"),
             json!({"fine": {"amount_minor": -5, "currency": "kes"}}),
         )
         .await;
@@ -1231,7 +1248,7 @@ async fn parts_of_a_case_out_of_reach_are_404_and_odd_values_are_422() {
     app.patch(
         &format!("/api/v1/suspects/{}", id(&suspect)),
         &outsider.token,
-        None,
+        Some("*"),
         json!({"status": "deceased"}),
     )
     .await
@@ -1246,7 +1263,7 @@ async fn parts_of_a_case_out_of_reach_are_404_and_odd_values_are_422() {
     app.patch(
         &format!("/api/v1/charges/{}", id(&charge)),
         &outsider.token,
-        None,
+        Some("*"),
         json!({"status": "withdrawn"}),
     )
     .await
@@ -1254,7 +1271,7 @@ async fn parts_of_a_case_out_of_reach_are_404_and_odd_values_are_422() {
     app.patch(
         &format!("/api/v1/court-sessions/{}", id(&session)),
         &outsider.token,
-        None,
+        Some("*"),
         json!({"court": "X"}),
     )
     .await
@@ -1282,7 +1299,7 @@ async fn parts_of_a_case_out_of_reach_are_404_and_odd_values_are_422() {
     app.patch(
         &format!("/api/v1/court-sessions/{}", id(&held)),
         &worker.token,
-        None,
+        Some("*"),
         json!({"status": "scheduled"}),
     )
     .await
@@ -1291,7 +1308,7 @@ async fn parts_of_a_case_out_of_reach_are_404_and_odd_values_are_422() {
         .patch(
             &format!("/api/v1/court-sessions/{}", id(&held)),
             &worker.token,
-            None,
+            Some("*"),
             json!({"scheduled_on": days_ago(-30)}),
         )
         .await;
@@ -1337,14 +1354,14 @@ async fn the_report_date_cannot_move_past_what_happened_on_the_case() {
     .await
     .expect(201);
     let r = app
-        .patch(&path, &worker.token, None, json!({"reported_on": days_ago(10)}))
+        .patch(&path, &worker.token, Some("*"), json!({"reported_on": days_ago(10)}))
         .await;
     assert_eq!(
         r.expect_problem(422, "validation_failed")["errors"][0]["code"],
         "after_activity"
     );
     let moved = app
-        .patch(&path, &worker.token, None, json!({"reported_on": days_ago(25)}))
+        .patch(&path, &worker.token, Some("*"), json!({"reported_on": days_ago(25)}))
         .await;
     moved.expect(200);
     let moved = moved.json();

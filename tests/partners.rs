@@ -102,7 +102,7 @@ async fn mou_cannot_expire_before_it_is_signed() {
     let path = format!("/api/v1/partners/{}", ok.json()["id"].as_str().unwrap());
     // The rule holds against the stored value too.
     let r = app
-        .patch(&path, &admin.token, None, json!({"mou_expires_on": "2024-01-01"}))
+        .patch(&path, &admin.token, Some("*"), json!({"mou_expires_on": "2024-01-01"}))
         .await;
     assert_eq!(
         r.expect_problem(422, "validation_failed")["errors"][0]["field"],
@@ -184,7 +184,7 @@ async fn staff_read_all_partners_see_only_their_own_and_only_admins_write() {
             app.patch(
                 &format!("/api/v1/partners/{mine}"),
                 &user.token,
-                None,
+                Some("*"),
                 json!({"name": "Renamed"}),
             )
             .await
@@ -211,7 +211,7 @@ async fn staff_read_all_partners_see_only_their_own_and_only_admins_write() {
     app.patch(
         &format!("/api/v1/partners/{theirs}"),
         &partner_user.token,
-        None,
+        Some("*"),
         json!({"name": "X"}),
     )
     .await
@@ -219,7 +219,7 @@ async fn staff_read_all_partners_see_only_their_own_and_only_admins_write() {
     app.patch(
         &format!("/api/v1/partners/{mine}"),
         &partner_user.token,
-        None,
+        Some("*"),
         json!({"name": "X"}),
     )
     .await

@@ -58,15 +58,131 @@ async fn every_response_carries_a_request_id_and_echoes_a_given_one() {
 #[actix_web::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::new().await;
+    let admin = app.admin().await;
+    // Authentication comes first: without credentials, even a missing route is a 401.
     app.send(TestRequest::get().uri("/api/v1/nothing-here"))
         .await
+        .expect_problem(401, "unauthenticated");
+    app.get("/api/v1/nothing-here", &admin.token)
+        .await
         .expect_problem(404, "not_found");
-    app.send(TestRequest::delete().uri("/api/v1/me"))
+    app.send(TestRequest::get().uri("/nothing-here"))
         .await
-        .expect_problem(405, "method_not_allowed");
-    app.send(TestRequest::put().uri("/api/v1/auth/login"))
+        .expect_problem(404, "not_found");
+    // 405 says which methods the resource allows.
+    let r = app
+        .send(
+            TestRequest::delete()
+                .uri("/api/v1/me")
+                .insert_header(bearer(&admin.token)),
+        )
+        .await;
+    r.expect_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET"));
+    let r = app
+        .send(
+            TestRequest::default()
+                .method(actix_web::http::Method::TRACE)
+                .uri("/api/v1/partners")
+                .insert_header(bearer(&admin.token)),
+        )
+        .await;
+    r.expect_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = app.send(TestRequest::put().uri("/api/v1/auth/login")).await;
+    r.expect_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("POST"));
+    let r = app.send(TestRequest::post().uri("/healthz")).await;
+    assert_eq!(r.header("allow"), Some("GET"));
+}
+
+#[actix_web::test]
+async fn authentication_is_checked_before_anything_else() {
+    let app = TestApp::new().await;
+    // A malformed Idempotency-Key, an unknown query parameter, a bad body: still 401 first.
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/partners?bogus=1")
+                .insert_header(("Idempotency-Key", "has spaces in it"))
+                .insert_header(("Content-Type", "text/plain"))
+                .set_payload("{"),
+        )
+        .await;
+    r.expect_problem(401, "unauthenticated");
+    assert_eq!(r.header("www-authenticate"), Some(r#"Bearer realm="haki""#));
+    app.send(TestRequest::patch().uri("/api/v1/cases/not-a-uuid"))
         .await
-        .expect_problem(405, "method_not_allowed");
+        .expect_problem(401, "unauthenticated");
+}
+
+#[actix_web::test]
+async fn unknown_query_parameters_are_named() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let r = app
+        .get(
+            "/api/v1/partners?limit=5&kynd=ngo&county=kilifi&sort_by=name",
+            &admin.token,
+        )
+        .await;
+    let body = r.expect_problem(400, "unknown_parameter");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["kynd", "sort_by"]);
+    assert!(body["detail"].as_str().unwrap().contains("kynd"), "{body}");
+    app.get("/api/v1/partners?limit=5&kind=ngo", &admin.token)
+        .await
+        .expect(200);
+}
+
+#[actix_web::test]
+async fn writes_in_place_need_if_match() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let created = app
+        .post(
+            "/api/v1/partners",
+            &admin.token,
+            json!({"name": "Kwale Shelter", "kind": "shelter"}),
+        )
+        .await;
+    created.expect(201);
+    let path = format!("/api/v1/partners/{}", created.json()["id"].as_str().unwrap());
+    // Without If-Match: 428, saying what to send; nothing changes.
+    let r = app.patch(&path, &admin.token, None, json!({"notes": "x"})).await;
+    let body = r.expect_problem(428, "precondition_required");
+    assert!(body["detail"].as_str().unwrap().contains("If-Match"), "{body}");
+    let after = app.get(&path, &admin.token).await;
+    assert_eq!(after.json()["version"], 1);
+    assert_eq!(after.json()["notes"], Value::Null);
+    // With the ETag read: applied.
+    app.patch(&path, &admin.token, Some("\"1\""), json!({"notes": "x"}))
+        .await
+        .expect(200);
+    // A whole number written as 3.0 is the integer 3 (JSON Schema does not tell them apart).
+    let officer = app.create_user(haki::auth::Role::AftercareOfficer, None).await;
+    let survivor = app
+        .post(
+            "/api/v1/survivors",
+            &officer.token,
+            json!({"pseudonym": "Amani", "age_at_intake": 13.0, "county": "kwale", "intake_on": "2025-01-10"}),
+        )
+        .await;
+    survivor.expect(201);
+    assert_eq!(survivor.json()["age_at_intake"], 13);
+    let fraction = app
+        .post(
+            "/api/v1/survivors",
+            &officer.token,
+            json!({"pseudonym": "Amani", "age_at_intake": 13.5, "intake_on": "2025-01-10"}),
+        )
+        .await;
+    fraction.expect_problem(422, "validation_failed");
 }
 
 #[actix_web::test]

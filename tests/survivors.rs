@@ -261,7 +261,7 @@ async fn need_to_know_for_survivors() {
     app.patch(
         &format!("/api/v1/survivors/{}", id(&w.mine)),
         &w.worker.token,
-        None,
+        Some("*"),
         json!({"placement": "family"}),
     )
     .await
@@ -921,7 +921,7 @@ async fn age_at_incident_drives_the_age_charge_mismatch_flag() {
     app.patch(
         &format!("/api/v1/charges/{}", id(&charge)),
         &w.worker.token,
-        None,
+        Some("*"),
         json!({"offence_code": "soa-8-3"}),
     )
     .await
@@ -986,7 +986,7 @@ async fn case_workers_see_only_their_cases_of_a_survivor_and_unassigning_ends_ac
     app.patch(
         &format!("/api/v1/services/{}", id(&service)),
         &w.other_aftercare.token,
-        None,
+        Some("*"),
         json!({"status": "active"}),
     )
     .await
@@ -1061,7 +1061,7 @@ async fn admins_read_everything_but_do_not_change_case_or_restoration_records() 
     app.patch(
         &format!("/api/v1/cases/{cid}"),
         admin,
-        None,
+        Some("*"),
         json!({"risk_level": "low"}),
     )
     .await
@@ -1147,13 +1147,18 @@ async fn admins_read_everything_but_do_not_change_case_or_restoration_records() 
         let r = app.post(&path, admin, body).await;
         assert_eq!(r.status.as_u16(), 403, "admin POST {path}: {}", r.text());
     }
-    app.patch(&format!("/api/v1/suspects/{sus}"), admin, None, json!({"notes": "x"}))
-        .await
-        .expect_problem(403, "forbidden");
+    app.patch(
+        &format!("/api/v1/suspects/{sus}"),
+        admin,
+        Some("*"),
+        json!({"notes": "x"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
     app.patch(
         &format!("/api/v1/survivors/{sid}"),
         admin,
-        None,
+        Some("*"),
         json!({"placement": "family"}),
     )
     .await
@@ -1175,7 +1180,7 @@ async fn admins_read_everything_but_do_not_change_case_or_restoration_records() 
     app.patch(
         &format!("/api/v1/cases/{cid}"),
         &w.pm.token,
-        None,
+        Some("*"),
         json!({"risk_level": "low"}),
     )
     .await

@@ -22,10 +22,10 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[validate(length(min = 1, max = 254))]
-    #[schema(format = "email", max_length = 254)]
+    #[schema(format = "email", max_length = 254, min_length = 1)]
     pub email: String,
     #[validate(length(min = 1, max = 256))]
-    #[schema(format = "password", max_length = 256)]
+    #[schema(format = "password", max_length = 256, min_length = 1)]
     pub password: String,
 }
 
@@ -42,7 +42,7 @@ pub struct TokenResponse {
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     #[validate(length(min = 1, max = 256))]
-    #[schema(format = "password")]
+    #[schema(format = "password", min_length = 1, max_length = 256)]
     pub current_password: String,
     #[validate(length(min = password::MIN_PASSWORD_LEN, max = password::MAX_PASSWORD_LEN))]
     #[schema(format = "password", min_length = 12, max_length = 256)]

@@ -43,6 +43,31 @@ pub struct AuthUser {
 
 const BAD_TOKEN: &str = "A valid bearer token is required.";
 
+/// Paths under `/api/v1` that answer without credentials.
+const PUBLIC: &[&str] = &["/api/v1/auth/login"];
+
+/// Authenticates every request to `/api/v1` (but the public ones) before anything else looks at
+/// it, so that a request without valid credentials gets 401 whatever else is wrong with it.
+pub async fn authenticate_first(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if PUBLIC.contains(&req.path()) || req.method() == actix_web::http::Method::OPTIONS {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let http = req.request().clone();
+    let outcome = authenticate(&http).await;
+    // The request must be the only owner of itself again before it goes on.
+    drop(http);
+    match outcome {
+        Ok(user) => {
+            req.extensions_mut().insert(user);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(err) => Ok(req.error_response(err)),
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -73,10 +98,10 @@ async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .ok_or_else(|| ApiError::unauthenticated(BAD_TOKEN))?;
-    let claims = state
-        .jwt
-        .verify(token)
-        .map_err(|_| ApiError::unauthenticated(BAD_TOKEN))?;
+    let claims = state.jwt.verify(token).map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::token_expired(),
+        _ => ApiError::invalid_token(BAD_TOKEN),
+    })?;
 
     let mut conn = state.conn().await?;
     let row: Option<(Role, Option<PartnerId>, bool, i32)> = users::table
@@ -92,7 +117,9 @@ async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
             organization_id,
             meta: RequestMeta::of(req),
         }),
-        _ => Err(ApiError::unauthenticated(BAD_TOKEN)),
+        _ => Err(ApiError::invalid_token(
+            "The token was revoked (password changed or account deactivated); log in again.",
+        )),
     }
 }
 

@@ -112,11 +112,12 @@ pub struct CreateCase {
     pub county: County,
     /// For Mombasa, Kwale and Kilifi one of the county's sub-counties (snake_case, e.g. `likoni`).
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 60))]
-    #[schema(max_length = 60, example = "likoni")]
+    #[schema(max_length = 60, example = "likoni", min_length = 1, pattern = r"\S")]
     pub sub_county: Option<String>,
     pub location_type: LocationType,
     #[serde(default)]
     #[validate(length(max = 7))]
+    #[schema(max_items = 7)]
     pub exploitation_types: Vec<ExploitationType>,
     /// Not in the future.
     pub reported_on: NaiveDate,
@@ -145,10 +146,11 @@ pub struct UpdateCase {
     pub county: Option<County>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 60))]
-    #[schema(value_type = Option<String>, max_length = 60)]
+    #[schema(value_type = Option<String>, max_length = 60, min_length = 1, pattern = r"\S")]
     pub sub_county: Option<Option<String>>,
     pub location_type: Option<LocationType>,
     #[validate(length(max = 7))]
+    #[schema(max_items = 7)]
     pub exploitation_types: Option<Vec<ExploitationType>>,
     pub reported_on: Option<NaiveDate>,
     #[serde(default, deserialize_with = "double_option")]
@@ -207,6 +209,7 @@ pub struct CaseFilter {
     pub stage: Option<Stage>,
     pub risk_level: Option<RiskLevel>,
     /// `me`, or a user id: cases that user is currently assigned to.
+    #[param(pattern = r"^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub assigned_to: Option<String>,
     /// Reported on or after this date.
     pub reported_from: Option<NaiveDate>,

@@ -14,7 +14,7 @@ use crate::{
     audit::AuditEvent,
     auth::{AuthUser, Role, policy},
     db::pagination::{Page, PageParams},
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{IfMatch, ValidatedJson, assignee, created_with_etag, dedup, ok_with_etag, trimmed},
     ids::{AssignmentId, CaseId},
     state::AppState,
@@ -278,11 +278,11 @@ pub async fn transition_case(
     let case = conn
         .transaction(async |conn| {
             let current = queries::find_for_update(conn, id).await?;
-            if_match.check(current.version)?;
+            if_match.check_if_sent(current.version)?;
             let allowed = stages::allowed_moves(current.stage);
             if !allowed.contains(&input.to) {
                 return Err(ApiError::conflict(
-                    "invalid_transition",
+                    ErrorCode::InvalidTransition,
                     format!("A case cannot move from {} to {}.", current.stage, input.to),
                 )
                 .with_extensions(json!({"from": current.stage, "to": input.to, "allowed": allowed})));
@@ -295,7 +295,7 @@ pub async fn transition_case(
                 ));
             }
             let unmet = |detail: &'static str| {
-                ApiError::conflict("requirement_unmet", detail)
+                ApiError::conflict(ErrorCode::RequirementUnmet, detail)
                     .with_extensions(json!({"from": current.stage, "to": input.to, "allowed": allowed}))
             };
             match stages::requirement(input.to) {

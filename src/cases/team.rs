@@ -15,7 +15,7 @@ use crate::{
     audit::{AuditEvent, handlers::AuditEntry},
     auth::{AuthUser, Role, policy},
     db::pagination::{Page, PageParams},
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::ValidatedJson,
     ids::{AssignmentId, CaseId, EventId, UserId},
     state::AppState,
@@ -174,7 +174,7 @@ pub async fn create_assignment(
             )
             .await
             .map_err(|e| {
-                ApiError::from(e).or_conflict("already_assigned", "This user is already assigned to the case.")
+                ApiError::from(e).or_conflict(ErrorCode::AlreadyAssigned, "This user is already assigned to the case.")
             })?;
             AuditEvent::by(&user, "case.assign", "case", id)
                 .details(json!({"user_id": row.user_id, "role": row.role}))

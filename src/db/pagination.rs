@@ -5,7 +5,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -26,7 +26,7 @@ impl PageParams {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             Some(_) => Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "limit must be between 1 and 200.",
             )),
         }
@@ -47,7 +47,7 @@ pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> ApiResult<K> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ApiError::bad_request("invalid_cursor", "The cursor is not one this API issued."))
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidCursor, "The cursor is not one this API issued."))
 }
 
 /// One page of a list.

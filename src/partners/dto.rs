@@ -16,13 +16,13 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, min_length = 1, pattern = r"\S")]
     pub name: Option<String>,
     #[validate(email, length(max = 254))]
     #[schema(format = "email", max_length = 254)]
     pub email: Option<String>,
     #[validate(length(min = 3, max = 40))]
-    #[schema(max_length = 40, example = "+254 700 000000")]
+    #[schema(max_length = 40, example = "+254 700 000000", min_length = 3)]
     pub phone: Option<String>,
 }
 
@@ -77,11 +77,12 @@ impl From<PartnerRow> for Partner {
 #[serde(deny_unknown_fields)]
 pub struct CreatePartner {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     pub kind: PartnerKind,
     #[serde(default)]
     #[validate(length(max = 47))]
+    #[schema(max_items = 47)]
     pub counties: Vec<County>,
     #[serde(default)]
     #[validate(nested)]
@@ -108,10 +109,11 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePartner {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     pub kind: Option<PartnerKind>,
     #[validate(length(max = 47))]
+    #[schema(max_items = 47)]
     pub counties: Option<Vec<County>>,
     /// Replaces the whole contact.
     #[validate(nested)]

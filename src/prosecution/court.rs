@@ -17,7 +17,7 @@ use crate::{
         self,
         models::{EventKind, EventRow},
     },
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
     ids::{CaseId, CourtSessionId, UserId},
     state::AppState,
@@ -177,7 +177,7 @@ pub async fn update_court_session(
             // sitting does not go back to being scheduled; a new date is a new session.
             if status == SessionStatus::Scheduled && current.status != SessionStatus::Scheduled {
                 return Err(ApiError::conflict(
-                    "session_outcome_recorded",
+                    ErrorCode::SessionOutcomeRecorded,
                     "This session's outcome is recorded; schedule the next sitting as a new session.",
                 ));
             }

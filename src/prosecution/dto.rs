@@ -72,8 +72,10 @@ pub struct OffenceFilter {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOffence {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 60))]
+    #[schema(min_length = 1, max_length = 60, pattern = r"\S")]
     pub section: Option<String>,
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 300))]
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(range(min = 0, max = 200))]
@@ -148,9 +150,10 @@ impl From<ChargeRow> for Charge {
 pub struct CreateCharge {
     /// A code of the offence catalogue (`GET /offences`), in force.
     #[validate(length(min = 1, max = 40))]
+    #[schema(min_length = 1, max_length = 40)]
     pub offence_code: String,
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
-    #[schema(max_length = 100, example = "MSA CR 123/2024")]
+    #[schema(max_length = 100, example = "MSA CR 123/2024", min_length = 1, pattern = r"\S")]
     pub court_file_number: Option<String>,
     /// Not in the future, not before the case was reported.
     pub filed_on: NaiveDate,
@@ -161,10 +164,11 @@ pub struct CreateCharge {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCharge {
     #[validate(length(min = 1, max = 40))]
+    #[schema(min_length = 1, max_length = 40)]
     pub offence_code: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<String>, max_length = 100, min_length = 1, pattern = r"\S")]
     pub court_file_number: Option<Option<String>>,
     pub filed_on: Option<NaiveDate>,
     /// `convicted` and `acquitted` need `decided_on`.
@@ -231,7 +235,7 @@ impl Suspect {
 pub struct CreateSuspect {
     /// Name or alias as known to the investigation.
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     pub sex: Option<Sex>,
     pub role: SuspectRole,
@@ -257,6 +261,7 @@ fn at_large() -> SuspectStatus {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSuspect {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Sex>)]
@@ -344,7 +349,7 @@ impl From<CourtSessionRow> for CourtSession {
 #[serde(deny_unknown_fields)]
 pub struct CreateCourtSession {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200, example = "Mombasa Law Courts")]
+    #[schema(min_length = 1, max_length = 200, example = "Mombasa Law Courts", pattern = r"\S")]
     pub court: String,
     pub scheduled_on: NaiveDate,
     pub purpose: SessionPurpose,
@@ -371,6 +376,7 @@ fn scheduled() -> SessionStatus {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCourtSession {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub court: Option<String>,
     pub scheduled_on: Option<NaiveDate>,
     pub purpose: Option<SessionPurpose>,

@@ -14,7 +14,7 @@ use crate::{
     audit::AuditEvent,
     auth::{AuthUser, policy},
     db::pagination::{Page, PageParams},
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{IfMatch, ValidatedJson, ok_with_etag},
     ids::{ClosureId, FollowUpId, SurvivorId},
     state::AppState,
@@ -61,9 +61,9 @@ pub async fn close_survivor(
     let survivor = conn
         .transaction(async |conn| {
             let current = survivor_queries::lock(conn, id).await?;
-            if_match.check(current.version)?;
+            if_match.check_if_sent(current.version)?;
             if current.restoration_status != RestorationStatus::Active {
-                return Err(ApiError::conflict("already_closed", "This survivor's restoration is already closed; reopen it first."));
+                return Err(ApiError::conflict(ErrorCode::AlreadyClosed, "This survivor's restoration is already closed; reopen it first."));
             }
             if input.closed_on < current.intake_on {
                 return Err(ApiError::invalid_field("closed_on", "before_intake", "must not be before intake_on"));
@@ -76,7 +76,7 @@ pub async fn close_survivor(
                     .any(|a| a.assessed_on >= since && a.assessed_on <= input.closed_on && a.meets(threshold));
                 if !qualifying {
                     return Err(ApiError::conflict(
-                        "restoration_threshold_unmet",
+                        ErrorCode::RestorationThresholdUnmet,
                         format!(
                             "Closing as restored needs an assessment from {since} to {} with every domain at {threshold:.1} or above.",
                             input.closed_on
@@ -146,7 +146,7 @@ pub async fn close_survivor(
     tag = "restoration",
     operation_id = "reopen_survivor",
     request_body = ReopenSurvivor,
-    params(("id" = SurvivorId, Path)),
+    params(("id" = SurvivorId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Survivor, headers(("ETag" = String))),
         (status = 409, description = "Not closed", body = Problem, content_type = "application/problem+json"),
@@ -157,6 +157,7 @@ pub async fn reopen_survivor(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<SurvivorId>,
+    if_match: IfMatch,
     body: ValidatedJson<ReopenSurvivor>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
@@ -168,8 +169,12 @@ pub async fn reopen_survivor(
     let survivor = conn
         .transaction(async |conn| {
             let current = survivor_queries::lock(conn, id).await?;
+            if_match.check_if_sent(current.version)?;
             if current.restoration_status == RestorationStatus::Active {
-                return Err(ApiError::conflict("not_closed", "This survivor's restoration is open."));
+                return Err(ApiError::conflict(
+                    ErrorCode::NotClosed,
+                    "This survivor's restoration is open.",
+                ));
             }
             if current.closed_on.is_some_and(|closed| input.reopened_on < closed) {
                 return Err(ApiError::invalid_field(
@@ -269,7 +274,7 @@ pub async fn record_follow_up(
             let survivor = survivor_queries::lock(conn, id).await?;
             if survivor.restoration_status == RestorationStatus::Active {
                 return Err(ApiError::conflict(
-                    "not_closed",
+                    ErrorCode::NotClosed,
                     "Follow-ups are recorded after a survivor's restoration is closed.",
                 ));
             }
@@ -295,7 +300,7 @@ pub async fn record_follow_up(
             let now = Utc::now();
             let Some(scheduled) = queries::scheduled_follow_up(conn, id).await? else {
                 return Err(ApiError::conflict(
-                    "no_follow_up_due",
+                    ErrorCode::NoFollowUpDue,
                     "This survivor has no scheduled follow-up; it was already recorded.",
                 ));
             };

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     audit::AuditEvent,
     auth::AuthUser,
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::ValidatedJson,
     ids::{ConsentId, PartnerId, SurvivorId},
     state::AppState,
@@ -195,7 +195,7 @@ pub async fn withdraw_consent(
                 Err(diesel::result::Error::NotFound) => {
                     queries::find_consent(conn, id).await?;
                     return Err(ApiError::conflict(
-                        "already_withdrawn",
+                        ErrorCode::AlreadyWithdrawn,
                         "This consent was already withdrawn.",
                     ));
                 }

@@ -67,14 +67,17 @@ pub struct CreateConsent {
     /// For a child, consent is given by a guardian, with the child's assent recorded.
     pub given_by: GivenBy,
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub guardian_relationship: Option<String>,
     pub child_assent: Option<bool>,
     pub given_on: NaiveDate,
     pub expires_on: Option<NaiveDate>,
     #[serde(default)]
     #[validate(length(max = 50))]
+    #[schema(max_items = 50)]
     pub recipients: Vec<PartnerId>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
 }
 
@@ -82,6 +85,7 @@ pub struct CreateConsent {
 #[serde(deny_unknown_fields)]
 pub struct WithdrawConsent {
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -135,6 +139,7 @@ pub struct CreateService {
     #[validate(nested)]
     pub cost: Option<Money>,
     #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
 }
 
@@ -161,7 +166,7 @@ pub struct UpdateService {
     pub cost: Option<Option<Money>>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = 4000))]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 4000)]
     pub notes: Option<Option<String>>,
 }
 
@@ -199,6 +204,7 @@ pub struct CreateServiceSession {
     #[schema(minimum = 1, maximum = 1440)]
     pub minutes: Option<i32>,
     #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
 }
 
@@ -286,6 +292,7 @@ pub struct CreateAssessment {
     #[validate(nested)]
     pub scores: DomainScores,
     #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
 }
 
@@ -296,6 +303,7 @@ pub struct CloseSurvivor {
     /// `restored` needs an assessment meeting the threshold within the 90 days before `closed_on`.
     pub reason: SurvivorClosureReason,
     #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
     pub note: Option<String>,
 }
 
@@ -304,6 +312,7 @@ pub struct CloseSurvivor {
 pub struct ReopenSurvivor {
     pub reopened_on: NaiveDate,
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -347,6 +356,7 @@ pub struct RecordFollowUp {
     pub conducted_on: NaiveDate,
     pub outcome: FollowUpOutcome,
     #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
     /// An assessment of the survivor made at the follow-up.
     pub assessment_id: Option<AssessmentId>,

@@ -133,19 +133,22 @@ impl Survivor {
 pub struct CreateSurvivor {
     /// A pseudonym; never the child's name.
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100, example = "Neema")]
+    #[schema(min_length = 1, max_length = 100, example = "Neema", pattern = r"\S")]
     pub pseudonym: String,
     pub sex: Option<Sex>,
     /// Birth year, or `age_at_intake` when the year is unknown (one of the two is required).
     #[validate(range(min = 1950, max = 2100))]
+    #[schema(minimum = 1950, maximum = 2100)]
     pub birth_year: Option<i32>,
     #[validate(range(min = 0, max = 100))]
+    #[schema(minimum = 0, maximum = 100)]
     pub age_at_intake: Option<i32>,
     /// When the program took the survivor in (not in the future).
     pub intake_on: NaiveDate,
     #[serde(default)]
     pub has_disability: bool,
     #[validate(length(max = 1000))]
+    #[schema(max_length = 1000)]
     pub disability_notes: Option<String>,
     pub county: Option<County>,
     pub placement: Option<Placement>,
@@ -160,23 +163,24 @@ pub struct CreateSurvivor {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSurvivor {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub pseudonym: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Sex>)]
     pub sex: Option<Option<Sex>>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(range(min = 1950, max = 2100))]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 1950, maximum = 2100)]
     pub birth_year: Option<Option<i32>>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(range(min = 0, max = 100))]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
     pub age_at_intake: Option<Option<i32>>,
     pub intake_on: Option<NaiveDate>,
     pub has_disability: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = 1000))]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
     pub disability_notes: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<County>)]
@@ -222,6 +226,7 @@ pub struct SurvivorFilter {
     pub restoration_status: Option<RestorationStatus>,
     pub county: Option<County>,
     /// `me`: survivors assigned to the caller.
+    #[param(pattern = r"^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub assigned_to: Option<String>,
     /// Case-insensitive search in pseudonyms.
     pub q: Option<String>,
@@ -287,23 +292,30 @@ pub struct CreateSurvivorAssignment {
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub legal_name: String,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub other_names: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub guardian_name: Option<String>,
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub guardian_relationship: Option<String>,
     #[validate(length(max = 40))]
+    #[schema(max_length = 40)]
     pub guardian_phone: Option<String>,
     #[validate(length(max = 40))]
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
     /// Exact address or location of the home.
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
 }
 

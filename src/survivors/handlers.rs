@@ -20,7 +20,7 @@ use crate::{
     auth::{AuthUser, Role, policy},
     cases,
     db::pagination::{Page, PageParams},
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{IfMatch, ValidatedJson, assignee, created_with_etag, ok_with_etag, trimmed},
     ids::{CaseId, SurvivorAssignmentId, SurvivorId, UserId},
     state::AppState,
@@ -321,7 +321,7 @@ pub async fn link_case_survivor(
             )
             .await
             .map_err(|e| {
-                ApiError::from(e).or_conflict("already_linked", "This survivor is already linked to the case.")
+                ApiError::from(e).or_conflict(ErrorCode::AlreadyLinked, "This survivor is already linked to the case.")
             })?;
             AuditEvent::by(&user, "survivor.link_case", "survivor", survivor_id)
                 .details(json!({"case_id": case_id, "role": link.role}))
@@ -413,7 +413,10 @@ pub async fn create_survivor_assignment(
             )
             .await
             .map_err(|e| {
-                ApiError::from(e).or_conflict("already_assigned", "This user is already assigned to the survivor.")
+                ApiError::from(e).or_conflict(
+                    ErrorCode::AlreadyAssigned,
+                    "This user is already assigned to the survivor.",
+                )
             })?;
             AuditEvent::by(&user, "survivor.assign", "survivor", id)
                 .details(json!({"user_id": row.user_id, "role": row.role}))

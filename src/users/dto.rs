@@ -59,7 +59,7 @@ pub struct CreateUser {
     #[schema(format = "email", max_length = 254)]
     pub email: String,
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: String,
     pub role: Role,
     /// Required for the `partner` role.
@@ -74,7 +74,7 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: Option<String>,
     pub role: Option<Role>,
     /// `null` detaches the user from its organisation (not allowed for `partner` users).

@@ -12,7 +12,7 @@ use crate::{
     audit::AuditEvent,
     auth::{AuthUser, Role, password, policy},
     db::pagination::{Page, PageParams},
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
     ids::UserId,
     state::AppState,
@@ -135,7 +135,7 @@ pub async fn update_user(
     let id = id.into_inner();
     if id == user.id && (input.active == Some(false) || input.role.is_some_and(|r| r != user.role)) {
         return Err(ApiError::conflict(
-            "self_lockout",
+            ErrorCode::SelfLockout,
             "You cannot deactivate yourself or change your own role; ask another admin.",
         ));
     }
