@@ -77,7 +77,11 @@ def discover(base, token, me):
     return {k: v for k, v in ids.items() if v}
 
 
-DEFAULT_ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
+# Schemathesis' own defaults for the checks a rule can widen.
+DEFAULT_EXPECTED = {
+    "positive_data_acceptance": ["2xx", "3xx", "401", "403", "404", "409", "429"],
+    "missing_required_header": ["400", "401", "403", "406", "415", "422"],
+}
 
 
 def operations_config(spec, ids, me, rules):
@@ -94,18 +98,17 @@ def operations_config(spec, ids, me, rules):
             if "{user_id}" in path:
                 params["path.user_id"] = me
             takes = {p["name"] for p in item[method].get("parameters", [])}
-            statuses = sorted(
-                {
-                    str(r["status"])
-                    for r in rules
-                    if re.fullmatch(r["operations"], name) and r.get("parameter", "") in takes | {""}
-                }
-            )
+            checks = {}
+            for r in rules:
+                if re.fullmatch(r["operations"], name) and r.get("parameter", "") in takes | {""}:
+                    check = r.get("check", "positive_data_acceptance")
+                    expected = checks.setdefault(check, {"expected-statuses": list(DEFAULT_EXPECTED[check])})
+                    expected["expected-statuses"].append(str(r["status"]))
             entry = {"include-name": name}
             if params:
                 entry["parameters"] = params
-            if statuses:
-                entry["checks"] = {"positive_data_acceptance": {"expected-statuses": DEFAULT_ACCEPTED + statuses}}
+            if checks:
+                entry["checks"] = checks
             if len(entry) > 1:
                 out.append(entry)
     return out
@@ -137,8 +140,9 @@ def main():
         ids = discover(base, token, me["id"])
         lines = [
             f"base-url = {json.dumps(base)}",
-            f"headers = {{ Authorization = {json.dumps('Bearer ' + token)} }}",
             "continue-on-failure = true",
+            "[auth.openapi.bearer]",
+            f"bearer = {json.dumps(token)}",
             "[generation]",
             "allow-x00 = false",
             "[phases.stateful]",

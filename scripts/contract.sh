@@ -4,6 +4,8 @@
 #                               (recommended rules), and a TypeScript client generated from it compiles
 #   contract.sh fuzz BASE_URL   Schemathesis against the served spec as each of the six roles
 #                               (the server must hold the demo dataset: `haki seed-demo`)
+#   contract.sh served          creates a scratch database on the server of DATABASE_URL, loads the
+#                               demo dataset, serves the debug build on a free port and runs `fuzz`
 # Tool versions are pinned in contract/package-lock.json and contract/requirements.txt; they are
 # installed on first use into contract/node_modules and .tools/venv.
 set -euo pipefail
@@ -51,8 +53,36 @@ case "${1:-}" in
     python_tools
     "$venv/bin/python" contract/fuzz.py "$base"
     ;;
+  served)
+    : "${DATABASE_URL:?DATABASE_URL must name a server whose user may create databases}"
+    db="haki_contract_$$"
+    admin_url=$DATABASE_URL
+    url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$DATABASE_URL" "$db")
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
+    server=""
+    finish() {
+      [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+      psql "$admin_url" -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    }
+    trap finish EXIT
+    cargo build --locked --quiet
+    export DATABASE_URL=$url HAKI_BIND=127.0.0.1:$port HAKI_LOGIN_RATE_PER_MINUTE=100000 RUST_LOG=${RUST_LOG:-warn}
+    HAKI_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n'); export HAKI_JWT_SECRET
+    HAKI_DATA_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n'); export HAKI_DATA_KEY
+    target/debug/haki migrate >/dev/null
+    target/debug/haki seed-demo >/dev/null
+    target/debug/haki serve > "${TMPDIR:-/tmp}/haki-contract-server.log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 100); do
+      curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+      sleep 0.2
+    done
+    python_tools
+    "$venv/bin/python" contract/fuzz.py "http://127.0.0.1:$port"
+    ;;
   *)
-    echo "usage: contract.sh spec | fuzz BASE_URL" >&2
+    echo "usage: contract.sh spec | fuzz BASE_URL | served" >&2
     exit 2
     ;;
 esac

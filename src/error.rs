@@ -61,6 +61,7 @@ pub enum ErrorCode {
     InvalidTransition,
     InvalidValue,
     MalformedBody,
+    MalformedIfMatch,
     MethodNotAllowed,
     NoFollowUpDue,
     NotClosed,
@@ -378,10 +379,21 @@ impl From<DieselError> for ApiError {
                     }
                     e
                 }
-                DatabaseErrorKind::ForeignKeyViolation => ApiError::unprocessable(
-                    ErrorCode::InvalidReference,
-                    "The request refers to a record that does not exist.",
-                ),
+                DatabaseErrorKind::ForeignKeyViolation => {
+                    let mut e = ApiError::unprocessable(
+                        ErrorCode::InvalidReference,
+                        "The request refers to a record that does not exist.",
+                    );
+                    // PostgreSQL names foreign keys `<table>_<column>_fkey`.
+                    let field = info
+                        .constraint_name()
+                        .zip(info.table_name())
+                        .and_then(|(c, t)| c.strip_prefix(t)?.strip_prefix('_')?.strip_suffix("_fkey"));
+                    if let Some(field) = field {
+                        e.errors = vec![FieldError::new(field, "unknown_reference", "refers to no such record")];
+                    }
+                    e
+                }
                 DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => ApiError::unprocessable(
                     ErrorCode::ConstraintViolation,
                     "The request breaks a rule of the data model.",
@@ -424,14 +436,22 @@ pub fn json_error_handler(err: JsonPayloadError, _req: &HttpRequest) -> actix_we
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => payload_too_large(),
         JsonPayloadError::ContentType => unsupported_media_type(),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::unprocessable(ErrorCode::InvalidBody, e.to_string()).into()
+            ApiError::unprocessable(ErrorCode::InvalidBody, "The body does not have the expected fields.").into()
         }
-        other => ApiError::bad_request(ErrorCode::MalformedBody, other.to_string()).into(),
+        _ => ApiError::bad_request(ErrorCode::MalformedBody, "The body is not valid JSON.").into(),
     }
 }
 
-pub fn path_error_handler(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(ErrorCode::InvalidPath, format!("The path is not valid: {err}")).into()
+pub fn path_error_handler(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    let _ = err;
+    ApiError::bad_request(
+        ErrorCode::InvalidPath,
+        format!(
+            "The path `{}` is not valid: its id must be a UUID (or, for offences, a code).",
+            req.path()
+        ),
+    )
+    .into()
 }
 
 pub fn query_error_handler(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {

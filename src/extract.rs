@@ -24,7 +24,7 @@ use crate::{
 /// wrong types, unknown enum values, text with NUL bytes and failed validation.
 pub struct ValidatedJson<T>(pub T);
 
-impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> {
+impl<T: DeserializeOwned + Validate + utoipa::PartialSchema + 'static> FromRequest for ValidatedJson<T> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -47,7 +47,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
                 }
             })?;
             let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::bad_request(ErrorCode::MalformedBody, format!("The body is not valid JSON: {e}"))
+                ApiError::bad_request(
+                    ErrorCode::MalformedBody,
+                    format!("The body is not valid JSON (line {}, column {}).", e.line(), e.column()),
+                )
             })?;
             whole_numbers_as_integers(&mut value);
             if let Some(field) = find_nul(&value, String::new()) {
@@ -55,14 +58,88 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
                     ApiError::invalid_field(&field, "nul_byte", "must not contain NUL (\\u0000) characters").into(),
                 );
             }
-            let parsed: T = serde_path_to_error::deserialize(value)
-                .map_err(|e| ApiError::invalid_fields(vec![serde_field_error(&e)]))?;
-            parsed
-                .validate()
-                .map_err(|e| ApiError::invalid_fields(validation_errors(&e)))?;
-            Ok(ValidatedJson(parsed))
+            parse_all::<T>(value)
+                .map(ValidatedJson)
+                .map_err(|errors| ApiError::invalid_fields(errors).into())
         })
     }
+}
+
+/// Parses and validates a body, reporting every field at fault at once: required fields that are
+/// missing, values of the wrong type or outside a vocabulary, then the validation rules.
+fn parse_all<T: DeserializeOwned + Validate + utoipa::PartialSchema>(
+    mut value: serde_json::Value,
+) -> Result<T, Vec<FieldError>> {
+    let mut errors = missing_required(&T::schema(), &value);
+    // Each round finds one value serde cannot take; it is noted and taken out, and the rest is
+    // parsed again. Bounded by the number of fields a body can have.
+    for _ in 0..64 {
+        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(parsed) => {
+                if let Err(e) = parsed.validate() {
+                    errors.extend(validation_errors(&e));
+                }
+                if errors.is_empty() {
+                    return Ok(parsed);
+                }
+                break;
+            }
+            Err(e) => {
+                let error = serde_field_error(&e);
+                let seen = errors.iter().any(|x| x.field == error.field);
+                let removed = !seen && error.code != "required" && remove_path(&mut value, e.path());
+                if !seen {
+                    errors.push(error);
+                }
+                if !removed {
+                    break;
+                }
+            }
+        }
+    }
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    Err(errors)
+}
+
+/// Top-level required properties of the body's schema that are absent.
+fn missing_required(
+    schema: &utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    value: &serde_json::Value,
+) -> Vec<FieldError> {
+    use utoipa::openapi::{RefOr, schema::Schema};
+    let (RefOr::T(Schema::Object(object)), Some(given)) = (schema, value.as_object()) else {
+        return Vec::new();
+    };
+    object
+        .required
+        .iter()
+        .filter(|name| !given.contains_key(name.as_str()))
+        .map(|name| FieldError::new(name.clone(), "required", "is required"))
+        .collect()
+}
+
+/// Takes the value at `path` out of an object in `value`; false when there is nothing to take.
+fn remove_path(value: &mut serde_json::Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((Segment::Map { key }, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut cursor = value;
+    for segment in parents {
+        let next = match segment {
+            Segment::Map { key } => cursor.get_mut(key.as_str()),
+            Segment::Seq { index } => cursor.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(next) => cursor = next,
+            None => return false,
+        }
+    }
+    cursor
+        .as_object_mut()
+        .is_some_and(|map| map.remove(key.as_str()).is_some())
 }
 
 /// JSON does not tell `3` from `3.0`; neither does JSON Schema's `integer`. A whole number
@@ -115,31 +192,105 @@ fn find_nul(value: &serde_json::Value, path: String) -> Option<String> {
 }
 
 fn serde_field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
-    let message = err.inner().to_string();
+    let raw = err.inner().to_string();
     let mut field = err.path().to_string();
-    let code = if message.starts_with("missing field") {
+    let (code, message) = if let Some(rest) = raw.strip_prefix("missing field `") {
         // The path points at the enclosing object; name the missing field itself.
-        let name = message.split('`').nth(1).unwrap_or_default();
+        let name = rest.split('`').next().unwrap_or_default();
         field = if field == "." {
             name.to_string()
         } else {
             format!("{field}.{name}")
         };
-        "required"
-    } else if message.starts_with("unknown variant") {
-        "unknown_variant"
-    } else if message.starts_with("unknown field") {
-        "unknown_field"
-    } else if message.starts_with("invalid type") {
-        "invalid_type"
+        ("required", "is required".to_string())
+    } else if raw.starts_with("unknown variant") {
+        ("unknown_variant", format!("must be one of: {}", quoted_list(&raw)))
+    } else if raw.starts_with("unknown field") {
+        ("unknown_field", "is not a field of this request".to_string())
+    } else if raw.starts_with(NOT_NULLABLE) {
+        ("not_nullable", format!("must not be null: it {NOT_NULLABLE}"))
+    } else if let Some(found) = raw.strip_prefix("invalid type: ") {
+        (
+            "invalid_type",
+            format!("must be {}, not {}", expected_kind(&raw), found_kind(found)),
+        )
+    } else if raw.starts_with("invalid value") || raw.starts_with("invalid length") {
+        ("invalid_type", format!("must be {}", expected_kind(&raw)))
     } else {
-        "invalid"
+        ("invalid", in_own_words(&raw))
     };
     if field == "." {
         field = "body".into();
     }
-    // serde's message ends with " at line X column Y" only for text input; ours is a parsed value.
     FieldError::new(field, code, message)
+}
+
+/// The backquoted names serde lists after "expected one of".
+fn quoted_list(raw: &str) -> String {
+    raw.split_once("expected")
+        .map(|(_, tail)| tail)
+        .unwrap_or_default()
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What serde expected, in plain words (never a Rust type name).
+fn expected_kind(raw: &str) -> &'static str {
+    let expected = raw.rsplit_once("expected ").map(|(_, e)| e).unwrap_or_default();
+    if ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "integer"]
+        .iter()
+        .any(|t| expected.starts_with(t))
+    {
+        "a whole number"
+    } else if expected.starts_with("f32") || expected.starts_with("f64") || expected.contains("number") {
+        "a number"
+    } else if expected.contains("bool") {
+        "true or false"
+    } else if expected.contains("sequence") || expected.contains("array") {
+        "a list"
+    } else if expected.contains("struct") || expected.contains("map") {
+        "an object"
+    } else if expected.to_lowercase().contains("uuid") {
+        "an id (UUID)"
+    } else {
+        "text"
+    }
+}
+
+fn found_kind(found: &str) -> &'static str {
+    match found.split([' ', ',']).next().unwrap_or_default() {
+        "string" => "text",
+        "integer" | "floating" => "a number",
+        "boolean" => "true or false",
+        "sequence" => "a list",
+        "map" => "an object",
+        "null" => "null",
+        _ => "that",
+    }
+}
+
+/// Messages of the parsers behind dates, ids and other typed text, in the project's words.
+fn in_own_words(raw: &str) -> String {
+    let raw = raw.to_lowercase();
+    let date_parser = [
+        "premature end of input",
+        "input contains invalid characters",
+        "trailing input",
+        "input is out of range",
+        "no possible date",
+        "bad or unsupported format",
+        "input is not enough",
+    ];
+    if raw.contains("uuid") {
+        "must be an id (UUID)".into()
+    } else if date_parser.iter().any(|p| raw.contains(p)) {
+        "must be a real date written YYYY-MM-DD".into()
+    } else {
+        "is not a valid value".into()
+    }
 }
 
 /// Who is calling from where, for the audit log and rate limits.
@@ -218,20 +369,29 @@ impl FromRequest for IfMatch {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let value = req.headers().get(header::IF_MATCH).map(|raw| {
-            let text = raw.to_str().unwrap_or_default().trim();
-            if text == "*" {
-                IfMatchValue::Any
-            } else {
-                // Unparseable tags simply never match.
-                IfMatchValue::Versions(
-                    text.split(',')
-                        .filter_map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"').parse().ok())
-                        .collect(),
-                )
-            }
-        });
-        std::future::ready(Ok(IfMatch(value)))
+        let Some(raw) = req.headers().get(header::IF_MATCH) else {
+            return std::future::ready(Ok(IfMatch(None)));
+        };
+        let text = raw.to_str().unwrap_or_default().trim();
+        if text == "*" {
+            return std::future::ready(Ok(IfMatch(Some(IfMatchValue::Any))));
+        }
+        let versions: Option<Vec<i32>> = text
+            .split(',')
+            .map(|tag| {
+                let tag = tag.trim();
+                let tag = tag.strip_prefix("W/").unwrap_or(tag);
+                tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+            })
+            .collect();
+        std::future::ready(match versions {
+            Some(v) => Ok(IfMatch(Some(IfMatchValue::Versions(v)))),
+            None => Err(ApiError::bad_request(
+                ErrorCode::MalformedIfMatch,
+                "If-Match must be `*` or the ETag you read, quotes included (e.g. \"3\").",
+            )
+            .into()),
+        })
     }
 }
 
@@ -264,6 +424,22 @@ where
 {
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
+
+/// For PATCH fields that cannot be cleared: absent → `None`, a value → `Some(v)`, and `null` is
+/// refused (422 `not_nullable`) rather than silently ignored. Use with
+/// `#[serde(default, deserialize_with = "not_null")]` and `#[schema(nullable = false)]`.
+pub fn not_null<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    <Option<T> as serde::Deserialize>::deserialize(deserializer)?
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(NOT_NULLABLE))
+}
+
+const NOT_NULLABLE: &str = "cannot be cleared: leave it out to keep its value";
 
 /// Keeps the first occurrence of each value, in order.
 pub fn dedup<T: PartialEq>(values: Vec<T>) -> Vec<T> {
@@ -299,5 +475,45 @@ pub fn not_blank(text: &str) -> Result<(), validator::ValidationError> {
         Err(validator::ValidationError::new("blank").with_message("must not be blank".into()))
     } else {
         Ok(())
+    }
+}
+
+/// Query parameters parsed into `T`; an invalid value is a 400 naming the parameter, in the
+/// project's words. Unknown parameters are refused before this (see `openapi::RouteTable`).
+pub struct Query<T>(pub T);
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let pairs = form_urlencoded::parse(req.query_string().as_bytes());
+        let parsed = serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs));
+        std::future::ready(parsed.map(Query).map_err(|e| {
+            let raw = e.inner().to_string();
+            let name = e.path().to_string();
+            let message = if raw.starts_with("unknown variant") {
+                format!("must be one of: {}", quoted_list(&raw))
+            } else if raw.contains("invalid digit") || raw.contains("number too large") {
+                "must be a whole number".to_string()
+            } else if raw.contains("provided string was not `true` or `false`") {
+                "must be true or false".to_string()
+            } else {
+                in_own_words(&raw)
+            };
+            ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                format!("The query parameter `{name}` {message}."),
+            )
+            .with_errors(vec![FieldError::new(name, "invalid", message)])
+            .into()
+        }))
     }
 }

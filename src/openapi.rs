@@ -193,12 +193,13 @@ fn refine_operations(doc: &mut Value) {
                     op.insert("description".into(), Value::String(description));
                 }
             }
-            let writes_in_place = matches!(method.as_str(), "patch" | "put");
+            // A PUT may create (an identity recorded the first time has no ETag yet); a PATCH never does.
+            let writes_in_place = method == "patch";
             if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
                 for param in params.iter_mut().filter(|p| p["in"] == "header") {
                     match param["name"].as_str() {
                         Some("If-Match") => {
-                            param["schema"] = json!({"type": "string", "pattern": IF_MATCH_PATTERN});
+                            param["schema"] = json!({"type": "string", "minLength": 1, "pattern": IF_MATCH_PATTERN});
                             param["required"] = json!(writes_in_place);
                         }
                         Some("Idempotency-Key") => {

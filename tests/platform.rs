@@ -226,7 +226,7 @@ async fn malformed_and_invalid_bodies() {
     let body = r.expect_problem(422, "validation_failed");
     assert_eq!(
         body["errors"][0],
-        json!({"field": "name", "code": "required", "message": "missing field `name`"})
+        json!({"field": "name", "code": "required", "message": "is required"})
     );
 
     // Unknown field → 422 (typos are not silently ignored).
@@ -522,4 +522,97 @@ async fn served_spec_and_swagger_ui() {
     let redirect = app.send(TestRequest::get().uri("/docs")).await;
     assert!(redirect.status.is_redirection());
     assert_eq!(redirect.header("location"), Some("/docs/"));
+}
+
+#[actix_web::test]
+async fn every_invalid_field_at_once_in_plain_words() {
+    let app = TestApp::new().await;
+    let manager = app.create_user(haki::auth::Role::ProgramManager, None).await;
+    let r = app
+        .post(
+            "/api/v1/cases",
+            &manager.token,
+            json!({
+                "location_type": "castle",
+                "reported_on": "2025-02-30",
+                "risk_level": 3,
+                "summary": "x".repeat(5000),
+                "colour": "blue"
+            }),
+        )
+        .await;
+    let body = r.expect_problem(422, "validation_failed");
+    let errors = body["errors"].as_array().unwrap();
+    let by_field = |f: &str| {
+        errors
+            .iter()
+            .find(|e| e["field"] == f)
+            .unwrap_or_else(|| panic!("no error for {f}: {body}"))
+            .clone()
+    };
+    assert_eq!(by_field("county")["code"], "required");
+    assert_eq!(by_field("location_type")["code"], "unknown_variant");
+    assert!(
+        by_field("location_type")["message"].as_str().unwrap().contains("hotel"),
+        "{body}"
+    );
+    assert_eq!(
+        by_field("reported_on")["message"],
+        "must be a real date written YYYY-MM-DD"
+    );
+    assert_eq!(by_field("risk_level")["code"], "invalid_type");
+    assert_eq!(by_field("colour")["code"], "unknown_field");
+    // No Rust type names or serde phrases reach a client.
+    let text = body.to_string();
+    for phrase in ["i32", "i64", "struct", "expected", "premature", "variant `", "serde"] {
+        assert!(!text.contains(phrase), "`{phrase}` in {text}");
+    }
+
+    // A query parameter that cannot be read is named.
+    let r = app.get("/api/v1/cases?stage=sleeping&limit=ten", &manager.token).await;
+    let body = r.expect_problem(400, "invalid_query");
+    assert!(body["detail"].as_str().unwrap().contains('`'), "{body}");
+    assert!(
+        ["stage", "limit"].contains(&body["errors"][0]["field"].as_str().unwrap()),
+        "{body}"
+    );
+
+    // An unknown reference names its field.
+    let r = app
+        .post(
+            "/api/v1/cases",
+            &manager.token,
+            json!({"county": "kwale", "location_type": "hotel", "reported_on": "2025-02-03",
+                   "referral_partner_id": "0193a1b2-0000-7000-8000-000000000000"}),
+        )
+        .await;
+    let body = r.expect_problem(422, "invalid_reference");
+    assert_eq!(body["errors"][0]["field"], "referral_partner_id", "{body}");
+
+    // `null` for a field that cannot be cleared is refused, not ignored.
+    let case = app
+        .post(
+            "/api/v1/cases",
+            &manager.token,
+            json!({"county": "kwale", "location_type": "hotel", "reported_on": "2025-02-03"}),
+        )
+        .await;
+    case.expect(201);
+    let path = format!("/api/v1/cases/{}", case.json()["id"].as_str().unwrap());
+    let r = app
+        .patch(
+            &path,
+            &manager.token,
+            Some("\"1\""),
+            json!({"county": null, "risk_level": null}),
+        )
+        .await;
+    let body = r.expect_problem(422, "validation_failed");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(body["errors"][0]["code"], "not_nullable", "{body}");
+    // A malformed If-Match is a 400 saying what to send.
+    let r = app
+        .patch(&path, &manager.token, Some("3"), json!({"summary": "x"}))
+        .await;
+    r.expect_problem(400, "malformed_if_match");
 }

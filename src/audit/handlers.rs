@@ -88,8 +88,8 @@ pub struct AuditFilter {
 pub async fn list_audit_log(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<AuditFilter>,
-    page: web::Query<PageParams>,
+    filter: crate::extract::Query<AuditFilter>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ReadAuditLog)?;
     let limit = page.limit()?;

@@ -143,15 +143,22 @@ fn default_risk() -> RiskLevel {
 #[derive(Debug, Default, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCase {
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub county: Option<County>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 60))]
     #[schema(value_type = Option<String>, max_length = 60, min_length = 1, pattern = r"\S")]
     pub sub_county: Option<Option<String>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub location_type: Option<LocationType>,
     #[validate(length(max = 7))]
-    #[schema(max_items = 7)]
+    #[schema(max_items = 7, nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub exploitation_types: Option<Vec<ExploitationType>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub reported_on: Option<NaiveDate>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
@@ -162,6 +169,8 @@ pub struct UpdateCase {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub referral_partner_id: Option<Option<PartnerId>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub risk_level: Option<RiskLevel>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = 4000))]

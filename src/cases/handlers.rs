@@ -36,8 +36,8 @@ async fn load(conn: &mut AsyncPgConnection, id: CaseId) -> ApiResult<Case> {
 pub async fn list_cases(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<CaseFilter>,
-    page: web::Query<PageParams>,
+    filter: crate::extract::Query<CaseFilter>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let scope = policy::case_scope(&user)?;
     let limit = page.limit()?;

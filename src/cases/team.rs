@@ -34,7 +34,7 @@ pub async fn list_events(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<CaseId>,
-    page: web::Query<PageParams>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let limit = page.limit()?;
@@ -233,7 +233,7 @@ pub async fn case_access_log(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<CaseId>,
-    page: web::Query<PageParams>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let limit = page.limit()?;

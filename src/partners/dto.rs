@@ -109,15 +109,23 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePartner {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub name: Option<String>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub kind: Option<PartnerKind>,
     #[validate(length(max = 47))]
-    #[schema(max_items = 47)]
+    #[schema(max_items = 47, nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub counties: Option<Vec<County>>,
     /// Replaces the whole contact.
     #[validate(nested)]
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub contact: Option<Contact>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub services_offered: Option<Vec<ServiceKind>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
@@ -125,6 +133,8 @@ pub struct UpdatePartner {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
     pub mou_expires_on: Option<Option<NaiveDate>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub active: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = 4000))]

@@ -28,8 +28,8 @@ use crate::{
 pub async fn list_partners(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<PartnerFilter>,
-    page: web::Query<PageParams>,
+    filter: crate::extract::Query<PartnerFilter>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ReadPartners)?;
     let limit = page.limit()?;

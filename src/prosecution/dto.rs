@@ -72,10 +72,12 @@ pub struct OffenceFilter {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOffence {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 60))]
-    #[schema(min_length = 1, max_length = 60, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 60, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub section: Option<String>,
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 300))]
-    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(range(min = 0, max = 200))]
@@ -85,6 +87,8 @@ pub struct UpdateOffence {
     #[validate(range(min = 0, max = 200))]
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 200)]
     pub max_years: Option<Option<i32>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub life_imprisonment: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(range(min = 0))]
@@ -94,6 +98,8 @@ pub struct UpdateOffence {
     #[validate(length(max = 1000))]
     #[schema(value_type = Option<String>, max_length = 1000)]
     pub penalty_note: Option<Option<String>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub facilitator_reach: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(range(min = 0, max = 17))]
@@ -103,6 +109,8 @@ pub struct UpdateOffence {
     #[validate(range(min = 0, max = 17))]
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 17)]
     pub child_age_max: Option<Option<i32>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub in_force: Option<bool>,
 }
 
@@ -164,19 +172,26 @@ pub struct CreateCharge {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCharge {
     #[validate(length(min = 1, max = 40))]
-    #[schema(min_length = 1, max_length = 40)]
+    #[schema(min_length = 1, max_length = 40, nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub offence_code: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
     #[schema(value_type = Option<String>, max_length = 100, min_length = 1, pattern = r"\S")]
     pub court_file_number: Option<Option<String>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub filed_on: Option<NaiveDate>,
     /// `convicted` and `acquitted` need `decided_on`.
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub status: Option<ChargeStatus>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(range(min = 0, max = 200))]
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 200)]
     pub sentence_years: Option<Option<i32>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub sentence_life: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(nested)]
@@ -261,17 +276,24 @@ fn at_large() -> SuspectStatus {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSuspect {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Sex>)]
     pub sex: Option<Option<Sex>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub role: Option<SuspectRole>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub relationship: Option<Relationship>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(custom(function = "validate_country"))]
     #[schema(value_type = Option<String>, pattern = "^[A-Z]{2}$")]
     pub nationality: Option<Option<String>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub status: Option<SuspectStatus>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
@@ -376,10 +398,17 @@ fn scheduled() -> SessionStatus {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCourtSession {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub court: Option<String>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub scheduled_on: Option<NaiveDate>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub purpose: Option<SessionPurpose>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub status: Option<SessionStatus>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<AdjournmentReason>)]

@@ -27,7 +27,7 @@ use crate::{
 pub async fn list_offences(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<OffenceFilter>,
+    filter: crate::extract::Query<OffenceFilter>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ReadOffences)?;
     let mut conn = state.conn().await?;

@@ -216,8 +216,8 @@ pub async fn reopen_survivor(
 pub async fn list_follow_ups(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<FollowUpFilter>,
-    page: web::Query<PageParams>,
+    filter: crate::extract::Query<FollowUpFilter>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let scope = policy::survivor_scope(&user)?;
     policy::may_manage_restoration(&user)?;

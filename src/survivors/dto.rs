@@ -163,7 +163,8 @@ pub struct CreateSurvivor {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSurvivor {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub pseudonym: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Sex>)]
@@ -176,7 +177,11 @@ pub struct UpdateSurvivor {
     #[validate(range(min = 0, max = 100))]
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
     pub age_at_intake: Option<Option<i32>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub intake_on: Option<NaiveDate>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub has_disability: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = 1000))]
@@ -188,10 +193,14 @@ pub struct UpdateSurvivor {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Placement>)]
     pub placement: Option<Option<Placement>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub caregiver_implicated: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Schooling>)]
     pub schooling: Option<Option<Schooling>>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub survivor_network_member: Option<bool>,
 }
 

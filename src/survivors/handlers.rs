@@ -89,8 +89,8 @@ async fn create(conn: &mut AsyncPgConnection, user: &AuthUser, input: CreateSurv
 pub async fn list_survivors(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<SurvivorFilter>,
-    page: web::Query<PageParams>,
+    filter: crate::extract::Query<SurvivorFilter>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let scope = policy::survivor_scope(&user)?;
     let limit = page.limit()?;
@@ -574,7 +574,7 @@ pub async fn survivor_access_log(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<SurvivorId>,
-    page: web::Query<PageParams>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let limit = page.limit()?;

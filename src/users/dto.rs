@@ -74,20 +74,28 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 200))]
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub display_name: Option<String>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub role: Option<Role>,
     /// `null` detaches the user from its organisation (not allowed for `partner` users).
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub organization_id: Option<Option<PartnerId>>,
     /// `false` deactivates the account and invalidates its tokens at once.
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub active: Option<bool>,
     /// `true` lifts a lock after failed logins.
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub unlock: Option<bool>,
     /// Sets a new password (e.g. a temporary one); existing tokens stop working.
     #[validate(length(min = MIN_PASSWORD_LEN, max = MAX_PASSWORD_LEN))]
-    #[schema(min_length = 12, max_length = 256, format = "password")]
+    #[schema(min_length = 12, max_length = 256, format = "password", nullable = false)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub password: Option<String>,
 }
 

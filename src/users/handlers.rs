@@ -35,8 +35,8 @@ fn partner_needs_organization() -> ApiError {
 pub async fn list_users(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<UserFilter>,
-    page: web::Query<PageParams>,
+    filter: crate::extract::Query<UserFilter>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ManageUsers)?;
     let limit = page.limit()?;
