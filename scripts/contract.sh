@@ -33,6 +33,24 @@ node_tools() {
   fi
 }
 
+# The README's curl walkthrough, run as written against BASE_URL: every call must succeed.
+walkthrough() {
+  command -v jq >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+  local script
+  script=$(awk '/^## Calling it with curl/{on=1} on && /^```sh/{code=1; next} code && /^```/{exit} code' README.md)
+  [ -n "$script" ] || { echo "contract: no walkthrough found in README.md" >&2; exit 1; }
+  script=${script//http:\/\/127.0.0.1:8080/$1}
+  script=${script//scripts\/run.sh user create/target\/debug\/haki user create}
+  echo "contract: README walkthrough"
+  # curl fails on any 4xx/5xx answer, and so does the walkthrough.
+  if ! bash -euo pipefail -c "curl() { command curl --fail-with-body \"\$@\"; echo; }; $script" > "${TMPDIR:-/tmp}/haki-walkthrough.log" 2>&1; then
+    tail -20 "${TMPDIR:-/tmp}/haki-walkthrough.log" >&2
+    echo "contract: the README walkthrough failed" >&2
+    exit 1
+  fi
+  echo "contract: README walkthrough passed"
+}
+
 case "${1:-}" in
   spec)
     python_tools
@@ -52,6 +70,9 @@ case "${1:-}" in
     base=${2:?base url required}
     python_tools
     "$venv/bin/python" contract/fuzz.py "$base"
+    ;;
+  walkthrough)
+    walkthrough "${2:?base url required}"
     ;;
   served)
     : "${DATABASE_URL:?DATABASE_URL must name a server whose user may create databases}"
@@ -78,6 +99,7 @@ case "${1:-}" in
       curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
       sleep 0.2
     done
+    walkthrough "http://127.0.0.1:$port"
     python_tools
     "$venv/bin/python" contract/fuzz.py "http://127.0.0.1:$port"
     ;;
