@@ -381,7 +381,12 @@ impl FromRequest for IfMatch {
             .map(|tag| {
                 let tag = tag.trim();
                 let tag = tag.strip_prefix("W/").unwrap_or(tag);
-                tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+                let digits = tag.strip_prefix('"')?.strip_suffix('"')?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                // A well-formed tag past any version this API issues simply never matches.
+                Some(digits.parse().unwrap_or(-1))
             })
             .collect();
         std::future::ready(match versions {
