@@ -47,6 +47,7 @@ pub enum ErrorCode {
     AlreadyWithdrawn,
     ConcurrentUpdate,
     ConstraintViolation,
+    CorsRefused,
     DatabaseUnavailable,
     Forbidden,
     IdempotencyInProgress,
@@ -66,7 +67,6 @@ pub enum ErrorCode {
     NoFollowUpDue,
     NotClosed,
     NotFound,
-    OriginNotAllowed,
     PayloadTooLarge,
     PreconditionRequired,
     RateLimited,
@@ -211,12 +211,16 @@ impl ApiError {
         )
     }
 
-    pub fn forbidden() -> Self {
+    /// 403 naming the permission the caller's role lacks (`extensions.permission`); `GET /me`
+    /// lists the ones it has.
+    pub fn forbidden(role: crate::auth::Role, permission: crate::auth::policy::Permission) -> Self {
+        let name: &'static str = permission.into();
         Self::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
-            "Your role may not do this.",
+            format!("This needs the `{name}` permission, which the role `{role}` does not have."),
         )
+        .with_extensions(serde_json::json!({ "permission": name }))
     }
 
     /// Missing, or outside the caller's reach: the two are indistinguishable on purpose.

@@ -372,7 +372,12 @@ impl FromRequest for IfMatch {
         let Some(raw) = req.headers().get(header::IF_MATCH) else {
             return std::future::ready(Ok(IfMatch(None)));
         };
-        let text = raw.to_str().unwrap_or_default().trim();
+        // Bytes that are not visible ASCII can never form a tag: malformed below.
+        let text = raw.to_str().map(str::trim).unwrap_or("\u{0}");
+        if text.is_empty() {
+            // An empty field is an empty list of tags: no precondition, as if it were not sent.
+            return std::future::ready(Ok(IfMatch(None)));
+        }
         if text == "*" {
             return std::future::ready(Ok(IfMatch(Some(IfMatchValue::Any))));
         }

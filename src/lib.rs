@@ -125,6 +125,7 @@ pub fn build_app(
         )
         .default_service(web::to(fallback))
         .wrap(cors)
+        .wrap(from_fn(middleware::cors_problem))
         .wrap(from_fn(middleware::observe))
 }
 

@@ -76,3 +76,32 @@ pub async fn observe(
     );
     Ok(res)
 }
+
+/// A request the CORS policy refuses (an origin, method or header not allowed) answers a problem
+/// like every other error, not the plain text of the CORS layer.
+pub async fn cors_problem(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    let Some(refusal) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<actix_cors::CorsError>())
+    else {
+        return Ok(res);
+    };
+    let detail = match refusal {
+        actix_cors::CorsError::OriginNotAllowed => {
+            "This origin may not call the API; HAKI_CORS_ORIGINS lists the ones that may.".to_string()
+        }
+        other => format!("Cross-origin request refused: {other}."),
+    };
+    let err = crate::error::ApiError::new(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        crate::error::ErrorCode::CorsRefused,
+        detail,
+    );
+    let (req, _) = res.into_parts();
+    Ok(ServiceResponse::new(req, actix_web::ResponseError::error_response(&err)))
+}

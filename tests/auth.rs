@@ -478,13 +478,36 @@ async fn only_admins_reach_users_and_the_audit_log() {
         )
         .await
         .expect_problem(403, "forbidden");
-        app.get("/api/v1/audit-log", &user.token)
+        let refused = app
+            .get("/api/v1/audit-log", &user.token)
             .await
             .expect_problem(403, "forbidden");
-        // Everyone reads their own account.
-        app.get("/api/v1/me", &user.token).await.expect(200);
+        assert_eq!(refused["extensions"]["permission"], "read_audit_log");
+        // Everyone reads their own account, with the permissions the role has.
+        let me = app.get("/api/v1/me", &user.token).await;
+        me.expect(200);
+        let me = me.json();
+        assert_eq!(me["role"], role.to_string());
+        let granted: Vec<&str> = me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert!(!granted.contains(&"manage_users") && !granted.contains(&"read_audit_log"));
+        assert!(granted.contains(&"read_partners"), "{granted:?}");
+        assert_eq!(
+            granted.contains(&"close_cases"),
+            role == Role::ProgramManager,
+            "{granted:?}"
+        );
     }
     assert_eq!(app.count("SELECT count(*) FROM users WHERE role = 'admin'").await, 0);
+    let admin = app.create_user(Role::Admin, None).await;
+    let me = app.get("/api/v1/me", &admin.token).await.json();
+    for p in ["manage_users", "read_audit_log", "read_cases", "read_identity"] {
+        assert!(me["permissions"].as_array().unwrap().contains(&json!(p)), "{me}");
+    }
 }
 
 #[actix_web::test]

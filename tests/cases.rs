@@ -477,6 +477,10 @@ async fn concurrent_patches_with_one_if_match_exactly_one_wins() {
     let now = app.get(&path, &worker.token).await;
     assert_eq!(now.json()["version"], 2);
     assert_eq!(now.header("etag"), Some("\"2\""));
+    let same = app.patch(&path, &worker.token, Some("\"2\""), json!({})).await;
+    same.expect(200);
+    assert_eq!(same.header("etag"), Some("\"2\""), "PATCH {{}} changes nothing");
+    assert_eq!(same.json()["updated_at"], now.json()["updated_at"]);
 
     // PATCH validates like POST and keeps the rules across stored and new values.
     let r = app
@@ -1458,8 +1462,15 @@ async fn stale_etags_are_refused_on_every_part_of_a_case() {
         app.patch(&path, &worker.token, Some("\"2\""), body.clone())
             .await
             .expect_problem(412, "stale_version");
-        let ok = app.patch(&path, &worker.token, Some("\"1\""), body).await;
+        let ok = app.patch(&path, &worker.token, Some("\"1\""), body.clone()).await;
         ok.expect(200);
         assert_eq!(ok.header("etag"), Some("\"2\""), "{path}");
+        // Nothing to change, or the values already held: the version and ETag stay.
+        for same in [json!({}), body] {
+            let again = app.patch(&path, &worker.token, Some("\"2\""), same).await;
+            again.expect(200);
+            assert_eq!(again.header("etag"), Some("\"2\""), "{path}");
+            assert_eq!(again.json()["version"], 2, "{path}");
+        }
     }
 }

@@ -412,6 +412,28 @@ async fn cors_allows_configured_origins_only() {
         )
         .await;
     assert!(other.header("access-control-allow-origin").is_none());
+    // A browser asking first (preflight) is refused with a problem naming the setting.
+    let refused = app
+        .send(
+            TestRequest::default()
+                .method(actix_web::http::Method::OPTIONS)
+                .uri("/api/v1/me")
+                .insert_header(("Origin", "http://evil.example"))
+                .insert_header(("Access-Control-Request-Method", "GET")),
+        )
+        .await;
+    let body = refused.expect_problem(400, "cors_refused");
+    assert!(body["detail"].as_str().unwrap().contains("HAKI_CORS_ORIGINS"));
+    let preflight = app
+        .send(
+            TestRequest::default()
+                .method(actix_web::http::Method::OPTIONS)
+                .uri("/api/v1/me")
+                .insert_header(("Origin", "http://dashboard.example"))
+                .insert_header(("Access-Control-Request-Method", "TRACE")),
+        )
+        .await;
+    preflight.expect_problem(400, "cors_refused");
 }
 
 #[actix_web::test]
@@ -615,4 +637,9 @@ async fn every_invalid_field_at_once_in_plain_words() {
         .patch(&path, &manager.token, Some("3"), json!({"summary": "x"}))
         .await;
     r.expect_problem(400, "malformed_if_match");
+    // An empty If-Match names no version: as if absent, so a PATCH needs one (428).
+    let r = app
+        .patch(&path, &manager.token, Some(""), json!({"summary": "x"}))
+        .await;
+    r.expect_problem(428, "precondition_required");
 }

@@ -148,17 +148,31 @@ pub async fn login(
     Ok(HttpResponse::Ok().json(issue_token(&state, &user)?))
 }
 
-/// The caller's own account.
+/// The caller's own account and what its role may do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    pub user: User,
+    /// Every permission of the caller's role (DESIGN §2), so that a frontend need not repeat the
+    /// role table; a 403 names the permission that was missing.
+    pub permissions: Vec<super::policy::Permission>,
+}
+
+/// The caller's own account and permissions.
 #[utoipa::path(
     tag = "auth",
     operation_id = "get_me",
-    responses((status = 200, body = User, headers(("ETag" = String))))
+    responses((status = 200, body = Me, headers(("ETag" = String))))
 )]
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
     let row = queries::find(&mut conn, user.id).await?;
-    Ok(ok_with_etag(row.version, &User::from(row)))
+    let me = Me {
+        permissions: super::policy::permissions(row.role),
+        user: User::from(row),
+    };
+    Ok(ok_with_etag(me.user.version, &me))
 }
 
 /// Change the caller's password. Every other token of the account stops working; the response

@@ -9,7 +9,12 @@ use crate::{
     ids::PartnerId,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
+/// What a role may do. `GET /me` lists the caller's; a 403 names the one that was missing.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Permission {
     /// List, create, change and deactivate user accounts.
     ManageUsers,
@@ -40,6 +45,15 @@ pub enum Permission {
     WriteIdentity,
     /// Read the offence catalogue.
     ReadOffences,
+    /// Read cases: every case (admins, program managers) or the ones assigned (case workers).
+    ReadCases,
+    /// Read survivors: all, the assigned ones (aftercare officers) or those of assigned cases
+    /// (case workers, by pseudonym).
+    ReadSurvivors,
+    /// Read restoration records: consents, services, sessions, assessments, closure, follow-ups.
+    ReadRestoration,
+    /// Read a survivor's identifying details (admins; aftercare officers for their survivors).
+    ReadIdentity,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -54,7 +68,21 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadOffences => role != Partner,
         ManageSurvivors | ChangeRestoration => matches!(role, ProgramManager | AftercareOfficer),
         WriteIdentity => role == AftercareOfficer,
+        ReadCases => matches!(role, Admin | ProgramManager | CaseWorker),
+        ReadSurvivors => matches!(role, Admin | ProgramManager | CaseWorker | AftercareOfficer),
+        ReadRestoration => matches!(role, Admin | ProgramManager | AftercareOfficer),
+        ReadIdentity => matches!(role, Admin | AftercareOfficer),
     }
+}
+
+/// Every permission `role` has, in the order they are declared.
+pub fn permissions(role: Role) -> Vec<Permission> {
+    use strum::VariantArray;
+    Permission::VARIANTS
+        .iter()
+        .copied()
+        .filter(|p| allows(role, *p))
+        .collect()
 }
 
 /// 403 unless the caller's role has `permission`.
@@ -62,7 +90,7 @@ pub fn require(user: &AuthUser, permission: Permission) -> ApiResult<()> {
     if allows(user.role, permission) {
         Ok(())
     } else {
-        Err(ApiError::forbidden())
+        Err(ApiError::forbidden(user.role, permission))
     }
 }
 
@@ -95,11 +123,11 @@ pub enum CaseScope {
 /// The caller's case scope; 403 for roles that see no individual case (aftercare officers see
 /// case summaries through their survivors, analysts aggregates, partners their referrals).
 pub fn case_scope(user: &AuthUser) -> ApiResult<CaseScope> {
-    match user.role {
-        Role::Admin | Role::ProgramManager => Ok(CaseScope::All),
-        Role::CaseWorker => Ok(CaseScope::AssignedTo(user.id)),
-        _ => Err(ApiError::forbidden()),
-    }
+    require(user, Permission::ReadCases)?;
+    Ok(match user.role {
+        Role::CaseWorker => CaseScope::AssignedTo(user.id),
+        _ => CaseScope::All,
+    })
 }
 
 /// Which survivors a caller may see.
@@ -115,30 +143,24 @@ pub enum SurvivorScope {
 
 /// The caller's survivor scope; 403 for analysts (aggregates only) and partners.
 pub fn survivor_scope(user: &AuthUser) -> ApiResult<SurvivorScope> {
-    match user.role {
-        Role::Admin | Role::ProgramManager => Ok(SurvivorScope::All),
-        Role::AftercareOfficer => Ok(SurvivorScope::AssignedTo(user.id)),
-        Role::CaseWorker => Ok(SurvivorScope::ThroughCasesOf(user.id)),
-        _ => Err(ApiError::forbidden()),
-    }
+    require(user, Permission::ReadSurvivors)?;
+    Ok(match user.role {
+        Role::AftercareOfficer => SurvivorScope::AssignedTo(user.id),
+        Role::CaseWorker => SurvivorScope::ThroughCasesOf(user.id),
+        _ => SurvivorScope::All,
+    })
 }
 
 /// May the caller work on a survivor's restoration (services, assessments, consents, closure)?
 /// Case workers see survivors of their cases but do not run their restoration.
 pub fn may_manage_restoration(user: &AuthUser) -> ApiResult<()> {
-    match user.role {
-        Role::Admin | Role::ProgramManager | Role::AftercareOfficer => Ok(()),
-        _ => Err(ApiError::forbidden()),
-    }
+    require(user, Permission::ReadRestoration)
 }
 
 /// Identifying details: only admins and the survivor's assigned aftercare officer (whose
 /// assignment the caller checks through the survivor scope).
 pub fn may_read_identity(user: &AuthUser) -> ApiResult<()> {
-    match user.role {
-        Role::Admin | Role::AftercareOfficer => Ok(()),
-        _ => Err(ApiError::forbidden()),
-    }
+    require(user, Permission::ReadIdentity)
 }
 
 #[cfg(test)]
@@ -162,6 +184,10 @@ mod tests {
                     ReadCaseAccessLog,
                     ManageOffences,
                     ReadOffences,
+                    ReadCases,
+                    ReadSurvivors,
+                    ReadRestoration,
+                    ReadIdentity,
                 ],
             ),
             (
@@ -176,11 +202,14 @@ mod tests {
                     ReadOffences,
                     ManageSurvivors,
                     ChangeRestoration,
+                    ReadCases,
+                    ReadSurvivors,
+                    ReadRestoration,
                 ],
             ),
             (
                 Role::CaseWorker,
-                &[ReadPartners, CreateCases, ChangeCases, ReadOffences],
+                &[ReadPartners, CreateCases, ChangeCases, ReadOffences, ReadCases, ReadSurvivors],
             ),
             (
                 Role::AftercareOfficer,
@@ -190,6 +219,9 @@ mod tests {
                     ManageSurvivors,
                     ChangeRestoration,
                     WriteIdentity,
+                    ReadSurvivors,
+                    ReadRestoration,
+                    ReadIdentity,
                 ],
             ),
             (Role::Analyst, &[ReadPartners, ReadOffences]),

@@ -368,6 +368,11 @@ impl Resp {
         assert_eq!(body["code"], code, "{body}");
         assert!(body["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{body}");
         assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+        if status == 403 {
+            // Every refusal names the permission that was missing, in the detail too.
+            let permission = body["extensions"]["permission"].as_str().expect("403 names a permission");
+            assert!(body["detail"].as_str().unwrap().contains(permission), "{body}");
+        }
         body
     }
 }
