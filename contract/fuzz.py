@@ -48,7 +48,7 @@ def first(base, token, path, key="id"):
     status, body = call(base, "GET", path, token)
     if status != 200 or not body:
         return None
-    items = body["data"] if isinstance(body, dict) and "data" in body else body
+    items = body["data"]  # every list is a page
     return items[0][key] if items else None
 
 
@@ -64,7 +64,7 @@ def discover(base, token, me):
     if case:
         status, suspects = call(base, "GET", f"/api/v1/cases/{case}/suspects", token)
         if status == 200:
-            suspects = suspects["data"] if isinstance(suspects, dict) else suspects
+            suspects = suspects["data"]
             if suspects:
                 ids["/api/v1/suspects"] = suspects[0]["id"]
                 charges = [c for s in suspects for c in s.get("charges", [])]
@@ -74,6 +74,7 @@ def discover(base, token, me):
     if survivor:
         ids["/api/v1/services"] = first(base, token, f"/api/v1/survivors/{survivor}/services")
         ids["/api/v1/consents"] = first(base, token, f"/api/v1/survivors/{survivor}/consents")
+    ids["/api/v1/follow-ups"] = first(base, token, "/api/v1/follow-ups")
     return {k: v for k, v in ids.items() if v}
 
 

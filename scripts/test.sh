@@ -16,9 +16,10 @@ fi
 
 cargo test --locked "$@"
 
-# The contract: on a full run (no arguments), the committed spec is checked with the tools
-# frontend teams use. `scripts/contract.sh served` (README walkthrough, then Schemathesis as each
-# role against a served instance) runs on its own until its last findings are closed.
+# The contract, on a full run (no arguments): the committed spec is checked with the tools
+# frontend teams use, then a served instance on a scratch database is driven through the README
+# walkthrough and by Schemathesis as each of the six roles (HAKI_FUZZ_EXAMPLES per operation).
 if [ $# -eq 0 ]; then
   scripts/contract.sh spec
+  HAKI_FUZZ_EXAMPLES=${HAKI_FUZZ_EXAMPLES:-5} scripts/contract.sh served
 fi

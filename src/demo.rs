@@ -514,6 +514,7 @@ async fn consent(
             withdrawn_reason: None,
             recorded_by: Some(by),
             created_at: Utc::now(),
+            version: 1,
         },
     )
     .await

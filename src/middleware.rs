@@ -103,5 +103,8 @@ pub async fn cors_problem(
         detail,
     );
     let (req, _) = res.into_parts();
-    Ok(ServiceResponse::new(req, actix_web::ResponseError::error_response(&err)))
+    Ok(ServiceResponse::new(
+        req,
+        actix_web::ResponseError::error_response(&err),
+    ))
 }

@@ -30,6 +30,7 @@ mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Id
         crate::error::FieldError,
         crate::error::ErrorCode,
         crate::cases::dto::CaseFlag,
+        crate::cases::dto::CaseSort,
         crate::restoration::dto::FollowUpView
     )),
     tags(
@@ -144,7 +145,9 @@ pub fn default_description(status: &str) -> &'static str {
         "204" => "Done; no content",
         "400" => "Malformed request (bad JSON, path or query, or an unknown query parameter)",
         "401" => "Missing, invalid or expired credentials",
-        "403" => "Your role may not do this (records out of reach answer 404)",
+        "403" => {
+            "Your role lacks the permission this needs; `extensions.permission` names it (records out of reach answer 404)"
+        }
         "404" => "No such record, or not within your reach",
         "409" => "Conflicts with the record's current state",
         "412" => "If-Match does not match the current ETag; read again and retry",

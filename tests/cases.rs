@@ -68,8 +68,11 @@ async fn creating_a_case_assigns_a_reference_and_the_creator() {
         .get(&format!("/api/v1/cases/{}/assignments", id(&case)), &worker.token)
         .await
         .json();
-    assert_eq!(team[0]["user_id"], worker.id.to_string());
-    assert_eq!(team[0]["role"], "lead_investigator");
+    assert_eq!(team["data"][0]["user_id"], worker.id.to_string());
+    assert_eq!(team["data"][0]["role"], "lead_investigator");
+    assert_eq!(team["data"][0]["assignee"]["role"], "case_worker");
+    assert!(team["data"][0]["assignee"]["display_name"].is_string());
+    assert_eq!(team["next_cursor"], Value::Null);
     let events = app
         .get(&format!("/api/v1/cases/{}/events", id(&case)), &worker.token)
         .await
@@ -717,6 +720,68 @@ async fn list_filters_search_and_pagination() {
     assert_eq!(second["data"].as_array().unwrap().len(), 2);
     assert!(second["next_cursor"].is_null());
     assert_eq!(second["data"][1]["id"], refs[0]["id"]);
+
+    // Every order, read two at a time, gives each case once, in order, ties by creation.
+    let walk = |sort: &'static str| {
+        let app = &app;
+        let token = pm.token.clone();
+        async move {
+            let mut seen: Vec<Value> = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let r = app
+                    .get(&format!("/api/v1/cases?sort={sort}&limit=2{cursor}"), &token)
+                    .await;
+                r.expect(200);
+                let page = r.json();
+                seen.extend(page["data"].as_array().unwrap().iter().cloned());
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => break,
+                }
+            }
+            seen
+        }
+    };
+    for (sort, field, descending) in [
+        ("reported_on", "reported_on", false),
+        ("-reported_on", "reported_on", true),
+        ("last_activity_on", "last_activity_on", false),
+        ("-last_activity_on", "last_activity_on", true),
+        ("reference", "reference", false),
+        ("-reference", "reference", true),
+    ] {
+        let seen = walk(sort).await;
+        assert_eq!(seen.len(), 6, "{sort}");
+        let mut ids: Vec<&str> = seen.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 6, "{sort}: each case once");
+        let keys: Vec<String> = seen
+            .iter()
+            .map(|c| c.get(field).unwrap_or(&c["facts"][field]).as_str().unwrap().to_string())
+            .collect();
+        let mut expected = keys.clone();
+        expected.sort();
+        if descending {
+            expected.reverse();
+        }
+        assert_eq!(keys, expected, "{sort}");
+    }
+    let oldest = walk("created").await;
+    assert_eq!(oldest[0]["id"], refs[0]["id"]);
+    assert_eq!(oldest[5]["id"], mine["id"]);
+    // A cursor belongs to its order; an unknown order is named.
+    let by_ref = app.get("/api/v1/cases?sort=reference&limit=2", &pm.token).await.json();
+    let c = by_ref["next_cursor"].as_str().unwrap();
+    app.get(
+        &format!("/api/v1/cases?sort=-reported_on&limit=2&cursor={c}"),
+        &pm.token,
+    )
+    .await
+    .expect_problem(400, "invalid_cursor");
+    let r = app.get("/api/v1/cases?sort=risk", &pm.token).await;
+    assert_eq!(r.expect_problem(400, "invalid_query")["errors"][0]["field"], "sort");
 }
 
 #[actix_web::test]
@@ -751,9 +816,29 @@ async fn offence_catalogue_is_seeded_and_kept_by_admins() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
     let worker = app.create_user(Role::CaseWorker, None).await;
-    let all = app.get("/api/v1/offences", &worker.token).await.json();
-    let all = all.as_array().unwrap();
+    // The catalogue comes in pages by code; following the cursors reads it whole, once.
+    let mut all: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/offences?limit=5&cursor={c}"),
+            None => "/api/v1/offences?limit=5".to_string(),
+        };
+        let page = app.get(&path, &worker.token).await.json();
+        let items = page["data"].as_array().unwrap();
+        assert!(items.len() <= 5);
+        all.extend(items.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
     assert!(all.len() >= 17);
+    let codes: Vec<&str> = all.iter().map(|o| o["code"].as_str().unwrap()).collect();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(codes, sorted, "by code, each once");
     let find = |code: &str| all.iter().find(|o| o["code"] == code).unwrap().clone();
     assert_eq!(find("soa-8-2")["life_imprisonment"], true);
     assert_eq!(find("soa-8-3")["min_years"], 20);
@@ -775,12 +860,13 @@ async fn offence_catalogue_is_seeded_and_kept_by_admins() {
         .await
         .json();
     assert!(
-        ctip.as_array()
+        ctip["data"]
+            .as_array()
             .unwrap()
             .iter()
             .all(|o| o["statute"] == "counter_trafficking_act_2010")
     );
-    assert_eq!(ctip.as_array().unwrap().len(), 7);
+    assert_eq!(ctip["data"].as_array().unwrap().len(), 7);
 
     app.patch(
         "/api/v1/offences/soa-14",
@@ -1205,7 +1291,7 @@ async fn demo_data_tells_the_story_and_loads_once() {
         )
         .await
         .json();
-    assert_eq!(assessments[0]["threshold_met"], false);
+    assert_eq!(assessments["data"][0]["threshold_met"], false);
     assert_eq!(
         app.get("/api/v1/survivors", &pm.token).await.json()["data"]
             .as_array()
@@ -1435,16 +1521,21 @@ async fn stale_etags_are_refused_on_every_part_of_a_case() {
             &worker.token,
             json!({"offence_code": "ctip-3-5", "filed_on": days_ago(2)}),
         )
-        .await
-        .json();
+        .await;
+    let charge_location = charge.header("location").unwrap().to_string();
+    let charge = charge.json();
+    assert_eq!(charge_location, format!("/api/v1/charges/{}", id(&charge)));
     let session = app
         .post(
             &format!("/api/v1/cases/{cid}/court-sessions"),
             &worker.token,
             json!({"court": "Malindi", "scheduled_on": days_ago(-3), "purpose": "plea"}),
         )
-        .await
-        .json();
+        .await;
+    let session_location = session.header("location").unwrap().to_string();
+    let session = session.json();
+    assert_eq!(session_location, format!("/api/v1/court-sessions/{}", id(&session)));
+    let stranger = app.create_user(Role::CaseWorker, None).await;
     for (path, body) in [
         (
             format!("/api/v1/suspects/{}", id(&suspect)),
@@ -1472,5 +1563,10 @@ async fn stale_etags_are_refused_on_every_part_of_a_case() {
             assert_eq!(again.header("etag"), Some("\"2\""), "{path}");
             assert_eq!(again.json()["version"], 2, "{path}");
         }
+        // Each part reads on its own, with its ETag; outside the caller's reach it does not exist.
+        let read = app.get(&path, &worker.token).await;
+        read.expect(200);
+        assert_eq!(read.header("etag"), Some("\"2\""), "{path}");
+        app.get(&path, &stranger.token).await.expect_problem(404, "not_found");
     }
 }

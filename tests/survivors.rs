@@ -125,7 +125,8 @@ async fn survivors_are_pseudonymous_records_with_derived_facts() {
         .get(&format!("/api/v1/survivors/{}/assignments", id(&w.mine)), &w.pm.token)
         .await
         .json();
-    assert_eq!(team[0]["user_id"], w.aftercare.id.to_string());
+    assert_eq!(team["data"][0]["user_id"], w.aftercare.id.to_string());
+    assert_eq!(team["data"][0]["assignee"]["role"], "aftercare_officer");
 
     // Bad input names the field and writes nothing.
     let before = w.app.count("SELECT count(*) FROM survivors").await;
@@ -193,7 +194,31 @@ async fn survivors_are_pseudonymous_records_with_derived_facts() {
         .get(&format!("/api/v1/cases/{}/survivors", id(&w.case)), &w.worker.token)
         .await
         .json();
-    assert_eq!(on_case.as_array().unwrap().len(), 2);
+    assert_eq!(on_case["data"].as_array().unwrap().len(), 2);
+    // One at a time, in the order they were linked, each once.
+    let first = w
+        .app
+        .get(
+            &format!("/api/v1/cases/{}/survivors?limit=1", id(&w.case)),
+            &w.worker.token,
+        )
+        .await
+        .json();
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let second = w
+        .app
+        .get(
+            &format!("/api/v1/cases/{}/survivors?limit=1&cursor={cursor}", id(&w.case)),
+            &w.worker.token,
+        )
+        .await
+        .json();
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert_eq!(first["data"][0]["survivor"]["id"], on_case["data"][0]["survivor"]["id"]);
+    assert_eq!(
+        second["data"][0]["survivor"]["id"],
+        on_case["data"][1]["survivor"]["id"]
+    );
 }
 
 #[actix_web::test]
@@ -515,15 +540,37 @@ async fn consent_rules_and_withdrawal_taking_effect_at_once() {
         "only its purpose"
     );
 
-    let withdrawn = app
-        .post(
-            &format!("/api/v1/consents/{}/withdraw", id(&consent)),
-            &w.aftercare.token,
-            json!({"reason": "guardian asked"}),
-        )
+    // Read on its own with its ETag; a withdrawal honours If-Match like every state change.
+    let one = app
+        .get(&format!("/api/v1/consents/{}", id(&consent)), &w.aftercare.token)
         .await;
+    one.expect(200);
+    assert_eq!(one.header("etag"), Some("\"1\""));
+    assert_eq!(one.json()["id"], consent["id"]);
+    let withdraw = |tag: &'static str| {
+        TestRequest::post()
+            .uri(&format!("/api/v1/consents/{}/withdraw", id(&consent)))
+            .insert_header(("Authorization", format!("Bearer {}", w.aftercare.token)))
+            .insert_header(("If-Match", tag))
+            .set_json(json!({"reason": "guardian asked"}))
+    };
+    app.send(withdraw("\"2\"")).await.expect_problem(412, "stale_version");
+    assert!(
+        allows(&mut conn, survivor, ConsentPurpose::DataSharing, Some(org))
+            .await
+            .unwrap(),
+        "a refused withdrawal changes nothing"
+    );
+    let withdrawn = app.send(withdraw("\"1\"")).await;
     withdrawn.expect(200);
+    assert_eq!(withdrawn.header("etag"), Some("\"2\""));
     assert_eq!(withdrawn.json()["in_effect"], false);
+    assert_eq!(
+        app.get(&format!("/api/v1/consents/{}", id(&consent)), &w.aftercare.token)
+            .await
+            .json()["withdrawn_reason"],
+        "guardian asked"
+    );
     assert!(
         !allows(&mut conn, survivor, ConsentPurpose::DataSharing, Some(org))
             .await
@@ -624,7 +671,7 @@ async fn services_and_sessions() {
     .await
     .expect(422);
     let list = app.get(&sessions, &w.aftercare.token).await.json();
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
     app.get(&sessions, &w.other_aftercare.token)
         .await
         .expect_problem(404, "not_found");
@@ -860,6 +907,13 @@ async fn assessments_closure_reopen_and_follow_up() {
         .await;
     done.expect(201);
     assert_eq!(done.json()["status"], "done");
+    let one = format!("/api/v1/follow-ups/{}", done.json()["id"].as_str().unwrap());
+    let read = app.get(&one, &w.aftercare.token).await;
+    read.expect(200);
+    assert_eq!(read.json()["outcome"], "sustained");
+    app.get(&one, &w.other_aftercare.token)
+        .await
+        .expect_problem(404, "not_found");
     assert_eq!(
         app.get(&format!("/api/v1/survivors/{sid}"), &w.aftercare.token)
             .await
@@ -997,6 +1051,18 @@ async fn case_workers_see_only_their_cases_of_a_survivor_and_unassigning_ends_ac
     )
     .await
     .expect_problem(404, "not_found");
+    for path in [
+        format!("/api/v1/services/{}", id(&service)),
+        format!("/api/v1/consents/{}", id(&consent)),
+    ] {
+        app.get(&path, &w.other_aftercare.token)
+            .await
+            .expect_problem(404, "not_found");
+        app.get(&path, &w.worker.token).await.expect_problem(403, "forbidden");
+        let mine = app.get(&path, &w.aftercare.token).await;
+        mine.expect(200);
+        assert_eq!(mine.header("etag"), Some("\"1\""), "{path}");
+    }
     app.post(
         &format!("/api/v1/consents/{}/withdraw", id(&consent)),
         &w.other_aftercare.token,

@@ -209,7 +209,14 @@ mod tests {
             ),
             (
                 Role::CaseWorker,
-                &[ReadPartners, CreateCases, ChangeCases, ReadOffences, ReadCases, ReadSurvivors],
+                &[
+                    ReadPartners,
+                    CreateCases,
+                    ChangeCases,
+                    ReadOffences,
+                    ReadCases,
+                    ReadSurvivors,
+                ],
             ),
             (
                 Role::AftercareOfficer,

@@ -230,6 +230,79 @@ pub struct CaseFilter {
     pub flag: Option<CaseFlag>,
     /// Case-insensitive text search in the reference and the summary.
     pub q: Option<String>,
+    /// The order of the list (default `-created`, newest first); `-` sorts descending. Ties are
+    /// broken by creation order, so pages never skip or repeat a case.
+    pub sort: Option<CaseSort>,
+}
+
+/// Orders of the case list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum CaseSort {
+    #[default]
+    #[serde(rename = "-created")]
+    NewestFirst,
+    #[serde(rename = "created")]
+    OldestFirst,
+    #[serde(rename = "reported_on")]
+    ReportedOn,
+    #[serde(rename = "-reported_on")]
+    ReportedOnDesc,
+    #[serde(rename = "last_activity_on")]
+    LastActivityOn,
+    #[serde(rename = "-last_activity_on")]
+    LastActivityOnDesc,
+    #[serde(rename = "reference")]
+    Reference,
+    #[serde(rename = "-reference")]
+    ReferenceDesc,
+}
+
+/// Where a page of cases ends, in the terms of its order. A cursor names its order, so one taken
+/// in another order is refused rather than misread.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseKey {
+    pub sort: CaseSort,
+    pub at: SortValue,
+    pub id: CaseId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum SortValue {
+    Created,
+    Date(NaiveDate),
+    Text(String),
+}
+
+impl CaseSort {
+    pub fn key(self, row: &CaseRow) -> CaseKey {
+        use CaseSort::*;
+        let at = match self {
+            NewestFirst | OldestFirst => SortValue::Created,
+            ReportedOn | ReportedOnDesc => SortValue::Date(row.reported_on),
+            LastActivityOn | LastActivityOnDesc => SortValue::Date(row.last_activity_on),
+            Reference | ReferenceDesc => SortValue::Text(row.reference.clone()),
+        };
+        CaseKey {
+            sort: self,
+            at,
+            id: row.id,
+        }
+    }
+
+    /// Was `key` taken in this order?
+    pub fn fits(self, key: &CaseKey) -> bool {
+        use CaseSort::*;
+        key.sort == self
+            && matches!(
+                (self, &key.at),
+                (NewestFirst | OldestFirst, SortValue::Created)
+                    | (
+                        ReportedOn | ReportedOnDesc | LastActivityOn | LastActivityOnDesc,
+                        SortValue::Date(_)
+                    )
+                    | (Reference | ReferenceDesc, SortValue::Text(_))
+            )
+    }
 }
 
 crate::text_enum! {
@@ -295,17 +368,21 @@ pub struct Assignment {
     pub id: AssignmentId,
     pub case_id: CaseId,
     pub user_id: UserId,
+    /// The assigned person's name and account role.
+    pub assignee: crate::users::dto::UserRef,
+    /// The part they play on this case.
     pub role: AssignmentRole,
     pub assigned_by: Option<UserId>,
     pub assigned_at: DateTime<Utc>,
 }
 
-impl From<AssignmentRow> for Assignment {
-    fn from(r: AssignmentRow) -> Self {
+impl From<(AssignmentRow, crate::users::dto::UserRef)> for Assignment {
+    fn from((r, assignee): (AssignmentRow, crate::users::dto::UserRef)) -> Self {
         Assignment {
             id: r.id,
             case_id: r.case_id,
             user_id: r.user_id,
+            assignee,
             role: r.role,
             assigned_by: r.assigned_by,
             assigned_at: r.assigned_at,

@@ -4,7 +4,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
 use super::{
-    dto::{Case, CaseFilter, CreateCase, Transition, UpdateCase, check_case_dates, check_not_future},
+    dto::{Case, CaseFilter, CaseKey, CreateCase, Transition, UpdateCase, check_case_dates, check_not_future},
     ensure_visible,
     models::{AssignmentRole, AssignmentRow, CaseChanges, EventKind, EventRow, NewCase, Stage},
     queries,
@@ -25,7 +25,8 @@ async fn load(conn: &mut AsyncPgConnection, id: CaseId) -> ApiResult<Case> {
     Ok(Case::from_rows(row, facts))
 }
 
-/// Cases within the caller's reach, newest first, with their derived facts.
+/// Cases within the caller's reach with their derived facts: newest first, or in the order `sort`
+/// names (report date, last activity, reference).
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_cases",
@@ -43,10 +44,18 @@ pub async fn list_cases(
     let limit = page.limit()?;
     let assigned_to = assignee(filter.assigned_to.as_deref(), user.id)?;
     let mut conn = state.conn().await?;
-    let rows = queries::list(&mut conn, scope, &filter, assigned_to, page.after()?, limit).await?;
+    let sort = filter.sort.unwrap_or_default();
+    let after: Option<CaseKey> = page.after()?;
+    if after.as_ref().is_some_and(|k| !sort.fits(k)) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidCursor,
+            "This cursor was taken in another order; pass the same `sort` as for the first page.",
+        ));
+    }
+    let rows = queries::list(&mut conn, scope, &filter, assigned_to, after, limit).await?;
     let ids: Vec<CaseId> = rows.iter().map(|c| c.id).collect();
     let mut facts = queries::facts_for(&mut conn, &ids).await?;
-    let rows = Page::from_rows(rows, limit, |c| c.id, |c| c);
+    let rows = Page::from_rows(rows, limit, |c| sort.key(c), |c| c);
     let data = rows
         .data
         .into_iter()

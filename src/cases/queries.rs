@@ -9,7 +9,7 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    dto::{CaseFilter, CaseFlag},
+    dto::{CaseFilter, CaseFlag, CaseKey, CaseSort, SortValue},
     models::{AssignmentRow, CaseChanges, CaseRow, EventRow, FactsRow, NewCase, Stage},
 };
 use crate::{
@@ -18,10 +18,11 @@ use crate::{
         escape_like,
         schema::{
             case_assignments, case_events, case_facts, case_reference_counters, cases, charges, court_sessions,
-            suspects,
+            suspects, users,
         },
     },
-    ids::{CaseId, EventId, UserId},
+    ids::{AssignmentId, CaseId, EventId, UserId},
+    users::dto::UserRef,
     vocab::County,
 };
 
@@ -98,7 +99,7 @@ pub async fn list(
     scope: CaseScope,
     filter: &CaseFilter,
     assigned_to: Option<UserId>,
-    after: Option<CaseId>,
+    after: Option<CaseKey>,
     limit: i64,
 ) -> QueryResult<Vec<CaseRow>> {
     let mut query = cases::table.select(CaseRow::as_select()).into_boxed();
@@ -169,10 +170,52 @@ pub async fn list(
                 .bind::<Text, _>(format!("%{}%", escape_like(q))),
         );
     }
-    if let Some(after) = after {
-        query = query.filter(cases::id.lt(after));
+    // Keyset on (sort column, id): past the cursor in the list's own direction.
+    macro_rules! ordered {
+        ($col:expr, $value:expr, asc) => {{
+            if let Some((v, id)) = $value {
+                query = query.filter($col.gt(v.clone()).or($col.eq(v).and(cases::id.gt(id))));
+            }
+            query.order(($col.asc(), cases::id.asc()))
+        }};
+        ($col:expr, $value:expr, desc) => {{
+            if let Some((v, id)) = $value {
+                query = query.filter($col.lt(v.clone()).or($col.eq(v).and(cases::id.lt(id))));
+            }
+            query.order(($col.desc(), cases::id.desc()))
+        }};
     }
-    query.order(cases::id.desc()).limit(limit + 1).load(conn).await
+    let sort = filter.sort.unwrap_or_default();
+    let id_after = after.as_ref().map(|k| k.id);
+    let date_after = after.as_ref().and_then(|k| match k.at {
+        SortValue::Date(d) => Some((d, k.id)),
+        _ => None,
+    });
+    let text_after = after.as_ref().and_then(|k| match &k.at {
+        SortValue::Text(t) => Some((t.clone(), k.id)),
+        _ => None,
+    });
+    let query = match sort {
+        CaseSort::NewestFirst => {
+            if let Some(id) = id_after {
+                query = query.filter(cases::id.lt(id));
+            }
+            query.order(cases::id.desc())
+        }
+        CaseSort::OldestFirst => {
+            if let Some(id) = id_after {
+                query = query.filter(cases::id.gt(id));
+            }
+            query.order(cases::id.asc())
+        }
+        CaseSort::ReportedOn => ordered!(cases::reported_on, date_after, asc),
+        CaseSort::ReportedOnDesc => ordered!(cases::reported_on, date_after, desc),
+        CaseSort::LastActivityOn => ordered!(cases::last_activity_on, date_after, asc),
+        CaseSort::LastActivityOnDesc => ordered!(cases::last_activity_on, date_after, desc),
+        CaseSort::Reference => ordered!(cases::reference, text_after, asc),
+        CaseSort::ReferenceDesc => ordered!(cases::reference, text_after, desc),
+    };
+    query.limit(limit + 1).load(conn).await
 }
 
 /// The derived facts of these cases in one query; its text never changes, so the connection
@@ -219,14 +262,23 @@ pub async fn list_events(
         .await
 }
 
-pub async fn active_assignments(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<Vec<AssignmentRow>> {
-    case_assignments::table
+/// One page of the case's current assignments with the assignees, in the order they were made.
+pub async fn active_assignments(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    after: Option<AssignmentId>,
+    limit: i64,
+) -> QueryResult<Vec<(AssignmentRow, UserRef)>> {
+    let mut query = case_assignments::table
+        .inner_join(users::table.on(users::id.eq(case_assignments::user_id)))
         .filter(case_assignments::case_id.eq(case))
         .filter(case_assignments::ended_at.is_null())
-        .select(AssignmentRow::as_select())
-        .order(case_assignments::assigned_at)
-        .load(conn)
-        .await
+        .select((AssignmentRow::as_select(), UserRef::as_select()))
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(case_assignments::id.gt(after));
+    }
+    query.order(case_assignments::id).limit(limit + 1).load(conn).await
 }
 
 pub async fn insert_assignment(conn: &mut AsyncPgConnection, row: &AssignmentRow) -> QueryResult<AssignmentRow> {

@@ -103,28 +103,30 @@ pub async fn create_event(
     Ok(HttpResponse::Created().json(Event::from(event)))
 }
 
-/// Who is on the case (current assignments).
+/// Who is on the case (current assignments), in the order they were assigned.
 #[utoipa::path(
     tag = "cases",
     operation_id = "list_case_assignments",
-    params(("id" = CaseId, Path)),
-    responses((status = 200, body = Vec<Assignment>))
+    params(("id" = CaseId, Path), PageParams),
+    responses((status = 200, body = Page<Assignment>))
 )]
 #[get("/cases/{id}/assignments")]
 pub async fn list_assignments(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<CaseId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after: Option<AssignmentId> = page.after()?;
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
-    let rows = queries::active_assignments(&mut conn, id).await?;
+    let rows = queries::active_assignments(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "case.assignments_read", "case", id)
         .record(&mut conn)
         .await?;
-    let list: Vec<Assignment> = rows.into_iter().map(Assignment::from).collect();
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(a, _)| a.id, Assignment::from)))
 }
 
 /// Assign a user to the case (program managers and admins). Case workers then see the case.
@@ -150,7 +152,7 @@ pub async fn create_assignment(
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
     policy::require(&user, policy::Permission::ManageCaseTeams)?;
-    users::ensure_assignable(
+    let assignee = users::ensure_assignable(
         &mut conn,
         input.user_id,
         &[Role::CaseWorker, Role::AftercareOfficer, Role::ProgramManager],
@@ -183,7 +185,7 @@ pub async fn create_assignment(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    Ok(HttpResponse::Created().json(Assignment::from(row)))
+    Ok(HttpResponse::Created().json(Assignment::from((row, assignee))))
 }
 
 /// End a user's assignment to the case (kept in its history).

@@ -66,16 +66,22 @@ impl<T> Page<T> {
         key: impl Fn(&R) -> K,
         to_api: impl FnMut(R) -> T,
     ) -> Self {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|r| encode_cursor(&key(r)))
-        } else {
-            None
-        };
+        let next_cursor = cut(&mut rows, limit, key);
         Page {
             data: rows.into_iter().map(to_api).collect(),
             next_cursor,
         }
+    }
+}
+
+/// Trims `limit + 1` fetched rows to `limit` and returns the cursor of the next page, if any (for
+/// lists whose rows are turned into API types in bulk rather than one by one).
+pub fn cut<R, K: Serialize>(rows: &mut Vec<R>, limit: i64, key: impl Fn(&R) -> K) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| encode_cursor(&key(r)))
+    } else {
+        None
     }
 }

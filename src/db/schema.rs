@@ -307,6 +307,7 @@ diesel::table! {
         withdrawn_reason -> Nullable<Text>,
         recorded_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        version -> Int4,
     }
 }
 

@@ -17,6 +17,7 @@ use crate::{
         self,
         models::{EventKind, EventRow},
     },
+    db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
     ids::{CaseId, CourtSessionId, UserId},
@@ -52,27 +53,62 @@ async fn record_outcome(conn: &mut AsyncPgConnection, row: &CourtSessionRow, by:
     Ok(())
 }
 
-/// The court sessions of a case, in date order.
+/// The court sessions of a case, by scheduled date (earliest first).
 #[utoipa::path(
     tag = "prosecution",
     operation_id = "list_court_sessions",
-    params(("id" = CaseId, Path)),
-    responses((status = 200, body = Vec<CourtSession>))
+    params(("id" = CaseId, Path), PageParams),
+    responses((status = 200, body = Page<CourtSession>))
 )]
 #[get("/cases/{id}/court-sessions")]
 pub async fn list_court_sessions(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<CaseId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after = page.after()?;
     let mut conn = state.conn().await?;
     cases::ensure_visible(&mut conn, &user, id).await?;
-    let rows = queries::sessions_of_case(&mut conn, id).await?;
+    let rows = queries::sessions_of_case(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "court_session.list", "case", id)
         .record(&mut conn)
         .await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(CourtSession::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |s| (s.scheduled_on, s.id),
+        CourtSession::from,
+    )))
+}
+
+/// One court session.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "get_court_session",
+    params(("id" = CourtSessionId, Path)),
+    responses(
+        (status = 200, body = CourtSession, headers(("ETag" = String))),
+    )
+)]
+#[get("/court-sessions/{id}")]
+pub async fn get_court_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<CourtSessionId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let case_id = queries::session_case(&mut conn, id).await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
+    let row = queries::find_session(&mut conn, id).await?;
+    AuditEvent::by(&user, "court_session.read", "case", case_id)
+        .details(json!({"court_session_id": id}))
+        .record(&mut conn)
+        .await?;
+    Ok(ok_with_etag(row.version, &CourtSession::from(row)))
 }
 
 /// Schedule (or record) a court session of the case.
@@ -139,7 +175,7 @@ pub async fn create_court_session(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    let location = format!("/api/v1/cases/{case_id}/court-sessions");
+    let location = format!("/api/v1/court-sessions/{}", row.id);
     Ok(created_with_etag(location, row.version, &CourtSession::from(row)))
 }
 

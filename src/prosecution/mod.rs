@@ -23,9 +23,11 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(suspects::get_suspect)
         .service(suspects::update_suspect)
         .service(suspects::create_charge)
+        .service(suspects::get_charge)
         .service(suspects::update_charge)
         .service(court::list_court_sessions)
         .service(court::create_court_session)
+        .service(court::get_court_session)
         .service(court::update_court_session);
 }
 

@@ -10,29 +10,33 @@ use super::{
 use crate::{
     audit::AuditEvent,
     auth::{AuthUser, policy},
+    db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult},
     extract::{IfMatch, ValidatedJson, ok_with_etag},
     state::AppState,
 };
 
-/// The offence catalogue: the Sexual Offences Act 2006, the Counter-Trafficking in Persons Act 2010
-/// and the Children Act 2022.
+/// The offence catalogue, by code: the Sexual Offences Act 2006, the Counter-Trafficking in
+/// Persons Act 2010 and the Children Act 2022.
 #[utoipa::path(
     tag = "prosecution",
     operation_id = "list_offences",
-    params(OffenceFilter),
-    responses((status = 200, body = Vec<Offence>))
+    params(OffenceFilter, PageParams),
+    responses((status = 200, body = Page<Offence>))
 )]
 #[get("/offences")]
 pub async fn list_offences(
     state: web::Data<AppState>,
     user: AuthUser,
     filter: crate::extract::Query<OffenceFilter>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ReadOffences)?;
+    let limit = page.limit()?;
+    let after: Option<String> = page.after()?;
     let mut conn = state.conn().await?;
-    let rows = queries::list_offences(&mut conn, &filter).await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(Offence::from).collect::<Vec<_>>()))
+    let rows = queries::list_offences(&mut conn, &filter, after, limit).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |o| o.code.clone(), Offence::from)))
 }
 
 /// Correct a catalogue entry (admin): penalties, age range, whether it is in force.

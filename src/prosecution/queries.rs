@@ -13,15 +13,24 @@ use crate::{
     ids::{CaseId, ChargeId, CourtSessionId, SuspectId},
 };
 
-pub async fn list_offences(conn: &mut AsyncPgConnection, filter: &OffenceFilter) -> QueryResult<Vec<OffenceRow>> {
+/// One page of the catalogue, by code.
+pub async fn list_offences(
+    conn: &mut AsyncPgConnection,
+    filter: &OffenceFilter,
+    after: Option<String>,
+    limit: i64,
+) -> QueryResult<Vec<OffenceRow>> {
     let mut query = offences::table.select(OffenceRow::as_select()).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(offences::code.gt(after));
+    }
     if let Some(statute) = filter.statute {
         query = query.filter(offences::statute.eq(statute));
     }
     if let Some(in_force) = filter.in_force {
         query = query.filter(offences::in_force.eq(in_force));
     }
-    query.order((offences::statute, offences::code)).load(conn).await
+    query.order(offences::code).limit(limit + 1).load(conn).await
 }
 
 pub async fn find_offence(conn: &mut AsyncPgConnection, code: &str) -> QueryResult<Option<OffenceRow>> {
@@ -95,13 +104,25 @@ pub async fn update_suspect(
         .await
 }
 
-pub async fn suspects_of_case(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<Vec<SuspectRow>> {
-    suspects::table
+/// One page of the case's suspects, in the order they were recorded.
+pub async fn suspects_of_case(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    after: Option<SuspectId>,
+    limit: i64,
+) -> QueryResult<Vec<SuspectRow>> {
+    let mut query = suspects::table
         .filter(suspects::case_id.eq(case))
         .select(SuspectRow::as_select())
-        .order(suspects::id)
-        .load(conn)
-        .await
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(suspects::id.gt(after));
+    }
+    query.order(suspects::id).limit(limit + 1).load(conn).await
+}
+
+pub async fn find_charge(conn: &mut AsyncPgConnection, id: ChargeId) -> QueryResult<ChargeRow> {
+    charges::table.find(id).select(ChargeRow::as_select()).first(conn).await
 }
 
 /// The charges against these suspects, in one query.
@@ -155,12 +176,36 @@ pub async fn insert_session(conn: &mut AsyncPgConnection, row: &CourtSessionRow)
         .await
 }
 
-pub async fn sessions_of_case(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<Vec<CourtSessionRow>> {
-    court_sessions::table
+/// One page of the case's court sessions, by date (then the order they were recorded).
+pub async fn sessions_of_case(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    after: Option<(chrono::NaiveDate, CourtSessionId)>,
+    limit: i64,
+) -> QueryResult<Vec<CourtSessionRow>> {
+    let mut query = court_sessions::table
         .filter(court_sessions::case_id.eq(case))
         .select(CourtSessionRow::as_select())
+        .into_boxed();
+    if let Some((day, id)) = after {
+        query = query.filter(
+            court_sessions::scheduled_on
+                .gt(day)
+                .or(court_sessions::scheduled_on.eq(day).and(court_sessions::id.gt(id))),
+        );
+    }
+    query
         .order((court_sessions::scheduled_on, court_sessions::id))
+        .limit(limit + 1)
         .load(conn)
+        .await
+}
+
+pub async fn find_session(conn: &mut AsyncPgConnection, id: CourtSessionId) -> QueryResult<CourtSessionRow> {
+    court_sessions::table
+        .find(id)
+        .select(CourtSessionRow::as_select())
+        .first(conn)
         .await
 }
 

@@ -20,6 +20,7 @@ use crate::{
         self,
         models::{EventKind, EventRow},
     },
+    db::pagination::{Page, PageParams, cut},
     error::{ApiError, ApiResult},
     extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
     ids::{CaseId, ChargeId, SuspectId},
@@ -32,23 +33,27 @@ async fn load(conn: &mut AsyncPgConnection, id: SuspectId) -> ApiResult<Suspect>
     Ok(Suspect::from_rows(row, charges))
 }
 
-/// The suspects of a case, each with the charges against them.
+/// The suspects of a case, each with the charges against them, in the order they were recorded.
 #[utoipa::path(
     tag = "prosecution",
     operation_id = "list_case_suspects",
-    params(("id" = CaseId, Path)),
-    responses((status = 200, body = Vec<Suspect>))
+    params(("id" = CaseId, Path), PageParams),
+    responses((status = 200, body = Page<Suspect>))
 )]
 #[get("/cases/{id}/suspects")]
 pub async fn list_suspects(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<CaseId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after: Option<SuspectId> = page.after()?;
     let mut conn = state.conn().await?;
     cases::ensure_visible(&mut conn, &user, id).await?;
-    let rows = queries::suspects_of_case(&mut conn, id).await?;
+    let mut rows = queries::suspects_of_case(&mut conn, id, after, limit).await?;
+    let next_cursor = cut(&mut rows, limit, |s| s.id);
     let ids: Vec<SuspectId> = rows.iter().map(|s| s.id).collect();
     let mut charges: HashMap<SuspectId, Vec<ChargeRow>> = HashMap::new();
     for charge in queries::charges_of(&mut conn, &ids).await? {
@@ -64,7 +69,10 @@ pub async fn list_suspects(
     AuditEvent::by(&user, "suspect.list", "case", id)
         .record(&mut conn)
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Page {
+        data: list,
+        next_cursor,
+    }))
 }
 
 /// Record a suspect of the case. An arrested suspect needs an arrest date; the arrest is added to
@@ -295,7 +303,7 @@ pub async fn create_charge(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    let location = format!("/api/v1/suspects/{suspect_id}");
+    let location = format!("/api/v1/charges/{}", charge.id);
     Ok(created_with_etag(location, charge.version, &Charge::from(charge)))
 }
 
@@ -313,6 +321,33 @@ async fn check_offence(conn: &mut AsyncPgConnection, code: &str) -> ApiResult<su
         )),
         Some(o) => Ok(o),
     }
+}
+
+/// One charge.
+#[utoipa::path(
+    tag = "prosecution",
+    operation_id = "get_charge",
+    params(("id" = ChargeId, Path)),
+    responses(
+        (status = 200, body = Charge, headers(("ETag" = String))),
+    )
+)]
+#[get("/charges/{id}")]
+pub async fn get_charge(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<ChargeId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let case_id = queries::charge_case(&mut conn, id).await?;
+    cases::ensure_visible(&mut conn, &user, case_id).await?;
+    let row = queries::find_charge(&mut conn, id).await?;
+    AuditEvent::by(&user, "charge.read", "case", case_id)
+        .details(json!({"charge_id": id}))
+        .record(&mut conn)
+        .await?;
+    Ok(ok_with_etag(row.version, &Charge::from(row)))
 }
 
 /// Record a decision on a charge (a conviction or acquittal needs its date), a sentence, or a correction.

@@ -13,6 +13,7 @@ use super::{
 use crate::{
     audit::AuditEvent,
     auth::AuthUser,
+    db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult},
     extract::ValidatedJson,
     ids::{AssessmentId, SurvivorId},
@@ -24,28 +25,32 @@ use crate::{
 #[utoipa::path(
     tag = "restoration",
     operation_id = "list_assessments",
-    params(("id" = SurvivorId, Path)),
-    responses((status = 200, body = Vec<Assessment>))
+    params(("id" = SurvivorId, Path), PageParams),
+    responses((status = 200, body = Page<Assessment>))
 )]
 #[get("/survivors/{id}/assessments")]
 pub async fn list_assessments(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<SurvivorId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after = page.after()?;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
-    let rows = queries::assessments_of(&mut conn, id).await?;
+    let rows = queries::assessments_of(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "assessment.list", "survivor", id)
         .record(&mut conn)
         .await?;
     let threshold = state.config.assessment_threshold;
-    Ok(HttpResponse::Ok().json(
-        rows.into_iter()
-            .map(|r| Assessment::build(r, threshold))
-            .collect::<Vec<_>>(),
-    ))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |a| (a.assessed_on, a.id),
+        |r| Assessment::build(r, threshold),
+    )))
 }
 
 /// Record an assessment; every domain score is required, 1.0 to 4.0.

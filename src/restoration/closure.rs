@@ -70,10 +70,8 @@ pub async fn close_survivor(
             }
             if input.reason == SurvivorClosureReason::Restored {
                 let since = input.closed_on - Duration::days(RESTORED_WITHIN_DAYS);
-                let recent = queries::assessments_of(conn, id).await?;
-                let qualifying = recent
-                    .iter()
-                    .any(|a| a.assessed_on >= since && a.assessed_on <= input.closed_on && a.meets(threshold));
+                let recent = queries::assessments_between(conn, id, since, input.closed_on).await?;
+                let qualifying = recent.iter().any(|a| a.meets(threshold));
                 if !qualifying {
                     return Err(ApiError::conflict(
                         ErrorCode::RestorationThresholdUnmet,
@@ -243,6 +241,30 @@ pub async fn list_follow_ups(
         .collect();
     AuditEvent::record_all(reads, &mut conn).await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// One follow-up.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "get_follow_up",
+    params(("id" = FollowUpId, Path)),
+    responses((status = 200, body = FollowUp))
+)]
+#[get("/follow-ups/{id}")]
+pub async fn get_follow_up(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<FollowUpId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let row = queries::find_follow_up(&mut conn, id).await?;
+    survivors::ensure_restoration(&mut conn, &user, row.survivor_id).await?;
+    AuditEvent::by(&user, "follow_up.read", "survivor", row.survivor_id)
+        .details(json!({"follow_up_id": id}))
+        .record(&mut conn)
+        .await?;
+    Ok(HttpResponse::Ok().json(FollowUp::from(row)))
 }
 
 /// Record the follow-up of a closed survivor (completes the scheduled one).

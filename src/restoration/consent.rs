@@ -14,8 +14,9 @@ use super::{
 use crate::{
     audit::AuditEvent,
     auth::AuthUser,
+    db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult, ErrorCode, Problem},
-    extract::ValidatedJson,
+    extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
     ids::{ConsentId, PartnerId, SurvivorId},
     state::AppState,
     survivors::{self, queries as survivor_queries},
@@ -32,27 +33,55 @@ pub async fn allows(
     queries::consent_in_effect(conn, survivor, purpose, recipient, crate::vocab::today()).await
 }
 
-/// The survivor's consents, latest first (withdrawn ones included).
+/// The survivor's consents, latest recorded first (withdrawn ones included).
 #[utoipa::path(
     tag = "restoration",
     operation_id = "list_consents",
-    params(("id" = SurvivorId, Path)),
-    responses((status = 200, body = Vec<Consent>))
+    params(("id" = SurvivorId, Path), PageParams),
+    responses((status = 200, body = Page<Consent>))
 )]
 #[get("/survivors/{id}/consents")]
 pub async fn list_consents(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<SurvivorId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after: Option<ConsentId> = page.after()?;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
-    let rows = queries::consents_of(&mut conn, id).await?;
+    let rows = queries::consents_of(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "consent.list", "survivor", id)
         .record(&mut conn)
         .await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(Consent::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |c| c.id, Consent::from)))
+}
+
+/// One consent.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "get_consent",
+    params(("id" = ConsentId, Path)),
+    responses((status = 200, body = Consent, headers(("ETag" = String))))
+)]
+#[get("/consents/{id}")]
+pub async fn get_consent(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<ConsentId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let survivor = queries::consent_survivor(&mut conn, id).await?;
+    survivors::ensure_restoration(&mut conn, &user, survivor).await?;
+    let row = queries::find_consent(&mut conn, id).await?;
+    AuditEvent::by(&user, "consent.read", "survivor", survivor)
+        .details(json!({"consent_id": id}))
+        .record(&mut conn)
+        .await?;
+    Ok(ok_with_etag(row.version, &Consent::from(row)))
 }
 
 /// Record a consent. For a child (possibly under 18 on the day consent is given) it is given by a
@@ -62,7 +91,7 @@ pub async fn list_consents(
     operation_id = "create_consent",
     request_body = CreateConsent,
     params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
-    responses((status = 201, body = Consent))
+    responses((status = 201, body = Consent, headers(("ETag" = String), ("Location" = String))))
 )]
 #[post("/survivors/{id}/consents")]
 pub async fn create_consent(
@@ -151,6 +180,7 @@ pub async fn create_consent(
                     withdrawn_reason: None,
                     recorded_by: Some(user.id),
                     created_at: Utc::now(),
+                    version: 1,
                 },
             )
             .await?;
@@ -161,7 +191,8 @@ pub async fn create_consent(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    Ok(HttpResponse::Created().json(Consent::from(row)))
+    let location = format!("/api/v1/consents/{}", row.id);
+    Ok(created_with_etag(location, row.version, &Consent::from(row)))
 }
 
 /// Withdraw a consent; it stops allowing anything at once.
@@ -169,9 +200,9 @@ pub async fn create_consent(
     tag = "restoration",
     operation_id = "withdraw_consent",
     request_body = WithdrawConsent,
-    params(("id" = ConsentId, Path)),
+    params(("id" = ConsentId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
-        (status = 200, body = Consent),
+        (status = 200, body = Consent, headers(("ETag" = String))),
         (status = 409, description = "Already withdrawn", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -180,6 +211,7 @@ pub async fn withdraw_consent(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<ConsentId>,
+    if_match: IfMatch,
     body: ValidatedJson<WithdrawConsent>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
@@ -190,17 +222,15 @@ pub async fn withdraw_consent(
     crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
     let row = conn
         .transaction(async |conn| {
-            let row = match queries::withdraw_consent(conn, id, reason.clone()).await {
-                Ok(row) => row,
-                Err(diesel::result::Error::NotFound) => {
-                    queries::find_consent(conn, id).await?;
-                    return Err(ApiError::conflict(
-                        ErrorCode::AlreadyWithdrawn,
-                        "This consent was already withdrawn.",
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let current = queries::lock_consent(conn, id).await?;
+            if_match.check_if_sent(current.version)?;
+            if current.withdrawn_at.is_some() {
+                return Err(ApiError::conflict(
+                    ErrorCode::AlreadyWithdrawn,
+                    "This consent was already withdrawn.",
+                ));
+            }
+            let row = queries::withdraw_consent(conn, id, reason.clone()).await?;
             AuditEvent::by(&user, "consent.withdraw", "survivor", survivor)
                 .details(json!({"consent_id": id, "purpose": row.purpose}))
                 .record(conn)
@@ -208,5 +238,5 @@ pub async fn withdraw_consent(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Consent::from(row)))
+    Ok(ok_with_etag(row.version, &Consent::from(row)))
 }

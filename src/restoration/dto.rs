@@ -35,6 +35,8 @@ pub struct Consent {
     pub withdrawn_reason: Option<String>,
     pub recorded_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
+    /// Send as `If-Match` (quoted, as in the `ETag`) when withdrawing.
+    pub version: i32,
 }
 
 impl From<ConsentRow> for Consent {
@@ -56,6 +58,7 @@ impl From<ConsentRow> for Consent {
             withdrawn_reason: r.withdrawn_reason,
             recorded_by: r.recorded_by,
             created_at: r.created_at,
+            version: r.version,
         }
     }
 }

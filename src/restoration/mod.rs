@@ -13,9 +13,11 @@ pub mod services;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(consent::list_consents)
         .service(consent::create_consent)
+        .service(consent::get_consent)
         .service(consent::withdraw_consent)
         .service(services::list_services)
         .service(services::create_service)
+        .service(services::get_service)
         .service(services::update_service)
         .service(services::list_sessions)
         .service(services::create_session)
@@ -24,6 +26,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(closure::close_survivor)
         .service(closure::reopen_survivor)
         .service(closure::list_follow_ups)
+        .service(closure::get_follow_up)
         .service(closure::record_follow_up);
 }
 

@@ -50,6 +50,7 @@ pub struct ConsentRow {
     pub withdrawn_reason: Option<String>,
     pub recorded_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -12,7 +12,7 @@ use crate::{
         assessments, case_assignments, case_survivors, consents, follow_ups, service_sessions, survivor_assignments,
         survivor_closures, survivor_services,
     },
-    ids::{AssessmentId, ConsentId, FollowUpId, PartnerId, ServiceId, SurvivorId},
+    ids::{AssessmentId, ConsentId, FollowUpId, PartnerId, ServiceId, ServiceSessionId, SurvivorId},
 };
 
 pub async fn insert_consent(conn: &mut AsyncPgConnection, row: &ConsentRow) -> QueryResult<ConsentRow> {
@@ -23,13 +23,21 @@ pub async fn insert_consent(conn: &mut AsyncPgConnection, row: &ConsentRow) -> Q
         .await
 }
 
-pub async fn consents_of(conn: &mut AsyncPgConnection, survivor: SurvivorId) -> QueryResult<Vec<ConsentRow>> {
-    consents::table
+/// One page of the survivor's consents, latest recorded first.
+pub async fn consents_of(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    after: Option<ConsentId>,
+    limit: i64,
+) -> QueryResult<Vec<ConsentRow>> {
+    let mut query = consents::table
         .filter(consents::survivor_id.eq(survivor))
         .select(ConsentRow::as_select())
-        .order(consents::created_at.desc())
-        .load(conn)
-        .await
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(consents::id.lt(after));
+    }
+    query.order(consents::id.desc()).limit(limit + 1).load(conn).await
 }
 
 pub async fn consent_survivor(conn: &mut AsyncPgConnection, id: ConsentId) -> QueryResult<SurvivorId> {
@@ -41,13 +49,23 @@ pub async fn withdraw_consent(
     id: ConsentId,
     reason: Option<String>,
 ) -> QueryResult<ConsentRow> {
-    diesel::update(consents::table.find(id).filter(consents::withdrawn_at.is_null()))
+    diesel::update(consents::table.find(id))
         .set((
             consents::withdrawn_at.eq(diesel::dsl::now),
             consents::withdrawn_reason.eq(reason),
+            consents::version.eq(consents::version + 1),
         ))
         .returning(ConsentRow::as_returning())
         .get_result(conn)
+        .await
+}
+
+pub async fn lock_consent(conn: &mut AsyncPgConnection, id: ConsentId) -> QueryResult<ConsentRow> {
+    consents::table
+        .find(id)
+        .select(ConsentRow::as_select())
+        .for_update()
+        .first(conn)
         .await
 }
 
@@ -88,12 +106,28 @@ pub async fn insert_service(conn: &mut AsyncPgConnection, row: &ServiceRow) -> Q
         .await
 }
 
-pub async fn services_of(conn: &mut AsyncPgConnection, survivor: SurvivorId) -> QueryResult<Vec<ServiceRow>> {
-    survivor_services::table
+/// One page of the survivor's services, in the order they were recorded.
+pub async fn services_of(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    after: Option<ServiceId>,
+    limit: i64,
+) -> QueryResult<Vec<ServiceRow>> {
+    let mut query = survivor_services::table
         .filter(survivor_services::survivor_id.eq(survivor))
         .select(ServiceRow::as_select())
-        .order(survivor_services::id)
-        .load(conn)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(survivor_services::id.gt(after));
+    }
+    query.order(survivor_services::id).limit(limit + 1).load(conn).await
+}
+
+pub async fn find_service(conn: &mut AsyncPgConnection, id: ServiceId) -> QueryResult<ServiceRow> {
+    survivor_services::table
+        .find(id)
+        .select(ServiceRow::as_select())
+        .first(conn)
         .await
 }
 
@@ -134,11 +168,27 @@ pub async fn insert_session(conn: &mut AsyncPgConnection, row: &SessionRow) -> Q
         .await
 }
 
-pub async fn sessions_of(conn: &mut AsyncPgConnection, service: ServiceId) -> QueryResult<Vec<SessionRow>> {
-    service_sessions::table
+/// One page of the service's sessions, latest first.
+pub async fn sessions_of(
+    conn: &mut AsyncPgConnection,
+    service: ServiceId,
+    after: Option<(NaiveDate, ServiceSessionId)>,
+    limit: i64,
+) -> QueryResult<Vec<SessionRow>> {
+    let mut query = service_sessions::table
         .filter(service_sessions::service_id.eq(service))
         .select(SessionRow::as_select())
+        .into_boxed();
+    if let Some((day, id)) = after {
+        query = query.filter(
+            service_sessions::held_on
+                .lt(day)
+                .or(service_sessions::held_on.eq(day).and(service_sessions::id.lt(id))),
+        );
+    }
+    query
         .order((service_sessions::held_on.desc(), service_sessions::id.desc()))
+        .limit(limit + 1)
         .load(conn)
         .await
 }
@@ -151,12 +201,51 @@ pub async fn insert_assessment(conn: &mut AsyncPgConnection, row: &AssessmentRow
         .await
 }
 
-pub async fn assessments_of(conn: &mut AsyncPgConnection, survivor: SurvivorId) -> QueryResult<Vec<AssessmentRow>> {
-    assessments::table
+/// One page of the survivor's assessments, latest first.
+pub async fn assessments_of(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    after: Option<(NaiveDate, AssessmentId)>,
+    limit: i64,
+) -> QueryResult<Vec<AssessmentRow>> {
+    let mut query = assessments::table
         .filter(assessments::survivor_id.eq(survivor))
         .select(AssessmentRow::as_select())
+        .into_boxed();
+    if let Some((day, id)) = after {
+        query = query.filter(
+            assessments::assessed_on
+                .lt(day)
+                .or(assessments::assessed_on.eq(day).and(assessments::id.lt(id))),
+        );
+    }
+    query
         .order((assessments::assessed_on.desc(), assessments::id.desc()))
+        .limit(limit + 1)
         .load(conn)
+        .await
+}
+
+/// The survivor's assessments made from `from` to `until` (inclusive).
+pub async fn assessments_between(
+    conn: &mut AsyncPgConnection,
+    survivor: SurvivorId,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> QueryResult<Vec<AssessmentRow>> {
+    assessments::table
+        .filter(assessments::survivor_id.eq(survivor))
+        .filter(assessments::assessed_on.between(from, until))
+        .select(AssessmentRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn find_follow_up(conn: &mut AsyncPgConnection, id: FollowUpId) -> QueryResult<FollowUpRow> {
+    follow_ups::table
+        .find(id)
+        .select(FollowUpRow::as_select())
+        .first(conn)
         .await
 }
 

@@ -13,6 +13,7 @@ use super::{
 use crate::{
     audit::AuditEvent,
     auth::AuthUser,
+    db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult},
     extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
     ids::{ServiceId, ServiceSessionId, SurvivorId},
@@ -37,27 +38,54 @@ async fn service_in_reach(conn: &mut AsyncPgConnection, user: &AuthUser, id: Ser
     Ok(survivor)
 }
 
-/// The survivor's services.
+/// The survivor's services, in the order they were recorded.
 #[utoipa::path(
     tag = "restoration",
     operation_id = "list_services",
-    params(("id" = SurvivorId, Path)),
-    responses((status = 200, body = Vec<Service>))
+    params(("id" = SurvivorId, Path), PageParams),
+    responses((status = 200, body = Page<Service>))
 )]
 #[get("/survivors/{id}/services")]
 pub async fn list_services(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<SurvivorId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after: Option<ServiceId> = page.after()?;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
-    let rows = queries::services_of(&mut conn, id).await?;
+    let rows = queries::services_of(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "service.list", "survivor", id)
         .record(&mut conn)
         .await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(Service::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |s| s.id, Service::from)))
+}
+
+/// One service.
+#[utoipa::path(
+    tag = "restoration",
+    operation_id = "get_service",
+    params(("id" = ServiceId, Path)),
+    responses((status = 200, body = Service, headers(("ETag" = String))))
+)]
+#[get("/services/{id}")]
+pub async fn get_service(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<ServiceId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let survivor = service_in_reach(&mut conn, &user, id).await?;
+    let row = queries::find_service(&mut conn, id).await?;
+    AuditEvent::by(&user, "service.read", "survivor", survivor)
+        .details(json!({"service_id": id}))
+        .record(&mut conn)
+        .await?;
+    Ok(ok_with_etag(row.version, &Service::from(row)))
 }
 
 /// Plan or record a service for the survivor.
@@ -171,23 +199,31 @@ pub async fn update_service(
 #[utoipa::path(
     tag = "restoration",
     operation_id = "list_service_sessions",
-    params(("id" = ServiceId, Path)),
-    responses((status = 200, body = Vec<ServiceSession>))
+    params(("id" = ServiceId, Path), PageParams),
+    responses((status = 200, body = Page<ServiceSession>))
 )]
 #[get("/services/{id}/sessions")]
 pub async fn list_sessions(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<ServiceId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after = page.after()?;
     let mut conn = state.conn().await?;
     let survivor = service_in_reach(&mut conn, &user, id).await?;
-    let rows = queries::sessions_of(&mut conn, id).await?;
+    let rows = queries::sessions_of(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "service.sessions_read", "survivor", survivor)
         .record(&mut conn)
         .await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(ServiceSession::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |s| (s.held_on, s.id),
+        ServiceSession::from,
+    )))
 }
 
 /// Record a session of a service (a counselling session, a school visit…).

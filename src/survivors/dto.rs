@@ -270,17 +270,21 @@ pub struct SurvivorAssignment {
     pub id: SurvivorAssignmentId,
     pub survivor_id: SurvivorId,
     pub user_id: UserId,
+    /// The assigned person's name and account role.
+    pub assignee: crate::users::dto::UserRef,
+    /// The part they play in the survivor's aftercare.
     pub role: SurvivorAssignmentRole,
     pub assigned_by: Option<UserId>,
     pub assigned_at: DateTime<Utc>,
 }
 
-impl From<SurvivorAssignmentRow> for SurvivorAssignment {
-    fn from(r: SurvivorAssignmentRow) -> Self {
+impl From<(SurvivorAssignmentRow, crate::users::dto::UserRef)> for SurvivorAssignment {
+    fn from((r, assignee): (SurvivorAssignmentRow, crate::users::dto::UserRef)) -> Self {
         SurvivorAssignment {
             id: r.id,
             survivor_id: r.survivor_id,
             user_id: r.user_id,
+            assignee,
             role: r.role,
             assigned_by: r.assigned_by,
             assigned_at: r.assigned_at,

@@ -97,13 +97,7 @@ pub async fn list_survivors(
     let assigned_to = assignee(filter.assigned_to.as_deref(), user.id)?;
     let mut conn = state.conn().await?;
     let mut rows = queries::list(&mut conn, scope, &filter, assigned_to, page.after()?, limit).await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let cursor = if more {
-        rows.last().map(|r| crate::db::pagination::encode_cursor(&r.id))
-    } else {
-        None
-    };
+    let cursor = crate::db::pagination::cut(&mut rows, limit, |r| r.id);
     let data = queries::hydrate(&mut conn, rows, scope).await?;
     let reads = data
         .iter()
@@ -231,23 +225,27 @@ pub async fn update_survivor(
     Ok(ok_with_etag(survivor.version, &survivor))
 }
 
-/// The survivors of a case, by pseudonym.
+/// The survivors of a case, by pseudonym, in the order they were linked.
 #[utoipa::path(
     tag = "survivors",
     operation_id = "list_case_survivors",
-    params(("id" = CaseId, Path)),
-    responses((status = 200, body = Vec<CaseSurvivor>))
+    params(("id" = CaseId, Path), PageParams),
+    responses((status = 200, body = Page<CaseSurvivor>))
 )]
 #[get("/cases/{id}/survivors")]
 pub async fn list_case_survivors(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<CaseId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let case_id = id.into_inner();
+    let limit = page.limit()?;
+    let after = page.after()?;
     let mut conn = state.conn().await?;
     cases::ensure_visible(&mut conn, &user, case_id).await?;
-    let links = queries::links_of_case(&mut conn, case_id).await?;
+    let mut links = queries::links_of_case(&mut conn, case_id, after, limit).await?;
+    let next_cursor = crate::db::pagination::cut(&mut links, limit, |(l, _)| (l.linked_at, l.survivor_id));
     let (links, rows): (Vec<CaseLinkRow>, Vec<SurvivorRow>) = links.into_iter().unzip();
     let survivors = queries::hydrate(&mut conn, rows, super::view_scope(&user)).await?;
     let reads = survivors
@@ -265,7 +263,10 @@ pub async fn list_case_survivors(
             survivor: s,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Page {
+        data: list,
+        next_cursor,
+    }))
 }
 
 /// Link a survivor to a case — an existing one (`survivor_id`, who must be within your reach) or a
@@ -343,27 +344,30 @@ pub async fn link_case_survivor(
     }))
 }
 
-/// The survivor's aftercare team.
+/// The survivor's aftercare team (current assignments), in the order they were assigned.
 #[utoipa::path(
     tag = "survivors",
     operation_id = "list_survivor_assignments",
-    params(("id" = SurvivorId, Path)),
-    responses((status = 200, body = Vec<SurvivorAssignment>))
+    params(("id" = SurvivorId, Path), PageParams),
+    responses((status = 200, body = Page<SurvivorAssignment>))
 )]
 #[get("/survivors/{id}/assignments")]
 pub async fn list_survivor_assignments(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<SurvivorId>,
+    page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after: Option<SurvivorAssignmentId> = page.after()?;
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
-    let rows = queries::assignments(&mut conn, id).await?;
+    let rows = queries::assignments(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "survivor.assignments_read", "survivor", id)
         .record(&mut conn)
         .await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(SurvivorAssignment::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(a, _)| a.id, SurvivorAssignment::from)))
 }
 
 /// Assign an aftercare officer (or program manager) to the survivor (admins and program managers).
@@ -389,7 +393,7 @@ pub async fn create_survivor_assignment(
     let mut conn = state.conn().await?;
     ensure_visible(&mut conn, &user, id).await?;
     policy::require(&user, policy::Permission::ManageCaseTeams)?;
-    users::ensure_assignable(
+    let assignee = users::ensure_assignable(
         &mut conn,
         input.user_id,
         &[Role::AftercareOfficer, Role::ProgramManager],
@@ -425,7 +429,7 @@ pub async fn create_survivor_assignment(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    Ok(HttpResponse::Created().json(SurvivorAssignment::from(row)))
+    Ok(HttpResponse::Created().json(SurvivorAssignment::from((row, assignee))))
 }
 
 /// End a user's assignment to the survivor (kept in its history); their access ends at once.

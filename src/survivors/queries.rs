@@ -15,11 +15,12 @@ use crate::{
         escape_like,
         schema::{
             assessments, case_assignments, case_facts, case_survivors, cases, survivor_assignments,
-            survivor_identities, survivors,
+            survivor_identities, survivors, users,
         },
     },
-    ids::{CaseId, SurvivorId, UserId},
+    ids::{CaseId, SurvivorAssignmentId, SurvivorId, UserId},
     restoration::models::AssessmentKind,
+    users::dto::UserRef,
 };
 
 /// A survivor's link to a case with what the restoration side may know of the case.
@@ -225,27 +226,49 @@ pub async fn link_case(conn: &mut AsyncPgConnection, link: &CaseLinkRow) -> Quer
         .await
 }
 
-pub async fn links_of_case(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<Vec<(CaseLinkRow, SurvivorRow)>> {
-    case_survivors::table
+/// One page of the survivors linked to the case, in the order they were linked.
+pub async fn links_of_case(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+    after: Option<(chrono::DateTime<chrono::Utc>, SurvivorId)>,
+    limit: i64,
+) -> QueryResult<Vec<(CaseLinkRow, SurvivorRow)>> {
+    let mut query = case_survivors::table
         .inner_join(survivors::table)
         .filter(case_survivors::case_id.eq(case))
         .select((CaseLinkRow::as_select(), SurvivorRow::as_select()))
-        .order(case_survivors::linked_at)
+        .into_boxed();
+    if let Some((at, id)) = after {
+        query = query.filter(
+            case_survivors::linked_at
+                .gt(at)
+                .or(case_survivors::linked_at.eq(at).and(case_survivors::survivor_id.gt(id))),
+        );
+    }
+    query
+        .order((case_survivors::linked_at, case_survivors::survivor_id))
+        .limit(limit + 1)
         .load(conn)
         .await
 }
 
+/// One page of the survivor's current assignments with the assignees, in the order they were made.
 pub async fn assignments(
     conn: &mut AsyncPgConnection,
     survivor: SurvivorId,
-) -> QueryResult<Vec<SurvivorAssignmentRow>> {
-    survivor_assignments::table
+    after: Option<SurvivorAssignmentId>,
+    limit: i64,
+) -> QueryResult<Vec<(SurvivorAssignmentRow, UserRef)>> {
+    let mut query = survivor_assignments::table
+        .inner_join(users::table.on(users::id.eq(survivor_assignments::user_id)))
         .filter(survivor_assignments::survivor_id.eq(survivor))
         .filter(survivor_assignments::ended_at.is_null())
-        .select(SurvivorAssignmentRow::as_select())
-        .order(survivor_assignments::assigned_at)
-        .load(conn)
-        .await
+        .select((SurvivorAssignmentRow::as_select(), UserRef::as_select()))
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(survivor_assignments::id.gt(after));
+    }
+    query.order(survivor_assignments::id).limit(limit + 1).load(conn).await
 }
 
 pub async fn assign(conn: &mut AsyncPgConnection, row: &SurvivorAssignmentRow) -> QueryResult<SurvivorAssignmentRow> {

@@ -13,6 +13,15 @@ use crate::{
     ids::{PartnerId, UserId},
 };
 
+/// A person a record names (an assignee), enough to show them without another request.
+#[derive(Debug, Clone, Serialize, ToSchema, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = crate::db::schema::users)]
+pub struct UserRef {
+    pub id: UserId,
+    pub display_name: String,
+    pub role: Role,
+}
+
 /// A user account. Never carries the password hash.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct User {

@@ -133,12 +133,7 @@ pub async fn update_user(
     policy::require(&user, policy::Permission::ManageUsers)?;
     let input = body.0;
     let id = id.into_inner();
-    if id == user.id && (input.active == Some(false) || input.role.is_some_and(|r| r != user.role)) {
-        return Err(ApiError::conflict(
-            ErrorCode::SelfLockout,
-            "You cannot deactivate yourself or change your own role; ask another admin.",
-        ));
-    }
+    let self_lockout = id == user.id && (input.active == Some(false) || input.role.is_some_and(|r| r != user.role));
     let new_hash = match input.password.clone() {
         Some(p) => Some(password::hash(p).await?),
         None => None,
@@ -148,6 +143,12 @@ pub async fn update_user(
         .transaction(async |conn| {
             let current = queries::find_for_update(conn, id).await?;
             if_match.check(current.version)?;
+            if self_lockout {
+                return Err(ApiError::conflict(
+                    ErrorCode::SelfLockout,
+                    "You cannot deactivate yourself or change your own role; ask another admin.",
+                ));
+            }
             let role = input.role.unwrap_or(current.role);
             let organization = input.organization_id.unwrap_or(current.organization_id);
             if role == Role::Partner && organization.is_none() {

@@ -19,7 +19,7 @@ pub async fn ensure_assignable(
     id: crate::ids::UserId,
     roles: &[crate::auth::Role],
     what: &str,
-) -> crate::error::ApiResult<()> {
+) -> crate::error::ApiResult<dto::UserRef> {
     use crate::error::ApiError;
     let user = queries::find(conn, id)
         .await
@@ -35,5 +35,9 @@ pub async fn ensure_assignable(
             ),
         ));
     }
-    Ok(())
+    Ok(dto::UserRef {
+        id: user.id,
+        display_name: user.display_name,
+        role: user.role,
+    })
 }

@@ -370,7 +370,9 @@ impl Resp {
         assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
         if status == 403 {
             // Every refusal names the permission that was missing, in the detail too.
-            let permission = body["extensions"]["permission"].as_str().expect("403 names a permission");
+            let permission = body["extensions"]["permission"]
+                .as_str()
+                .expect("403 names a permission");
             assert!(body["detail"].as_str().unwrap().contains(permission), "{body}");
         }
         body
