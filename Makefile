@@ -1,4 +1,4 @@
-.PHONY: run demo test lint openapi migrate bench clean-data
+.PHONY: run demo test lint openapi migrate bench stop clean-data
 
 # Start Haki on http://127.0.0.1:8080 (provisions a local PostgreSQL in .data/ when DATABASE_URL is unset).
 run:
@@ -26,6 +26,11 @@ migrate:
 
 bench:
 	bench/run.sh
+
+# Stop the local database that `make run` started (its data stays in .data/).
+stop:
+	scripts/pg.sh stop .data/pg
+	@echo "local database stopped; \`make run\` starts it again"
 
 # Stop the local database and delete all local data (asks first).
 clean-data:

@@ -36,7 +36,9 @@ if [ -z "${HAKI_DATA_KEY:-}" ]; then
   export HAKI_DATA_KEY
 fi
 
-cargo build --release --quiet
+# Cargo shows its progress; the first release build compiles every dependency (a few minutes).
+[ -x target/release/haki ] || echo "Building Haki (release). The first build takes a few minutes; later ones are quick."
+cargo build --release --locked
 if [ "${1:-serve}" = serve ]; then
   echo "Tip: \`make demo\` loads a small fictional demo dataset (users, partners, cases) before serving."
 fi

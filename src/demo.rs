@@ -1,7 +1,9 @@
 //! `haki seed-demo`: a small, fully fictional dataset that tells the program's story — a case that
 //! stalled for five months before the arrest, a facilitating caregiver with no trafficking charge,
 //! a trial adjourned again and again — so every feature shows at once in Swagger UI.
-//! Names are invented; survivors appear by pseudonym only, and no identity is recorded.
+//! Names are invented; survivors appear by pseudonym, and the two identities in the vault are
+//! fictional. Two investigators and two counsellors, each on part of the records only, show
+//! need-to-know: every demo account sees a different world.
 
 use chrono::{Duration, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -38,6 +40,7 @@ use crate::{
             GivenBy, ServiceRow, ServiceStatus, SessionRow,
         },
     },
+    survivors::vault::Vault,
     survivors::{
         self,
         models::{
@@ -61,7 +64,7 @@ fn ago(days: i64) -> NaiveDate {
 }
 
 /// Loads the demo data unless it is already there (`Ok(None)`).
-pub async fn seed(conn: &mut AsyncPgConnection, password_hash: &str) -> QueryResult<Option<Summary>> {
+pub async fn seed(conn: &mut AsyncPgConnection, password_hash: &str, vault: &Vault) -> QueryResult<Option<Summary>> {
     let present: i64 = partners::table
         .filter(partners::name.eq(DEMO_ORG))
         .count()
@@ -70,7 +73,7 @@ pub async fn seed(conn: &mut AsyncPgConnection, password_hash: &str) -> QueryRes
     if present > 0 {
         return Ok(None);
     }
-    conn.transaction(async |conn| load(conn, password_hash).await)
+    conn.transaction(async |conn| load(conn, password_hash, vault).await)
         .await
         .map(Some)
 }
@@ -389,6 +392,34 @@ async fn survivor(
     Ok(row.id)
 }
 
+/// A fictional identity in the vault, so that the identity endpoints show something.
+async fn identity(
+    conn: &mut AsyncPgConnection,
+    vault: &Vault,
+    survivor: SurvivorId,
+    legal_name: &str,
+    address: &str,
+    by: UserId,
+) -> QueryResult<()> {
+    let identity = survivors::dto::Identity {
+        legal_name: legal_name.into(),
+        other_names: None,
+        date_of_birth: None,
+        guardian_name: Some("Demo Guardian (fictional)".into()),
+        guardian_relationship: Some("grandmother".into()),
+        guardian_phone: None,
+        phone: None,
+        address: Some(address.into()),
+        notes: Some("Fictional identity for the demo.".into()),
+    };
+    let fail = |e: Box<dyn std::error::Error + Send + Sync>| diesel::result::Error::QueryBuilderError(e);
+    let plain = serde_json::to_vec(&identity).map_err(|e| fail(e.into()))?;
+    let sealed = vault.seal(survivor, &plain).map_err(|e| fail(e.into()))?;
+    survivors::queries::put_identity(conn, survivor, &sealed.key_id, &sealed.nonce, &sealed.ciphertext, by)
+        .await
+        .map(|_| ())
+}
+
 async fn link(
     conn: &mut AsyncPgConnection,
     case: CaseId,
@@ -575,7 +606,7 @@ async fn close(conn: &mut AsyncPgConnection, survivor: SurvivorId, days: i64, by
     .map(|_| ())
 }
 
-async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> {
+async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryResult<Summary> {
     use AssignmentRole::*;
     let cjc = partner(
         conn,
@@ -623,6 +654,18 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
             Role::AftercareOfficer,
             None,
         ),
+        (
+            "investigator2@haki.demo",
+            "Omari Hassan (investigator, Mombasa)",
+            Role::CaseWorker,
+            None,
+        ),
+        (
+            "aftercare2@haki.demo",
+            "Rehema Njeri (counsellor, Mombasa)",
+            Role::AftercareOfficer,
+            None,
+        ),
         ("analyst@haki.demo", "Peter Kamau (M&E)", Role::Analyst, None),
         ("partner@haki.demo", "Bahari CJC intake desk", Role::Partner, Some(cjc)),
     ];
@@ -631,7 +674,11 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
         ids.push(user(conn, email, name, role, org, hash).await?);
     }
     let (manager, investigator, lawyer) = (ids[1], ids[2], ids[3]);
+    let (mombasa_investigator, mombasa_counsellor) = (ids[5], ids[6]);
+    // Need-to-know shows in the demo: the Kilifi/Kwale team does not see the Mombasa case, and
+    // each counsellor sees only her own survivors.
     let team = [(investigator, LeadInvestigator), (lawyer, LeadAttorney)];
+    let mombasa_team = [(mombasa_investigator, LeadInvestigator), (lawyer, LeadAttorney)];
     let mut refs = Vec::new();
 
     // 1. Kilifi: a girl of 14 sold by her aunt to a tourist in a holiday villa. Reported almost two
@@ -845,7 +892,7 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
         county: County::Mombasa, sub_county: "nyali", location: LocationType::Hotel,
         reported: 50, incident: 55, risk: RiskLevel::Critical,
         summary: "Two girls (pseudonyms Imani and Zawadi) seen with an agent at a beach hotel; agent known to the community.",
-    }, manager, &team).await?;
+    }, manager, &mombasa_team).await?;
     refs.push(r);
     move_to(
         conn,
@@ -853,7 +900,7 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
         Stage::Reported,
         Stage::Investigation,
         45,
-        investigator,
+        mombasa_investigator,
         None,
     )
     .await?;
@@ -951,7 +998,8 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
     )
     .await?;
 
-    // Survivors in restoration at different stages, all followed by the demo counsellor.
+    // Survivors in restoration at different stages: Neema and Subira followed by one counsellor,
+    // Imani and Zawadi (Mombasa) by the other.
     let counsellor = ids[4];
     let neema = survivor(
         conn,
@@ -1093,7 +1141,7 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
             County::Mombasa,
             Placement::Shelter,
             false,
-            counsellor,
+            mombasa_counsellor,
         )
         .await?;
         link(conn, mombasa, id, CaseRole::Victim, manager).await?;
@@ -1103,7 +1151,7 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
             AssessmentKind::Intake,
             47,
             [1.4, 1.5, 1.3, 1.8, 1.6, 2.0],
-            counsellor,
+            mombasa_counsellor,
         )
         .await?;
         service(
@@ -1114,11 +1162,31 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str) -> QueryResult<Summary> 
             48,
             None,
             None,
-            counsellor,
+            mombasa_counsellor,
             &[],
         )
         .await?;
+        if name == "Imani" {
+            identity(
+                conn,
+                vault,
+                id,
+                "Imani Demo-Mwende",
+                "Likoni, Mombasa (fictional)",
+                mombasa_counsellor,
+            )
+            .await?;
+        }
     }
+    identity(
+        conn,
+        vault,
+        neema,
+        "Neema Demo-Kahindi",
+        "Gede, Kilifi (fictional)",
+        counsellor,
+    )
+    .await?;
 
     AuditEvent::operator("demo.seed", "system", "seed-demo")
         .record(conn)

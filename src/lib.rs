@@ -123,6 +123,15 @@ pub fn build_app(
                     .finish()
             }),
         )
+        // Someone opening the server's address in a browser lands on the API docs.
+        .route(
+            "/",
+            web::get().to(|| async {
+                HttpResponse::Found()
+                    .insert_header((header::LOCATION, "/docs/"))
+                    .finish()
+            }),
+        )
         .default_service(web::to(fallback))
         .wrap(cors)
         .wrap(from_fn(middleware::cors_problem))

@@ -107,16 +107,50 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     let workers = config.workers;
     let shutdown = config.shutdown_timeout;
     let state = AppState::new(config, pool)?;
-    log::info!("Haki listening on http://{bind} — API docs at http://{bind}/docs/ (spec: /openapi.json)");
     let mut server = actix_web::HttpServer::new(move || haki::build_app(state.clone()))
-        .bind(bind)?
+        .disable_signals()
         .shutdown_timeout(shutdown.as_secs());
     if workers > 0 {
         server = server.workers(workers);
     }
-    // SIGINT/SIGTERM stop accepting, let requests in flight finish, then exit.
-    server.run().await?;
+    let server = server.bind(bind).map_err(|e| -> BoxError {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!("{bind} is already in use (another Haki?); set HAKI_BIND to a free address, e.g. HAKI_BIND=127.0.0.1:8081").into()
+        } else {
+            format!("cannot listen on {bind}: {e}; HAKI_BIND sets the address").into()
+        }
+    })?;
+    // Bound and listening from here on.
+    for addr in server.addrs() {
+        log::info!("Haki listening on http://{addr} — API docs at http://{addr}/docs/ (spec: /openapi.json)");
+    }
+    let server = server.run();
+    let handle = server.handle();
+    // Ctrl-C (SIGINT) and SIGTERM alike: stop accepting, let requests in flight finish (up to
+    // HAKI_SHUTDOWN_TIMEOUT_SECONDS), then exit.
+    actix_web::rt::spawn(async move {
+        let signal = shutdown_signal().await;
+        log::info!("{signal} received: finishing requests in flight, then stopping");
+        handle.stop(true).await;
+    });
+    server.await?;
+    log::info!("Haki stopped");
     Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }
 
 #[actix_web::main]
@@ -156,7 +190,18 @@ async fn create_user(args: CreateUserArgs) -> Result<(), BoxError> {
                 .await?;
             Ok::<_, diesel::result::Error>(user)
         })
-        .await?;
+        .await
+        .map_err(|e| -> BoxError {
+            match e {
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                    format!("a user with the email {email} already exists").into()
+                }
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _) => {
+                    "--organization names no partner organisation".into()
+                }
+                other => other.into(),
+            }
+        })?;
     println!("created {} user {} ({})", user.role, user.email, user.id);
     Ok(())
 }
@@ -165,8 +210,10 @@ async fn create_user(args: CreateUserArgs) -> Result<(), BoxError> {
 async fn seed_demo(database_url: &str) -> Result<(), BoxError> {
     let secret = std::env::var("HAKI_DEMO_PASSWORD").unwrap_or_else(|_| "haki demo password".into());
     let hash = password::hash_blocking(&secret).map_err(|e| e.to_string())?;
+    let config = Config::from_env()?;
+    let vault = haki::survivors::vault::Vault::new(&config.data_key, &config.data_keys_previous);
     let mut conn = AsyncPgConnection::establish(database_url).await?;
-    match haki::demo::seed(&mut conn, &hash).await? {
+    match haki::demo::seed(&mut conn, &hash, &vault).await? {
         None => println!("demo data already loaded"),
         Some(summary) => {
             println!("demo data loaded: cases {}", summary.cases.join(", "));

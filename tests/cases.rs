@@ -1243,13 +1243,16 @@ async fn every_move_outside_the_stage_machine_is_refused_from_every_stage() {
 async fn demo_data_tells_the_story_and_loads_once() {
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
-    let summary = haki::demo::seed(&mut conn, "not-a-real-hash")
+    let summary = haki::demo::seed(&mut conn, common::password_hash(), &app.state.vault)
         .await
         .unwrap()
         .expect("first load");
     assert_eq!(summary.cases.len(), 3);
     assert!(
-        haki::demo::seed(&mut conn, "not-a-real-hash").await.unwrap().is_none(),
+        haki::demo::seed(&mut conn, common::password_hash(), &app.state.vault)
+            .await
+            .unwrap()
+            .is_none(),
         "second load is skipped"
     );
 
@@ -1298,6 +1301,84 @@ async fn demo_data_tells_the_story_and_loads_once() {
             .unwrap()
             .len(),
         4
+    );
+
+    // Each demo account sees its own world (the README lists them).
+    let token = |email: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.login(email, common::PASSWORD).await;
+            r.expect(200);
+            r.json()["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    let names = |v: Value, key: &str| -> Vec<String> {
+        let mut n: Vec<String> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[key].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    let counties = |t: String| {
+        let app = &app;
+        async move { names(app.get("/api/v1/cases", &t).await.json(), "county") }
+    };
+    let pseudonyms = |t: String| {
+        let app = &app;
+        async move { names(app.get("/api/v1/survivors", &t).await.json(), "pseudonym") }
+    };
+    let manager = token("manager@haki.demo").await;
+    assert_eq!(counties(manager.clone()).await, ["kilifi", "kwale", "mombasa"]);
+    let investigator = token("investigator@haki.demo").await;
+    assert_eq!(counties(investigator.clone()).await, ["kilifi", "kwale"]);
+    assert_eq!(pseudonyms(investigator).await, ["Neema", "Subira"]);
+    let investigator2 = token("investigator2@haki.demo").await;
+    assert_eq!(counties(investigator2.clone()).await, ["mombasa"]);
+    assert_eq!(pseudonyms(investigator2).await, ["Imani", "Zawadi"]);
+    assert_eq!(
+        counties(token("lawyer@haki.demo").await).await,
+        ["kilifi", "kwale", "mombasa"]
+    );
+    let aftercare = token("aftercare@haki.demo").await;
+    let aftercare2 = token("aftercare2@haki.demo").await;
+    assert_eq!(pseudonyms(aftercare.clone()).await, ["Neema", "Subira"]);
+    assert_eq!(pseudonyms(aftercare2.clone()).await, ["Imani", "Zawadi"]);
+    // Identities are in the vault, readable by each survivor's own counsellor only.
+    let neema_id = neema["id"].as_str().unwrap();
+    let identity = app
+        .get(&format!("/api/v1/survivors/{neema_id}/identity"), &aftercare)
+        .await;
+    identity.expect(200);
+    assert!(
+        identity.json()["identity"]["legal_name"]
+            .as_str()
+            .unwrap()
+            .contains("Neema")
+    );
+    app.get(&format!("/api/v1/survivors/{neema_id}/identity"), &aftercare2)
+        .await
+        .expect_problem(404, "not_found");
+    let analyst = token("analyst@haki.demo").await;
+    app.get("/api/v1/cases", &analyst)
+        .await
+        .expect_problem(403, "forbidden");
+    let partner = token("partner@haki.demo").await;
+    assert_eq!(
+        app.get("/api/v1/partners", &partner).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let admin = token("admin@haki.demo").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/survivors/{neema_id}/identity"), &admin)
+            .await
+            .json()["identity"]["legal_name"],
+        "Neema Demo-Kahindi"
     );
 }
 

@@ -541,9 +541,11 @@ async fn served_spec_and_swagger_ui() {
     let ui = app.send(TestRequest::get().uri("/docs/")).await;
     ui.expect(200);
     assert!(ui.text().contains("swagger"), "{}", ui.text());
-    let redirect = app.send(TestRequest::get().uri("/docs")).await;
-    assert!(redirect.status.is_redirection());
-    assert_eq!(redirect.header("location"), Some("/docs/"));
+    for path in ["/docs", "/"] {
+        let redirect = app.send(TestRequest::get().uri(path)).await;
+        assert!(redirect.status.is_redirection(), "{path}");
+        assert_eq!(redirect.header("location"), Some("/docs/"), "{path}");
+    }
 }
 
 #[actix_web::test]

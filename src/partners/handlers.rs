@@ -17,7 +17,7 @@ use crate::{
     state::AppState,
 };
 
-/// List partner organisations (a partner user sees only its own).
+/// List partner organisations, newest first (a partner user sees only its own).
 #[utoipa::path(
     tag = "partners",
     operation_id = "list_partners",

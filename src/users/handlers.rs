@@ -22,7 +22,7 @@ fn partner_needs_organization() -> ApiError {
     ApiError::invalid_field("organization_id", "required", "is required for the partner role")
 }
 
-/// List user accounts (admin).
+/// List user accounts (admin), newest first.
 #[utoipa::path(
     tag = "users",
     operation_id = "list_users",

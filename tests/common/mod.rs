@@ -33,6 +33,11 @@ use serde_json::Value;
 pub const PASSWORD: &str = "correct horse battery staple";
 static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| password::hash_blocking(PASSWORD).expect("hash"));
 
+/// The hash of [`PASSWORD`], for accounts created outside `create_user` (the demo dataset).
+pub fn password_hash() -> &'static str {
+    &PASSWORD_HASH
+}
+
 pub fn base_url() -> String {
     std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server (make test sets it up)")
 }
