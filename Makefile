@@ -29,8 +29,7 @@ bench:
 
 # Stop the local database that `make run` started (its data stays in .data/).
 stop:
-	scripts/pg.sh stop .data/pg
-	@echo "local database stopped; \`make run\` starts it again"
+	@if [ -f .data/pg/data/PG_VERSION ]; then scripts/pg.sh stop .data/pg && echo "local database stopped; \`make run\` starts it again"; else echo "no local database in .data/pg"; fi
 
 # Stop the local database and delete all local data (asks first).
 clean-data:

@@ -11,6 +11,7 @@ import json
 import re
 import os
 import subprocess
+import time
 import sys
 import tempfile
 import tomllib
@@ -130,7 +131,7 @@ def main():
     spec = json.load(urllib.request.urlopen(base + "/openapi.json"))
     rules = tomllib.loads((HERE / "schemathesis-rules.toml").read_text())
     examples = os.environ.get("HAKI_FUZZ_EXAMPLES", "8")
-    failed = []
+    runs = []
     for role, email in ROLES:
         status, login = call(base, "POST", "/api/v1/auth/login", body={"email": email, "password": PASSWORD})
         if status != 200:
@@ -154,35 +155,57 @@ def main():
             lines += [f"{k} = {toml_value(v)}" for k, v in op.items()]
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
             cfg.write("\n".join(lines) + "\n")
-        print(f"fuzz: {role} ({email}), records: {', '.join(sorted(k.rsplit('/', 1)[1] for k in ids))}", flush=True)
-        run = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "schemathesis"),
-                "--config-file",
-                cfg.name,
-                "run",
-                base + "/openapi.json",
-                "--checks",
-                "all",
-                "--max-examples",
-                examples,
-                "--seed",
-                os.environ.get("HAKI_FUZZ_SEED", "20261122"),
-                "--workers",
-                "2",
-                "--output-truncate=true",
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_hooks", "PYTHONPATH": str(HERE)},
-            cwd=tempfile.gettempdir(),
-        )
-        log = Path(tempfile.gettempdir()) / f"haki-fuzz-{role}.log"
-        log.write_text(run.stdout + run.stderr)
-        tail = [l for l in (run.stdout + run.stderr).splitlines() if l.strip()][-3:]
-        print("\n".join("  " + l for l in tail))
-        if run.returncode != 0:
-            failed.append((role, log))
+        records = ", ".join(sorted(k.rsplit("/", 1)[1] for k in ids))
+        runs.append((role, email, records, cfg.name))
+
+    # Roles run side by side, one process each with a single worker: Schemathesis' threaded
+    # workers trip a CPython 3.11 `ast` race (a spurious "recursion depth mismatch").
+    parallel = int(os.environ.get("HAKI_FUZZ_PARALLEL", "2"))
+    failed = []
+    pending = list(runs)
+    active = []
+    while pending or active:
+        while pending and len(active) < parallel:
+            role, email, records, cfg = pending.pop(0)
+            log = Path(tempfile.gettempdir()) / f"haki-fuzz-{role}.log"
+            out = open(log, "w")
+            proc = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "schemathesis"),
+                    "--config-file",
+                    cfg,
+                    "run",
+                    base + "/openapi.json",
+                    "--checks",
+                    "all",
+                    "--max-examples",
+                    examples,
+                    "--seed",
+                    os.environ.get("HAKI_FUZZ_SEED", "20261122"),
+                    "--workers",
+                    "1",
+                    "--output-truncate=true",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_hooks", "PYTHONPATH": str(HERE)},
+                cwd=tempfile.gettempdir(),
+            )
+            active.append((role, email, records, log, out, proc))
+        time.sleep(0.5)
+        for entry in list(active):
+            role, email, records, log, out, proc = entry
+            if proc.poll() is None:
+                continue
+            active.remove(entry)
+            out.close()
+            text = log.read_text()
+            tail = [l for l in text.splitlines() if l.strip()][-3:]
+            print(f"fuzz: {role} ({email}), records: {records}", flush=True)
+            print("\n".join("  " + l for l in tail), flush=True)
+            if proc.returncode != 0:
+                failed.append((role, log))
     if failed:
         for role, log in failed:
             print(f"fuzz: failures as {role}; full output in {log}", file=sys.stderr)

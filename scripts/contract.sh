@@ -88,7 +88,7 @@ case "${1:-}" in
     }
     trap finish EXIT
     cargo build --locked --quiet
-    export DATABASE_URL=$url HAKI_BIND=127.0.0.1:$port HAKI_LOGIN_RATE_PER_MINUTE=100000 RUST_LOG=${RUST_LOG:-warn,haki=info}
+    export DATABASE_URL=$url HAKI_BIND=127.0.0.1:$port HAKI_LOGIN_RATE_PER_MINUTE=100000 RUST_LOG=${RUST_LOG:-warn},haki=info
     HAKI_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n'); export HAKI_JWT_SECRET
     HAKI_DATA_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n'); export HAKI_DATA_KEY
     target/debug/haki migrate >/dev/null
@@ -101,7 +101,7 @@ case "${1:-}" in
     done
     walkthrough "http://127.0.0.1:$port"
     echo "contract: a second server on the taken port names the setting to change"
-    if taken=$(target/debug/haki serve 2>&1); then
+    if taken=$(timeout 60 target/debug/haki serve 2>&1); then
       echo "contract: a second server started on a taken port" >&2; exit 1
     fi
     grep -q "HAKI_BIND" <<<"$taken" || { echo "contract: no HAKI_BIND hint in: $taken" >&2; exit 1; }

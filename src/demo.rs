@@ -415,9 +415,11 @@ async fn identity(
     let fail = |e: Box<dyn std::error::Error + Send + Sync>| diesel::result::Error::QueryBuilderError(e);
     let plain = serde_json::to_vec(&identity).map_err(|e| fail(e.into()))?;
     let sealed = vault.seal(survivor, &plain).map_err(|e| fail(e.into()))?;
-    survivors::queries::put_identity(conn, survivor, &sealed.key_id, &sealed.nonce, &sealed.ciphertext, by)
+    survivors::queries::put_identity(conn, survivor, &sealed.key_id, &sealed.nonce, &sealed.ciphertext, by).await?;
+    AuditEvent::operator("survivor.identity_write", "survivor", survivor)
+        .details(serde_json::json!({"via": "seed-demo"}))
+        .record(conn)
         .await
-        .map(|_| ())
 }
 
 async fn link(

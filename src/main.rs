@@ -130,8 +130,12 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     // HAKI_SHUTDOWN_TIMEOUT_SECONDS), then exit.
     actix_web::rt::spawn(async move {
         let signal = shutdown_signal().await;
-        log::info!("{signal} received: finishing requests in flight, then stopping");
-        handle.stop(true).await;
+        log::info!("{signal} received: finishing requests in flight, then stopping (again to stop at once)");
+        let graceful = handle.clone();
+        actix_web::rt::spawn(async move { graceful.stop(true).await });
+        let signal = shutdown_signal().await;
+        log::warn!("{signal} received again: stopping now");
+        handle.stop(false).await;
     });
     server.await?;
     log::info!("Haki stopped");

@@ -73,14 +73,15 @@ impl Modify for CommonResponses {
                 .build()
         };
         for item in spec.paths.paths.values_mut() {
+            // PATCH and PUT need If-Match (428 without); POSTs on one record honour it when sent.
             let operations = [
-                item.get.as_mut(),
-                item.post.as_mut(),
-                item.put.as_mut(),
-                item.patch.as_mut(),
-                item.delete.as_mut(),
+                (item.get.as_mut(), false),
+                (item.post.as_mut(), false),
+                (item.put.as_mut(), true),
+                (item.patch.as_mut(), true),
+                (item.delete.as_mut(), false),
             ];
-            for op in operations.into_iter().flatten() {
+            for (op, writes_in_place) in operations.into_iter().filter_map(|(op, w)| op.map(|op| (op, w))) {
                 let public = op
                     .security
                     .as_ref()
@@ -115,7 +116,9 @@ impl Modify for CommonResponses {
                 }
                 if conditional {
                     add("412");
-                    add("428");
+                    if writes_in_place {
+                        add("428");
+                    }
                 }
                 if has_body {
                     add("413");
@@ -141,7 +144,7 @@ const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]+"(\s*,\s*(W/)?"[0-9]+")*)$"#;
 pub fn default_description(status: &str) -> &'static str {
     match status {
         "200" => "Success",
-        "201" => "Created; `Location` names the new record",
+        "201" => "Created (`Location`, when sent, names the new record)",
         "204" => "Done; no content",
         "400" => "Malformed request (bad JSON, path or query, or an unknown query parameter)",
         "401" => "Missing, invalid or expired credentials",
@@ -254,6 +257,19 @@ fn refine_schemas(doc: &mut Value) {
         {
             *items = json!({"$ref": format!("#/components/schemas/{item}")});
         }
+        if name == "DomainScores" {
+            // Scores are whole tenths from 1.0 to 4.0 (`whole_tenths`): listed, since `multipleOf`
+            // on a fraction is read differently by different validators.
+            let tenths: Vec<Value> = (10..=40).map(|n| json!(f64::from(n) / 10.0)).collect();
+            if let Some(props) = schemas[&name].get_mut("properties").and_then(Value::as_object_mut) {
+                for score in props.values_mut() {
+                    score["enum"] = Value::Array(tenths.clone());
+                }
+            }
+        }
+        if let Some((_, fields, exactly_one)) = ALTERNATIVES.iter().find(|(schema, _, _)| *schema == name) {
+            state_alternatives(&mut schemas[&name], fields, *exactly_one);
+        }
         if responses.contains(&name) && !requests.contains(&name) {
             let schema = &mut schemas[&name];
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
@@ -262,6 +278,56 @@ fn refine_schemas(doc: &mut Value) {
             }
         }
     }
+}
+
+/// Request fields of which one must be given (the server answers 422 otherwise), stated in the
+/// schema: (schema, fields, whether exactly one rather than at least one).
+const ALTERNATIVES: &[(&str, &[&str], bool)] = &[
+    ("CreateSurvivor", &["birth_year", "age_at_intake"], false),
+    ("LinkSurvivor", &["survivor_id", "survivor"], true),
+];
+
+/// Adds `anyOf` branches, each requiring one of `fields` with a non-null value (and, for exactly
+/// one, the others absent or null, which makes the branches exclusive).
+fn state_alternatives(schema: &mut Value, fields: &[&str], exactly_one: bool) {
+    let branches: Vec<Value> = fields
+        .iter()
+        .map(|field| {
+            let mut properties = serde_json::Map::new();
+            let property = &schema["properties"][field];
+            assert!(
+                property.is_object(),
+                "ALTERNATIVES names `{field}`, which the schema lacks"
+            );
+            properties.insert(field.to_string(), non_null(property));
+            if exactly_one {
+                for other in fields.iter().filter(|f| *f != field) {
+                    properties.insert(other.to_string(), json!({"type": "null"}));
+                }
+            }
+            json!({"required": [field], "properties": properties})
+        })
+        .collect();
+    schema["anyOf"] = Value::Array(branches);
+}
+
+/// The non-null form of a nullable property schema (`T | null` → `T`).
+fn non_null(property: &Value) -> Value {
+    if let Some(choices) = property.get("oneOf").and_then(Value::as_array)
+        && let Some(choice) = choices.iter().find(|c| c.get("type") != Some(&json!("null")))
+    {
+        return choice.clone();
+    }
+    let mut plain = property.clone();
+    if let Some(types) = plain.get("type").and_then(Value::as_array) {
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        plain["type"] = if kept.len() == 1 {
+            kept[0].clone()
+        } else {
+            Value::Array(kept)
+        };
+    }
+    plain
 }
 
 fn collect_refs(value: &Value, out: &mut Vec<String>) {
@@ -358,8 +424,12 @@ impl RouteTable {
         let Some(known) = self.find(path).and_then(|r| r.methods.get(method)) else {
             return Vec::new();
         };
-        let mut unknown: Vec<String> = url_keys(query).filter(|k| !known.contains(k)).collect();
-        unknown.dedup();
+        let mut unknown: Vec<String> = Vec::new();
+        for key in url_keys(query).filter(|k| !known.contains(k)) {
+            if !unknown.contains(&key) {
+                unknown.push(key);
+            }
+        }
         unknown
     }
 }

@@ -381,13 +381,15 @@ async fn the_stage_machine_refuses_what_it_does_not_allow() {
     )
     .await
     .expect(200);
-    app.post(
-        &format!("/api/v1/suspects/{}/charges", id(&suspect)),
-        &worker.token,
-        json!({"offence_code": "soa-8-3", "filed_on": days_ago(35), "court_file_number": "MSA SO 12/2024"}),
-    )
-    .await
-    .expect(201);
+    let charge = app
+        .post(
+            &format!("/api/v1/suspects/{}/charges", id(&suspect)),
+            &worker.token,
+            json!({"offence_code": "soa-8-3", "filed_on": days_ago(35), "court_file_number": "MSA SO 12/2024"}),
+        )
+        .await;
+    charge.expect(201);
+    let charge = charge.json();
     transition(
         &app,
         &worker,
@@ -422,6 +424,60 @@ async fn the_stage_machine_refuses_what_it_does_not_allow() {
         r.expect_problem(422, "validation_failed")["errors"][0]["field"],
         "closure_reason"
     );
+    // A move is not dated before the previous one (judgment, yesterday).
+    let r = transition(
+        &app,
+        &pm,
+        &cid,
+        json!({"to": "closed", "occurred_on": days_ago(2), "closure_reason": "other"}),
+    )
+    .await;
+    let r = r.expect_problem(422, "validation_failed");
+    assert_eq!(r["errors"][0]["field"], "occurred_on");
+    assert_eq!(r["errors"][0]["code"], "before_previous_stage");
+    // The closure reason tells the truth about the verdicts: the charge is still undecided.
+    for reason in ["convicted", "acquitted"] {
+        transition(
+            &app,
+            &pm,
+            &cid,
+            json!({"to": "closed", "occurred_on": today, "closure_reason": reason}),
+        )
+        .await
+        .expect_problem(409, "requirement_unmet");
+    }
+    app.patch(
+        &format!("/api/v1/charges/{}", id(&charge)),
+        &worker.token,
+        Some("*"),
+        json!({"status": "acquitted", "decided_on": days_ago(1)}),
+    )
+    .await
+    .expect(200);
+    transition(
+        &app,
+        &pm,
+        &cid,
+        json!({"to": "closed", "occurred_on": today, "closure_reason": "convicted"}),
+    )
+    .await
+    .expect_problem(409, "requirement_unmet");
+    app.patch(
+        &format!("/api/v1/charges/{}", id(&charge)),
+        &worker.token,
+        Some("*"),
+        json!({"status": "convicted", "decided_on": days_ago(1), "sentence_years": 20}),
+    )
+    .await
+    .expect(200);
+    transition(
+        &app,
+        &pm,
+        &cid,
+        json!({"to": "closed", "occurred_on": today, "closure_reason": "acquitted"}),
+    )
+    .await
+    .expect_problem(409, "requirement_unmet");
     let closed = transition(
         &app,
         &pm,

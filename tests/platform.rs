@@ -122,7 +122,7 @@ async fn unknown_query_parameters_are_named() {
     let admin = app.admin().await;
     let r = app
         .get(
-            "/api/v1/partners?limit=5&kynd=ngo&county=kilifi&sort_by=name",
+            "/api/v1/partners?limit=5&kynd=ngo&county=kilifi&sort_by=name&kynd=cbo",
             &admin.token,
         )
         .await;
@@ -528,6 +528,24 @@ async fn committed_openapi_document_is_current() {
                 problem.is_object(),
                 "{method} {path} does not document 500 as a problem"
             );
+            // 428 only where If-Match is required (PATCH, PUT).
+            assert_eq!(
+                op["responses"]["428"].is_object(),
+                matches!(method.as_str(), "patch" | "put") && path != "/api/v1/me/password",
+                "{method} {path}"
+            );
+        }
+    }
+    // Fields of which one must be given say so: every branch requires one, non-null.
+    let schemas = &generated["components"]["schemas"];
+    for (schema, fields) in [
+        ("CreateSurvivor", ["birth_year", "age_at_intake"]),
+        ("LinkSurvivor", ["survivor_id", "survivor"]),
+    ] {
+        let branches = schemas[schema]["anyOf"].as_array().unwrap();
+        for (branch, field) in branches.iter().zip(fields) {
+            assert_eq!(branch["required"], json!([field]), "{schema}");
+            assert_ne!(branch["properties"][field]["type"], "null", "{schema}");
         }
     }
 }

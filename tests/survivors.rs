@@ -4,7 +4,7 @@
 mod common;
 
 use actix_web::test::TestRequest;
-use chrono::{Datelike, Duration, Months};
+use chrono::{Duration, Months};
 use common::{TestApp, TestUser, bearer};
 use haki::{auth::Role, ids::SurvivorId, restoration::models::ConsentPurpose};
 use serde_json::{Value, json};
@@ -678,6 +678,38 @@ async fn services_and_sessions() {
 }
 
 #[actix_web::test]
+async fn the_assessment_schedule_moves_past_a_skipped_one() {
+    let w = world().await;
+    let app = &w.app;
+    let intake_on = haki::vocab::today() - Duration::days(800);
+    let mut body = survivor_body("Amani", 13);
+    body["intake_on"] = json!(intake_on);
+    let s = app.post("/api/v1/survivors", &w.aftercare.token, body).await.json();
+    let path = format!("/api/v1/survivors/{}", id(&s));
+    let due = || async { app.get(&path, &w.aftercare.token).await.json()["next_assessment_due"].clone() };
+    assert_eq!(due().await, json!(intake_on), "the intake assessment first");
+    let assessments = format!("{path}/assessments");
+    let assess = |kind: &'static str, on: chrono::NaiveDate| {
+        app.post(
+            &assessments,
+            &w.aftercare.token,
+            json!({"kind": kind, "assessed_on": on, "scores": scores(2.5)}),
+        )
+    };
+    assess("intake", intake_on).await.expect(201);
+    let six = intake_on.checked_add_months(Months::new(6)).unwrap();
+    assert_eq!(due().await, json!(six));
+    // The six-month assessment was skipped; the annual one was made a little late.
+    let annual = intake_on.checked_add_months(Months::new(12)).unwrap() + Duration::days(20);
+    assess("annual", annual).await.expect(201);
+    assert_eq!(
+        due().await,
+        json!(intake_on.checked_add_months(Months::new(24)).unwrap()),
+        "the next anniversary after the latest assessment, not the skipped six-month one"
+    );
+}
+
+#[actix_web::test]
 async fn assessments_closure_reopen_and_follow_up() {
     let w = world().await;
     let app = &w.app;
@@ -686,6 +718,7 @@ async fn assessments_closure_reopen_and_follow_up() {
     for (score, code) in [
         (json!(0), "range"),
         (json!(4.5), "range"),
+        (json!(2.95), "whole_tenths"),
         (json!("high"), "invalid_type"),
     ] {
         let mut s = scores(3.0);
@@ -890,14 +923,39 @@ async fn assessments_closure_reopen_and_follow_up() {
     .await
     .expect_problem(409, "not_closed");
 
-    // Closed again, then followed up.
+    // Closed again. A contact the day after closure is not the follow-up two years later.
     app.post(
         &close,
         &w.aftercare.token,
-        json!({"closed_on": days_ago(0), "reason": "relocated"}),
+        json!({"closed_on": days_ago(1), "reason": "relocated"}),
     )
     .await
     .expect(200);
+    let early = app
+        .post(
+            &format!("/api/v1/survivors/{sid}/follow-ups"),
+            &w.aftercare.token,
+            json!({"conducted_on": days_ago(0), "outcome": "sustained"}),
+        )
+        .await;
+    let early = early.expect_problem(422, "validation_failed");
+    assert_eq!(early["errors"][0]["field"], "conducted_on");
+    assert_eq!(early["errors"][0]["code"], "before_due");
+    assert_eq!(
+        app.count("SELECT count(*) FROM follow_ups WHERE status = 'scheduled'")
+            .await,
+        1,
+        "still to be done"
+    );
+    // Within 60 days of its due date it can be recorded.
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE follow_ups SET due_on = current_date + 60 WHERE survivor_id = '{sid}' AND status = 'scheduled'"
+        )),
+        &mut conn,
+    )
+    .await
+    .unwrap();
     let done = app
         .post(
             &format!("/api/v1/survivors/{sid}/follow-ups"),
@@ -908,6 +966,7 @@ async fn assessments_closure_reopen_and_follow_up() {
     done.expect(201);
     assert_eq!(done.json()["status"], "done");
     let one = format!("/api/v1/follow-ups/{}", done.json()["id"].as_str().unwrap());
+    assert_eq!(done.header("location"), Some(one.as_str()));
     let read = app.get(&one, &w.aftercare.token).await;
     read.expect(200);
     assert_eq!(read.json()["outcome"], "sustained");
@@ -931,57 +990,116 @@ async fn assessments_closure_reopen_and_follow_up() {
     );
 }
 
-#[actix_web::test]
-async fn age_at_incident_drives_the_age_charge_mismatch_flag() {
-    let w = world().await;
-    let app = &w.app;
-    let cid = id(&w.case).to_string();
-    let suspect = app
+/// A case reported in January about an incident the December before, with one victim.
+async fn year_boundary_case(app: &TestApp, pm: &TestUser, survivor: Value) -> (String, String) {
+    let case = app
         .post(
-            &format!("/api/v1/cases/{cid}/suspects"),
-            &w.worker.token,
-            json!({"name": "S", "role": "customer", "relationship": "tourist"}),
+            "/api/v1/cases",
+            &pm.token,
+            json!({"county": "kilifi", "location_type": "hotel", "reported_on": "2025-01-05",
+                   "incident_on": "2024-12-20"}),
         )
         .await
         .json();
-    // Neema was 14 at intake, 200 days ago; the incident was 215 days ago.
-    let age = app
-        .get(&format!("/api/v1/survivors/{}", id(&w.mine)), &w.pm.token)
-        .await
-        .json()["cases"][0]["age_at_incident"]
-        .clone();
-    let incident_year = (haki::vocab::today() - Duration::days(215)).year();
-    let intake_year = (haki::vocab::today() - Duration::days(200)).year();
-    assert_eq!(age, 14 - (intake_year - incident_year));
-    let charge = app
+    let link = app
         .post(
-            &format!("/api/v1/suspects/{}/charges", id(&suspect)),
-            &w.worker.token,
-            json!({"offence_code": "soa-8-4", "filed_on": days_ago(1)}),
+            &format!("/api/v1/cases/{}/survivors", id(&case)),
+            &pm.token,
+            json!({"survivor": survivor, "role": "victim_witness"}),
         )
-        .await
-        .json();
-    let flags = app.get(&format!("/api/v1/cases/{cid}"), &w.worker.token).await.json()["facts"]["flags"].clone();
-    assert_eq!(flags["age_charge_mismatch"], true, "s.8(4) is for 16–17");
-    assert_eq!(
-        app.get("/api/v1/cases?flag=age_charge_mismatch", &w.worker.token)
-            .await
-            .json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    app.patch(
-        &format!("/api/v1/charges/{}", id(&charge)),
-        &w.worker.token,
-        Some("*"),
-        json!({"offence_code": "soa-8-3"}),
+        .await;
+    link.expect(201);
+    (
+        id(&case).to_string(),
+        link.json()["survivor"]["id"].as_str().unwrap().to_string(),
     )
-    .await
-    .expect(200);
-    let flags = app.get(&format!("/api/v1/cases/{cid}"), &w.worker.token).await.json()["facts"]["flags"].clone();
-    assert_eq!(flags["age_charge_mismatch"], false, "s.8(3) is for 12–15");
+}
+
+#[actix_web::test]
+async fn ages_known_only_at_intake_are_ranges_across_a_year_boundary() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let age_of = |survivor: String| {
+        let app = &app;
+        let token = pm.token.clone();
+        async move { app.get(&format!("/api/v1/survivors/{survivor}"), &token).await.json() }
+    };
+    let flagged_with = |case: String, offence: &'static str| {
+        let app = &app;
+        let token = pm.token.clone();
+        async move {
+            let suspect = app
+                .post(
+                    &format!("/api/v1/cases/{case}/suspects"),
+                    &token,
+                    json!({"name": offence, "role": "customer", "relationship": "tourist"}),
+                )
+                .await
+                .json();
+            let charge = app
+                .post(
+                    &format!("/api/v1/suspects/{}/charges", id(&suspect)),
+                    &token,
+                    json!({"offence_code": offence, "filed_on": "2025-02-01"}),
+                )
+                .await;
+            charge.expect(201);
+            let flag =
+                app.get(&format!("/api/v1/cases/{case}"), &token).await.json()["facts"]["flags"]["age_charge_mismatch"]
+                    .clone();
+            // Withdrawn, so the next charge is judged alone.
+            app.patch(
+                &format!("/api/v1/charges/{}", id(&charge.json())),
+                &token,
+                Some("*"),
+                json!({"status": "withdrawn"}),
+            )
+            .await
+            .expect(200);
+            flag
+        }
+    };
+    let intake = |age: i32| json!({"pseudonym": "P", "age_at_intake": age, "intake_on": "2025-01-10"});
+
+    // Twelve at an intake in January: eleven or twelve at the incident the December before.
+    let (case, survivor) = year_boundary_case(&app, &pm, intake(12)).await;
+    let s = age_of(survivor).await;
+    assert_eq!(s["cases"][0]["age_at_incident"], json!({"min": 11, "max": 12}));
+    assert_eq!(s["child_at_incident"], true);
+    assert_eq!(flagged_with(case.clone(), "soa-8-3").await, false, "s.8(3) fits twelve");
+    assert_eq!(flagged_with(case.clone(), "soa-8-2").await, false, "s.8(2) fits eleven");
+    assert_eq!(flagged_with(case, "soa-8-4").await, true, "s.8(4) is for 16–17");
+
+    // Thirteen at intake: twelve or thirteen, so s.8(2) (eleven or less) is wrong.
+    let (case, survivor) = year_boundary_case(&app, &pm, intake(13)).await;
+    assert_eq!(
+        age_of(survivor).await["cases"][0]["age_at_incident"],
+        json!({"min": 12, "max": 13})
+    );
+    assert_eq!(
+        flagged_with(case.clone(), "soa-8-2").await,
+        true,
+        "s.8(2) fits no age in 12–13"
+    );
+    assert_eq!(flagged_with(case, "soa-8-3").await, false);
+
+    // Born in 2010: thirteen or fourteen on 20 December 2024.
+    let (_, survivor) = year_boundary_case(
+        &app,
+        &pm,
+        json!({"pseudonym": "B", "birth_year": 2010, "intake_on": "2025-01-10"}),
+    )
+    .await;
+    assert_eq!(
+        age_of(survivor).await["cases"][0]["age_at_incident"],
+        json!({"min": 13, "max": 14})
+    );
+
+    // Eighteen at intake may have been seventeen at the incident: a child, for every rule.
+    let (_, survivor) = year_boundary_case(&app, &pm, intake(18)).await;
+    let s = age_of(survivor).await;
+    assert_eq!(s["cases"][0]["age_at_incident"], json!({"min": 17, "max": 18}));
+    assert_eq!(s["child_at_incident"], true);
 }
 
 #[actix_web::test]
@@ -1063,6 +1181,16 @@ async fn case_workers_see_only_their_cases_of_a_survivor_and_unassigning_ends_ac
         mine.expect(200);
         assert_eq!(mine.header("etag"), Some("\"1\""), "{path}");
     }
+    let created = app
+        .post(
+            &format!("/api/v1/survivors/{}/services", id(&w.mine)),
+            &w.aftercare.token,
+            json!({"kind": "education"}),
+        )
+        .await;
+    let location = created.header("location").unwrap().to_string();
+    assert_eq!(location, format!("/api/v1/services/{}", id(&created.json())));
+    app.get(&location, &w.aftercare.token).await.expect(200);
     app.post(
         &format!("/api/v1/consents/{}/withdraw", id(&consent)),
         &w.other_aftercare.token,

@@ -124,10 +124,12 @@ pub enum CaseScope {
 /// case summaries through their survivors, analysts aggregates, partners their referrals).
 pub fn case_scope(user: &AuthUser) -> ApiResult<CaseScope> {
     require(user, Permission::ReadCases)?;
-    Ok(match user.role {
-        Role::CaseWorker => CaseScope::AssignedTo(user.id),
-        _ => CaseScope::All,
-    })
+    match user.role {
+        Role::Admin | Role::ProgramManager => Ok(CaseScope::All),
+        Role::CaseWorker => Ok(CaseScope::AssignedTo(user.id)),
+        // A role granted the permission without a scope here sees nothing rather than everything.
+        _ => Err(ApiError::forbidden(user.role, Permission::ReadCases)),
+    }
 }
 
 /// Which survivors a caller may see.
@@ -144,11 +146,13 @@ pub enum SurvivorScope {
 /// The caller's survivor scope; 403 for analysts (aggregates only) and partners.
 pub fn survivor_scope(user: &AuthUser) -> ApiResult<SurvivorScope> {
     require(user, Permission::ReadSurvivors)?;
-    Ok(match user.role {
-        Role::AftercareOfficer => SurvivorScope::AssignedTo(user.id),
-        Role::CaseWorker => SurvivorScope::ThroughCasesOf(user.id),
-        _ => SurvivorScope::All,
-    })
+    match user.role {
+        Role::Admin | Role::ProgramManager => Ok(SurvivorScope::All),
+        Role::AftercareOfficer => Ok(SurvivorScope::AssignedTo(user.id)),
+        Role::CaseWorker => Ok(SurvivorScope::ThroughCasesOf(user.id)),
+        // A role granted the permission without a scope here sees nothing rather than everything.
+        _ => Err(ApiError::forbidden(user.role, Permission::ReadSurvivors)),
+    }
 }
 
 /// May the caller work on a survivor's restoration (services, assessments, consents, closure)?

@@ -231,7 +231,8 @@ pub struct CaseFilter {
     /// Case-insensitive text search in the reference and the summary.
     pub q: Option<String>,
     /// The order of the list (default `-created`, newest first); `-` sorts descending. Ties are
-    /// broken by creation order, so pages never skip or repeat a case.
+    /// broken by creation order in the same direction. A case whose sort value changes while you
+    /// page (its last activity, say) may move across the cursor.
     pub sort: Option<CaseSort>,
 }
 

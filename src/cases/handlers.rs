@@ -6,10 +6,11 @@ use serde_json::json;
 use super::{
     dto::{Case, CaseFilter, CaseKey, CreateCase, Transition, UpdateCase, check_case_dates, check_not_future},
     ensure_visible,
-    models::{AssignmentRole, AssignmentRow, CaseChanges, EventKind, EventRow, NewCase, Stage},
+    models::{AssignmentRole, AssignmentRow, CaseChanges, ClosureReason, EventKind, EventRow, NewCase, Stage},
     queries,
     stages::{self, Requirement},
 };
+use crate::prosecution::models::ChargeStatus;
 use crate::{
     audit::AuditEvent,
     auth::{AuthUser, Role, policy},
@@ -257,6 +258,25 @@ pub async fn update_case(
     Ok(ok_with_etag(case.version, &case))
 }
 
+/// A closure reason must agree with the verdicts: `convicted` needs a conviction on a charge;
+/// `acquitted` needs every charge decided (acquitted or withdrawn) and at least one acquittal.
+fn check_closure_reason(charges: &[ChargeStatus], reason: ClosureReason) -> Result<(), &'static str> {
+    match reason {
+        ClosureReason::Convicted if !charges.contains(&ChargeStatus::Convicted) => {
+            Err("A case closed as convicted needs a conviction: record the verdict on a charge first.")
+        }
+        ClosureReason::Acquitted
+            if !charges.contains(&ChargeStatus::Acquitted)
+                || charges
+                    .iter()
+                    .any(|c| !matches!(c, ChargeStatus::Acquitted | ChargeStatus::Withdrawn)) =>
+        {
+            Err("A case closed as acquitted needs every charge decided and none convicted: record the verdicts first.")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Move a case to another stage. Only the moves of the stage machine are allowed (409 lists the
 /// allowed ones); `charged` needs a filed charge, `suspect_arrested` an arrested suspect, and
 /// `closed` a closure reason and a program manager. Writes a `stage_change` event.
@@ -303,6 +323,15 @@ pub async fn transition_case(
                     "must not be before the case was reported",
                 ));
             }
+            if let Some(previous) = queries::latest_stage_change_on(conn, id).await?
+                && input.occurred_on < previous
+            {
+                return Err(ApiError::invalid_field(
+                    "occurred_on",
+                    "before_previous_stage",
+                    &format!("must not be before the previous stage change ({previous})"),
+                ));
+            }
             let unmet = |detail: &'static str| {
                 ApiError::conflict(ErrorCode::RequirementUnmet, detail)
                     .with_extensions(json!({"from": current.stage, "to": input.to, "allowed": allowed}))
@@ -321,13 +350,14 @@ pub async fn transition_case(
                 }
                 Requirement::ClosureReason => {
                     policy::require(&user, policy::Permission::CloseCases)?;
-                    if input.closure_reason.is_none() {
+                    let Some(reason) = input.closure_reason else {
                         return Err(ApiError::invalid_field(
                             "closure_reason",
                             "required",
                             "is required to close a case",
                         ));
-                    }
+                    };
+                    check_closure_reason(&queries::charge_statuses(conn, id).await?, reason).map_err(unmet)?;
                 }
             }
             let closing = input.to == Stage::Closed;

@@ -10,7 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     dto::{CaseFilter, CaseFlag, CaseKey, CaseSort, SortValue},
-    models::{AssignmentRow, CaseChanges, CaseRow, EventRow, FactsRow, NewCase, Stage},
+    models::{AssignmentRow, CaseChanges, CaseRow, EventKind, EventRow, FactsRow, NewCase, Stage},
 };
 use crate::{
     auth::policy::CaseScope,
@@ -326,6 +326,28 @@ pub async fn has_filed_charge(conn: &mut AsyncPgConnection, case: CaseId) -> Que
     ))
     .get_result(conn)
     .await
+}
+
+/// The statuses of the case's charges (to check what a closure reason claims).
+pub async fn charge_statuses(
+    conn: &mut AsyncPgConnection,
+    case: CaseId,
+) -> QueryResult<Vec<crate::prosecution::models::ChargeStatus>> {
+    charges::table
+        .filter(charges::case_id.eq(case))
+        .select(charges::status)
+        .load(conn)
+        .await
+}
+
+/// The day of the case's latest stage change (its opening included).
+pub async fn latest_stage_change_on(conn: &mut AsyncPgConnection, case: CaseId) -> QueryResult<Option<NaiveDate>> {
+    case_events::table
+        .filter(case_events::case_id.eq(case))
+        .filter(case_events::kind.eq(EventKind::StageChange))
+        .select(diesel::dsl::max(case_events::occurred_on))
+        .first(conn)
+        .await
 }
 
 /// The earliest day recorded on the case after its opening: events, arrests, charges, sessions.

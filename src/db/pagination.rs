@@ -46,6 +46,8 @@ pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> ApiResult<K> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
+        // No key this API issues holds a NUL (PostgreSQL text cannot), so a cursor with one is forged.
+        .filter(|bytes| !bytes.windows(6).any(|w| w == b"\\u0000"))
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidCursor, "The cursor is not one this API issued."))
 }

@@ -118,7 +118,7 @@ pub async fn get_court_session(
     request_body = CreateCourtSession,
     params(("id" = CaseId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
-        (status = 201, body = CourtSession, headers(("ETag" = String))),
+        (status = 201, body = CourtSession, headers(("ETag" = String), ("Location" = String))),
     )
 )]
 #[post("/cases/{id}/court-sessions")]

@@ -245,7 +245,7 @@ pub async fn update_suspect(
     request_body = CreateCharge,
     params(("id" = SuspectId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
-        (status = 201, body = Charge, headers(("ETag" = String))),
+        (status = 201, body = Charge, headers(("ETag" = String), ("Location" = String))),
     )
 )]
 #[post("/suspects/{id}/charges")]

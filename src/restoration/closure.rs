@@ -28,6 +28,9 @@ use crate::{
 
 /// How long after closure a survivor is checked on again.
 const FOLLOW_UP_AFTER: Months = Months::new(24);
+/// The follow-up may be recorded this many days before it is due, and no earlier: a contact the day
+/// after closure is not the check two years later.
+pub const FOLLOW_UP_EARLY_DAYS: i64 = 60;
 /// A `restored` closure needs a threshold-meeting assessment this recent.
 const RESTORED_WITHIN_DAYS: i64 = 90;
 
@@ -267,14 +270,15 @@ pub async fn get_follow_up(
     Ok(HttpResponse::Ok().json(FollowUp::from(row)))
 }
 
-/// Record the follow-up of a closed survivor (completes the scheduled one).
+/// Record the follow-up of a closed survivor, two years after closure (completes the scheduled
+/// one). It may be recorded from 60 days before its due date; earlier is a 422.
 #[utoipa::path(
     tag = "restoration",
     operation_id = "record_follow_up",
     request_body = RecordFollowUp,
     params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
     responses(
-        (status = 201, body = FollowUp),
+        (status = 201, body = FollowUp, headers(("Location" = String))),
         (status = 409, description = "The survivor's restoration is not closed", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -326,6 +330,17 @@ pub async fn record_follow_up(
                     "This survivor has no scheduled follow-up; it was already recorded.",
                 ));
             };
+            let earliest = scheduled.due_on - Duration::days(FOLLOW_UP_EARLY_DAYS);
+            if input.conducted_on < earliest {
+                return Err(ApiError::invalid_field(
+                    "conducted_on",
+                    "before_due",
+                    &format!(
+                        "the follow-up is due on {}; it can be recorded from {earliest} ({FOLLOW_UP_EARLY_DAYS} days before)",
+                        scheduled.due_on
+                    ),
+                ));
+            }
             let scheduled = Some(scheduled);
             let done = FollowUpRow {
                 id: scheduled.as_ref().map(|f| f.id).unwrap_or_default(),
@@ -361,5 +376,10 @@ pub async fn record_follow_up(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    Ok(HttpResponse::Created().json(FollowUp::from(row)))
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/follow-ups/{}", row.id),
+        ))
+        .json(FollowUp::from(row)))
 }

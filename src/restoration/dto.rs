@@ -217,30 +217,41 @@ pub struct CreateServiceSession {
 #[derive(Debug, Serialize, Deserialize, ToSchema, Validate, Clone, Copy)]
 #[serde(deny_unknown_fields)]
 pub struct DomainScores {
-    #[validate(range(min = 1.0, max = 4.0))]
+    #[validate(range(min = 1.0, max = 4.0), custom(function = "whole_tenths"))]
     #[schema(minimum = 1.0, maximum = 4.0, example = 2.5)]
     pub safety: f64,
-    #[validate(range(min = 1.0, max = 4.0))]
+    #[validate(range(min = 1.0, max = 4.0), custom(function = "whole_tenths"))]
     #[schema(minimum = 1.0, maximum = 4.0)]
     pub legal_protection: f64,
-    #[validate(range(min = 1.0, max = 4.0))]
+    #[validate(range(min = 1.0, max = 4.0), custom(function = "whole_tenths"))]
     #[schema(minimum = 1.0, maximum = 4.0)]
     pub mental_wellbeing: f64,
-    #[validate(range(min = 1.0, max = 4.0))]
+    #[validate(range(min = 1.0, max = 4.0), custom(function = "whole_tenths"))]
     #[schema(minimum = 1.0, maximum = 4.0)]
     pub economic_empowerment_education: f64,
-    #[validate(range(min = 1.0, max = 4.0))]
+    #[validate(range(min = 1.0, max = 4.0), custom(function = "whole_tenths"))]
     #[schema(minimum = 1.0, maximum = 4.0)]
     pub social_support: f64,
-    #[validate(range(min = 1.0, max = 4.0))]
+    #[validate(range(min = 1.0, max = 4.0), custom(function = "whole_tenths"))]
     #[schema(minimum = 1.0, maximum = 4.0)]
     pub physical_wellbeing: f64,
 }
 
 /// A score to tenths, as stored.
 pub fn tenths(score: f64) -> i16 {
-    // Validated to 1.0–4.0 beforehand, so the cast cannot overflow.
+    // Validated to 1.0–4.0 in whole tenths beforehand, so this is exact and cannot overflow.
     (score * 10.0).round() as i16
+}
+
+/// Scores are given in whole tenths (2.9, 3.0): anything finer is refused, never rounded — 2.95
+/// must not become 3.0 and meet the threshold.
+pub fn whole_tenths(score: f64) -> Result<(), validator::ValidationError> {
+    if ((score * 10.0) - (score * 10.0).round()).abs() < 1e-6 {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("whole_tenths")
+            .with_message("must be in whole tenths (e.g. 2.9 or 3.0)".into()))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -94,7 +94,7 @@ pub async fn get_service(
     operation_id = "create_service",
     request_body = CreateService,
     params(("id" = SurvivorId, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe.")),
-    responses((status = 201, body = Service, headers(("ETag" = String))))
+    responses((status = 201, body = Service, headers(("ETag" = String), ("Location" = String))))
 )]
 #[post("/survivors/{id}/services")]
 pub async fn create_service(
@@ -139,7 +139,7 @@ pub async fn create_service(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    let location = format!("/api/v1/survivors/{id}/services");
+    let location = format!("/api/v1/services/{}", row.id);
     Ok(created_with_etag(location, row.version, &Service::from(row)))
 }
 

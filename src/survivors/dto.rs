@@ -25,9 +25,9 @@ pub struct CaseSummary {
     pub role: CaseRole,
     pub stage: Stage,
     pub next_court_date: Option<NaiveDate>,
-    /// The survivor's age at the incident of this case (or at its report when the incident date is
-    /// unknown), from years alone: the true age is this or one year less.
-    pub age_at_incident: Option<i32>,
+    /// The ages the survivor may have had at the incident of this case (or at its report when the
+    /// incident date is unknown): a range, as only her birth year or her age at intake is known.
+    pub age_at_incident: Option<super::models::AgeRange>,
 }
 
 /// A survivor's pseudonymous record. Identifying details never appear here (see `/identity`).
@@ -65,39 +65,42 @@ pub struct Survivor {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Which scheduled assessments a survivor has had, to derive the next due date.
+/// The scheduled assessments a survivor has had, to derive the next due date.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AssessmentHistory {
-    pub intake: bool,
-    pub six_month: bool,
-    /// The latest six-month or annual assessment.
-    pub latest_periodic: Option<NaiveDate>,
+    /// The latest intake, six-month or annual assessment.
+    pub latest_scheduled: Option<NaiveDate>,
 }
 
 /// Assessments are due at intake, six months after intake, then yearly on the intake's
-/// anniversary: the next due date is the first of those not yet done — after a late annual
-/// assessment, the next anniversary after it. `None` once restoration is closed.
+/// anniversary. The latest assessment made counts for the due date nearest to it (a little early
+/// or late), and the next one is due at the date after that — so the schedule moves on past a
+/// skipped assessment instead of waiting for it. `None` once restoration is closed.
 pub fn next_assessment_due(row: &SurvivorRow, history: AssessmentHistory) -> Option<NaiveDate> {
     if row.restoration_status != RestorationStatus::Active {
         return None;
     }
-    if !history.intake {
+    let Some(last) = history.latest_scheduled else {
         return Some(row.intake_on);
-    }
-    if !history.six_month {
-        return row.intake_on.checked_add_months(Months::new(6));
-    }
-    let last = history.latest_periodic.unwrap_or(row.intake_on);
-    (1..=200u32)
-        .filter_map(|years| row.intake_on.checked_add_months(Months::new(12 * years)))
-        .find(|slot| *slot > last)
+    };
+    let slots: Vec<NaiveDate> = std::iter::once(Some(row.intake_on))
+        .chain(std::iter::once(row.intake_on.checked_add_months(Months::new(6))))
+        .chain((1..=200u32).map(|years| row.intake_on.checked_add_months(Months::new(12 * years))))
+        .flatten()
+        .collect();
+    // Ties go to the earlier date.
+    let covered = slots
+        .iter()
+        .min_by_key(|slot| ((**slot - last).num_days().abs(), **slot))
+        .copied()?;
+    slots.into_iter().find(|slot| *slot > covered)
 }
 
 impl Survivor {
     pub fn build(row: SurvivorRow, cases: Vec<CaseSummary>, history: AssessmentHistory) -> Self {
-        // The true age is the computed one or one year less: a child if that could be under 18.
+        // A child if she could have been under 18 at the incident of any of her cases.
         let child_at_incident = if cases.iter().any(|c| c.age_at_incident.is_some()) {
-            cases.iter().filter_map(|c| c.age_at_incident).any(|age| age - 1 < 18)
+            cases.iter().filter_map(|c| c.age_at_incident).any(|age| age.min < 18)
         } else {
             row.may_be_child_on(row.intake_on)
         };

@@ -1,4 +1,4 @@
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use diesel::prelude::*;
 
 use crate::{
@@ -59,21 +59,35 @@ pub struct SurvivorRow {
 }
 
 impl SurvivorRow {
-    /// Whether she may have been under 18 on `day`. Ages come from a birth year or an age at intake,
-    /// so the true age is this or one year less; the rules that protect children give her the
-    /// benefit of the doubt.
+    /// Whether she may have been under 18 on `day`: the rules that protect children give her the
+    /// benefit of the doubt when her age is only known as a range.
     pub fn may_be_child_on(&self, day: NaiveDate) -> bool {
-        self.age_on(day).is_some_and(|age| age - 1 < 18)
+        self.age_range_on(day).is_some_and(|range| range.min < 18)
     }
 
-    /// Age in whole years on `day` from the years alone (the same rule as the database's
-    /// `survivor_age_on`); the true age is this or one year less.
-    pub fn age_on(&self, day: NaiveDate) -> Option<i32> {
-        match (self.birth_year, self.age_at_intake) {
-            (Some(year), _) => Some(day.year() - year),
-            (None, Some(age)) => Some(age - (self.intake_on.year() - day.year())),
-            _ => None,
-        }
+    /// The ages she may have had on `day`. Only a birth year or an age at intake is known, so she
+    /// was born some day of that year, or between `age_at_intake + 1` years less a day and
+    /// `age_at_intake` years before intake; the range covers every such birthday. The same rule
+    /// as the database's `survivor_age_range`.
+    pub fn age_range_on(&self, day: NaiveDate) -> Option<AgeRange> {
+        let (earliest, latest) = match (self.birth_year, self.age_at_intake) {
+            (Some(year), _) => (
+                NaiveDate::from_ymd_opt(year, 1, 1)?,
+                NaiveDate::from_ymd_opt(year, 12, 31)?,
+            ),
+            (None, Some(age)) => {
+                let years = |n: i32| Months::new(12 * u32::try_from(n).unwrap_or(0));
+                (
+                    self.intake_on.checked_sub_months(years(age + 1))?.succ_opt()?,
+                    self.intake_on.checked_sub_months(years(age))?,
+                )
+            }
+            _ => return None,
+        };
+        Some(AgeRange {
+            min: whole_years(latest, day),
+            max: whole_years(earliest, day),
+        })
     }
 }
 
@@ -129,4 +143,20 @@ pub struct IdentityRow {
     pub ciphertext: Vec<u8>,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The whole years from `born` to `day` (0 before birth), as PostgreSQL's `age()` counts them.
+fn whole_years(born: NaiveDate, day: NaiveDate) -> i32 {
+    let mut years = day.year() - born.year();
+    if (day.month(), day.day()) < (born.month(), born.day()) {
+        years -= 1;
+    }
+    years.max(0)
+}
+
+/// The ages a survivor may have had on a day, in whole years (both ends included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct AgeRange {
+    pub min: i32,
+    pub max: i32,
 }

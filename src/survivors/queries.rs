@@ -188,13 +188,11 @@ pub async fn hydrate(
     let mut history: HashMap<SurvivorId, AssessmentHistory> = HashMap::new();
     for (id, kind, latest) in by_kind {
         let h = history.entry(id).or_default();
-        match kind {
-            AssessmentKind::Intake => h.intake = true,
-            AssessmentKind::SixMonth | AssessmentKind::Annual => {
-                h.six_month |= kind == AssessmentKind::SixMonth;
-                h.latest_periodic = h.latest_periodic.max(latest);
-            }
-            AssessmentKind::Closure | AssessmentKind::FollowUp => {}
+        if matches!(
+            kind,
+            AssessmentKind::Intake | AssessmentKind::SixMonth | AssessmentKind::Annual
+        ) {
+            h.latest_scheduled = h.latest_scheduled.max(latest);
         }
     }
     Ok(rows
@@ -209,7 +207,7 @@ pub async fn hydrate(
                     role: l.3,
                     stage: l.4,
                     next_court_date: l.5,
-                    age_at_incident: row.age_on(l.6.unwrap_or(l.7)),
+                    age_at_incident: row.age_range_on(l.6.unwrap_or(l.7)),
                 })
                 .collect();
             let h = history.get(&row.id).copied().unwrap_or_default();
