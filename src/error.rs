@@ -372,6 +372,11 @@ impl From<DieselError> for ApiError {
     fn from(err: DieselError) -> Self {
         match &err {
             DieselError::NotFound => ApiError::not_found(),
+            // An action whose Idempotency-Key claim was released meanwhile (it ran too long).
+            DieselError::RollbackTransaction => ApiError::conflict(
+                ErrorCode::IdempotencyInProgress,
+                "This request ran too long and its Idempotency-Key was released; nothing was changed. Retry it.",
+            ),
             DieselError::DatabaseError(kind, info) => match kind {
                 DatabaseErrorKind::UniqueViolation => {
                     let mut e = ApiError::conflict(

@@ -1,6 +1,14 @@
-//! `Idempotency-Key` for every POST: the first response to a key is stored (per caller) and
-//! replayed to retries with the same request; the same key with another request is a 422, and a
-//! retry while the first is still running is a 409. Keys are kept for 24 hours.
+//! `Idempotency-Key` for every authenticated POST: the first response to a key is stored (per
+//! caller) and replayed to retries with the same request, once the caller is checked to still reach
+//! what it shows; the same key with another request is a 422, and a retry while the first is still
+//! running is a 409. The request is remembered by a keyed hash (HMAC), never by its body; login is
+//! outside the store, so no token is ever kept. Stored responses expire after 24 hours and are
+//! purged by [`purge_expired`], which `haki serve` runs periodically.
+//!
+//! No action runs twice: the claim on a key carries the id of the request holding it, and the
+//! action's own transaction marks the claim committed (through the audit entry every write makes,
+//! see [`mark_committed`]). A claim abandoned by a request that died is released only when its
+//! action never committed; a request whose claim was released meanwhile cannot commit.
 
 use actix_web::{
     Error, HttpResponse, ResponseError,
@@ -12,7 +20,6 @@ use actix_web::{
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use sha2::{Digest, Sha256};
 
 use crate::{
     audit::AuditEvent,
@@ -25,9 +32,56 @@ use crate::{
 
 pub const HEADER: &str = "idempotency-key";
 
+/// How long a stored response is replayed (and kept).
+const KEEP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// A claim without a response this old belongs to a request that died (or runs far too long).
+const ABANDONED: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// The claim the current request holds, visible to its handler's transaction.
+#[derive(Clone)]
+struct Held {
+    principal: UserId,
+    key: String,
+    claim_id: uuid::Uuid,
+}
+
+tokio::task_local! {
+    static HELD: Held;
+}
+
+/// Marks the current request's claim as committed, in the caller's transaction (called by
+/// [`AuditEvent::record`], which every write makes). Outside an idempotent request it does nothing.
+/// If the claim was released meanwhile, the transaction is rolled back: the action must not run
+/// beside its retry.
+pub async fn mark_committed(conn: &mut diesel_async::AsyncPgConnection) -> QueryResult<()> {
+    let Ok(held) = HELD.try_with(Held::clone) else {
+        return Ok(());
+    };
+    let marked = diesel::update(keys::table.find((held.principal, &held.key)))
+        .filter(keys::claim_id.eq(held.claim_id))
+        .set(keys::committed.eq(true))
+        .execute(conn)
+        .await?;
+    if marked == 0 {
+        return Err(diesel::result::Error::RollbackTransaction);
+    }
+    Ok(())
+}
+
+/// Deletes stored responses past their 24 hours; the number deleted.
+pub async fn purge_expired(state: &AppState) -> Result<usize, ApiError> {
+    let mut conn = state.conn().await?;
+    Ok(
+        diesel::delete(keys::table.filter(keys::created_at.lt(chrono::Utc::now() - KEEP)))
+            .execute(&mut conn)
+            .await?,
+    )
+}
+
 #[derive(Queryable)]
 struct Stored {
     request_hash: Vec<u8>,
+    committed: bool,
     status: Option<i16>,
     content_type: Option<String>,
     location: Option<String>,
@@ -36,8 +90,8 @@ struct Stored {
 }
 
 enum Claim {
-    /// This request owns the key: run it and store its response.
-    Fresh,
+    /// This request owns the key (under this claim id): run it and store its response.
+    Fresh(uuid::Uuid),
     Replay(HttpResponse),
 }
 
@@ -59,7 +113,8 @@ pub async fn idempotency(
             }
         },
     };
-    let Some(key) = key else {
+    // A login answers a token: it is never stored.
+    let Some(key) = key.filter(|_| !crate::auth::is_public(req.path())) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // Keys belong to a caller; an unauthenticated request goes on to get its 401.
@@ -83,32 +138,52 @@ pub async fn idempotency(
         }
     };
     req.set_payload(actix_web::dev::Payload::from(body.clone()));
-    let hash = request_hash(&req, &body);
+    let hash = state.keyed_hash(&[
+        req.method().as_str().as_bytes(),
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or_default()
+            .as_bytes(),
+        &body,
+    ]);
 
-    match claim(&state, user.id, &key, &hash).await {
-        Ok(Claim::Fresh) => {}
+    let claim_id = match claim(&state, user.id, &key, &hash).await {
+        Ok(Claim::Fresh(claim_id)) => claim_id,
         Ok(Claim::Replay(response)) => {
-            // The replayed body may hold case or survivor data: the replay is an access too.
+            // The replayed body may hold case or survivor data: the caller must still reach it
+            // (an assignment may have ended since), and the replay is an access too.
             let path = req.path().to_owned();
-            let audited = async {
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let checked = async {
                 let mut conn = state.conn().await?;
+                still_reachable(&mut conn, &user, &path, location.as_deref()).await?;
                 AuditEvent::by(&user, "request.replayed", "request", &path)
                     .record(&mut conn)
                     .await?;
                 Ok::<_, ApiError>(())
             };
-            if let Err(err) = audited.await {
+            if let Err(err) = checked.await {
                 return Ok(req.error_response(err));
             }
             return Ok(req.into_response(response));
         }
         Err(err) => return Ok(req.error_response(err)),
-    }
+    };
 
-    let res = next.call(req).await?;
+    let held = Held {
+        principal: user.id,
+        key: key.clone(),
+        claim_id,
+    };
+    let res = HELD.scope(held, next.call(req)).await?;
     if res.status().is_server_error() {
-        // Nothing worth replaying: free the key for a retry.
-        if let Err(err) = release(&state, user.id, &key).await {
+        // Nothing worth replaying: free the key for a retry, unless the action committed.
+        if let Err(err) = release(&state, user.id, &key, claim_id).await {
             log::error!("could not release idempotency key: {err}");
         }
         return Ok(res.map_into_boxed_body());
@@ -122,7 +197,7 @@ pub async fn idempotency(
             return Ok(ServiceResponse::new(http_req, err.error_response()));
         }
     };
-    if let Err(err) = store(&state, user.id, &key, &head, &bytes).await {
+    if let Err(err) = store(&state, user.id, &key, claim_id, &head, &bytes).await {
         // The action itself succeeded; the client gets its answer, a retry would get a 409.
         log::error!("could not store idempotent response: {err}");
     }
@@ -133,6 +208,7 @@ async fn store(
     state: &AppState,
     principal: UserId,
     key: &str,
+    claim_id: uuid::Uuid,
     head: &HttpResponse<()>,
     body: &[u8],
 ) -> Result<(), ApiError> {
@@ -144,6 +220,7 @@ async fn store(
     };
     let mut conn = state.conn().await?;
     diesel::update(keys::table.find((principal, key)))
+        .filter(keys::claim_id.eq(claim_id))
         .set((
             keys::status.eq(Some(i16::try_from(head.status().as_u16()).unwrap_or(500))),
             keys::content_type.eq(text_header(header::CONTENT_TYPE)),
@@ -156,44 +233,39 @@ async fn store(
     Ok(())
 }
 
-fn request_hash(req: &ServiceRequest, body: &[u8]) -> Vec<u8> {
-    let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str());
-    hasher.update([0]);
-    hasher.update(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or_default());
-    hasher.update([0]);
-    hasher.update(body);
-    hasher.finalize().to_vec()
-}
-
 async fn claim(state: &AppState, principal: UserId, key: &str, hash: &[u8]) -> Result<Claim, ApiError> {
     let conn = &mut *state.conn().await?;
-    // Expired keys, and claims abandoned by a request that never finished, are forgotten.
     let now = chrono::Utc::now();
+    // Expired keys are forgotten; so is a claim abandoned by a request that died before its action
+    // committed (one whose action committed stays, so the action never runs twice).
     diesel::delete(keys::table.find((principal, key)))
         .filter(
-            keys::created_at.lt(now - chrono::Duration::hours(24)).or(keys::status
+            keys::created_at.lt(now - KEEP).or(keys::status
                 .is_null()
-                .and(keys::created_at.lt(now - chrono::Duration::minutes(5)))),
+                .and(keys::committed.eq(false))
+                .and(keys::created_at.lt(now - ABANDONED))),
         )
         .execute(conn)
         .await?;
+    let claim_id = uuid::Uuid::now_v7();
     let inserted = diesel::insert_into(keys::table)
         .values((
             keys::principal.eq(principal),
             keys::key.eq(key),
             keys::request_hash.eq(hash),
+            keys::claim_id.eq(claim_id),
         ))
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
     if inserted == 1 {
-        return Ok(Claim::Fresh);
+        return Ok(Claim::Fresh(claim_id));
     }
     let stored: Stored = keys::table
         .find((principal, key))
         .select((
             keys::request_hash,
+            keys::committed,
             keys::status,
             keys::content_type,
             keys::location,
@@ -211,7 +283,11 @@ async fn claim(state: &AppState, principal: UserId, key: &str, hash: &[u8]) -> R
     let Some(status) = stored.status else {
         return Err(ApiError::conflict(
             ErrorCode::IdempotencyInProgress,
-            "A request with this Idempotency-Key is still being processed.",
+            if stored.committed {
+                "A request with this Idempotency-Key has done its work but its answer is not available; read the record instead of retrying."
+            } else {
+                "A request with this Idempotency-Key is still being processed."
+            },
         ));
     };
     let status = u16::try_from(status)
@@ -232,10 +308,53 @@ async fn claim(state: &AppState, principal: UserId, key: &str, hash: &[u8]) -> R
     Ok(Claim::Replay(response.body(stored.body.unwrap_or_default())))
 }
 
-async fn release(state: &AppState, principal: UserId, key: &str) -> Result<(), ApiError> {
+/// Frees the key after a failed request, unless its action committed (then a retry gets 409, never
+/// a second run).
+async fn release(state: &AppState, principal: UserId, key: &str, claim_id: uuid::Uuid) -> Result<(), ApiError> {
     let mut conn = state.conn().await?;
     diesel::delete(keys::table.find((principal, key)))
+        .filter(keys::claim_id.eq(claim_id))
+        .filter(keys::committed.eq(false))
         .execute(&mut conn)
         .await?;
     Ok(())
+}
+
+/// Before a replay: does the caller still reach what the stored answer shows? The record the
+/// request acted on (in its path) or created (its `Location`) decides, by the same rules as a read.
+async fn still_reachable(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &AuthUser,
+    path: &str,
+    location: Option<&str>,
+) -> Result<(), ApiError> {
+    use crate::{auth::policy, cases, prosecution, restoration, survivors};
+    let segments: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
+    let created: Option<uuid::Uuid> = location
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|id| id.parse().ok());
+    let id = |i: usize| segments.get(i).and_then(|s| s.parse::<uuid::Uuid>().ok());
+    match (<[&str]>::first(&segments).copied(), id(1), created) {
+        (Some("cases"), Some(case), _) | (Some("cases"), None, Some(case)) => {
+            cases::ensure_visible(conn, user, crate::ids::CaseId(case)).await
+        }
+        (Some("survivors"), Some(survivor), _) | (Some("survivors"), None, Some(survivor)) => {
+            survivors::ensure_visible(conn, user, crate::ids::SurvivorId(survivor)).await
+        }
+        (Some("suspects"), Some(suspect), _) => {
+            let case = prosecution::queries::suspect_case(conn, crate::ids::SuspectId(suspect)).await?;
+            cases::ensure_visible(conn, user, case).await
+        }
+        (Some("services"), Some(service), _) => {
+            let survivor = restoration::queries::service_survivor(conn, crate::ids::ServiceId(service)).await?;
+            survivors::ensure_visible(conn, user, survivor).await
+        }
+        (Some("consents"), Some(consent), _) => {
+            let survivor = restoration::queries::consent_survivor(conn, crate::ids::ConsentId(consent)).await?;
+            survivors::ensure_visible(conn, user, survivor).await
+        }
+        (Some("users"), _, _) => policy::require(user, policy::Permission::ManageUsers),
+        (Some("partners"), _, _) => policy::require(user, policy::Permission::ManagePartners),
+        _ => Ok(()),
+    }
 }

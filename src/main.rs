@@ -107,6 +107,19 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     let workers = config.workers;
     let shutdown = config.shutdown_timeout;
     let state = AppState::new(config, pool)?;
+    // Stored idempotent responses are purged once their 24 hours are over.
+    let purging = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(15 * 60));
+        loop {
+            every.tick().await;
+            match haki::idempotency::purge_expired(&purging).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("purged {n} expired idempotent responses"),
+                Err(err) => log::warn!("could not purge expired idempotent responses: {err}"),
+            }
+        }
+    });
     let mut server = actix_web::HttpServer::new(move || haki::build_app(state.clone()))
         .disable_signals()
         .shutdown_timeout(shutdown.as_secs());

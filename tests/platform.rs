@@ -663,3 +663,136 @@ async fn every_invalid_field_at_once_in_plain_words() {
         .await;
     r.expect_problem(428, "precondition_required");
 }
+
+#[actix_web::test]
+async fn the_idempotency_store_keeps_nothing_it_should_not() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(haki::auth::Role::ProgramManager, None).await;
+    let worker = app.create_user(haki::auth::Role::CaseWorker, None).await;
+    let keyed = |path: String, token: String, key: &'static str, body: Value| {
+        TestRequest::post()
+            .uri(&path)
+            .insert_header(bearer(&token))
+            .insert_header(("Idempotency-Key", key))
+            .set_json(body)
+    };
+    let mut conn = app.conn().await;
+
+    // A login is never stored, even with a key and a valid token: no token is ever kept.
+    let login = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/auth/login")
+                .insert_header(bearer(&worker.token))
+                .insert_header(("Idempotency-Key", "login-1"))
+                .peer_addr("10.0.0.9:5000".parse().unwrap())
+                .set_json(json!({"email": worker.email, "password": common::PASSWORD})),
+        )
+        .await;
+    login.expect(200);
+    assert_eq!(app.count("SELECT count(*) FROM idempotency_keys").await, 0);
+
+    // A replay re-checks reach: unassigned since, the case worker gets 404, not the stored answer.
+    let case_body = json!({"county": "kilifi", "location_type": "hotel", "reported_on": "2025-03-01"});
+    let created = app
+        .send(keyed(
+            "/api/v1/cases".into(),
+            worker.token.clone(),
+            "case-1",
+            case_body.clone(),
+        ))
+        .await;
+    created.expect(201);
+    let case = created.json()["id"].as_str().unwrap().to_string();
+    let events = format!("/api/v1/cases/{case}/events");
+    let event = json!({"kind": "police_follow_up", "occurred_on": "2025-03-02", "note": "Statement taken"});
+    app.send(keyed(events.clone(), worker.token.clone(), "event-1", event.clone()))
+        .await
+        .expect(201);
+    let replay = app
+        .send(keyed(events.clone(), worker.token.clone(), "event-1", event.clone()))
+        .await;
+    replay.expect(201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/cases/{case}/assignments/{}", worker.id))
+            .insert_header(bearer(&pm.token)),
+    )
+    .await
+    .expect(204);
+    app.send(keyed(events.clone(), worker.token.clone(), "event-1", event.clone()))
+        .await
+        .expect_problem(404, "not_found");
+    app.send(keyed("/api/v1/cases".into(), worker.token.clone(), "case-1", case_body))
+        .await
+        .expect_problem(404, "not_found");
+
+    // Two requests with one key at once: one runs, the other gets 409 or the replay.
+    let before = app.count("SELECT count(*) FROM case_events").await;
+    let (a, b) = futures_util::join!(
+        app.send(keyed(events.clone(), pm.token.clone(), "event-2", event.clone())),
+        app.send(keyed(events.clone(), pm.token.clone(), "event-2", event.clone())),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert!(statuses == [201, 201] || statuses == [201, 409], "{statuses:?}");
+    assert_eq!(app.count("SELECT count(*) FROM case_events").await, before + 1);
+
+    // A claim whose request died before its action committed is released and the request runs;
+    // one whose action committed never runs again (409).
+    let hash = |body: &Value| {
+        let hash = app
+            .state
+            .keyed_hash(&[b"POST", events.as_bytes(), &serde_json::to_vec(body).unwrap()]);
+        format!("\\x{}", hex::encode(hash))
+    };
+    for (key, committed) in [("died-before", false), ("died-after", true)] {
+        diesel::sql_query(format!(
+            "INSERT INTO idempotency_keys (principal, key, request_hash, claim_id, committed, created_at)
+             VALUES ('{}', '{key}', '{}', gen_random_uuid(), {committed}, now() - interval '10 minutes')",
+            pm.id,
+            hash(&event)
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let before = app.count("SELECT count(*) FROM case_events").await;
+    app.send(keyed(events.clone(), pm.token.clone(), "died-before", event.clone()))
+        .await
+        .expect(201);
+    let lost = app
+        .send(keyed(events.clone(), pm.token.clone(), "died-after", event.clone()))
+        .await;
+    let lost = lost.expect_problem(409, "idempotency_in_progress");
+    assert!(lost["detail"].as_str().unwrap().contains("done its work"), "{lost}");
+    assert_eq!(app.count("SELECT count(*) FROM case_events").await, before + 1);
+
+    // Stored answers are purged after 24 hours by the service's periodic job.
+    diesel::sql_query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'event-2'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(haki::idempotency::purge_expired(&app.state).await.unwrap(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM idempotency_keys WHERE key = 'event-2'")
+            .await,
+        0
+    );
+    assert!(
+        app.count("SELECT count(*) FROM idempotency_keys").await > 0,
+        "fresh ones stay"
+    );
+
+    // What is kept holds no token (the claims above matched the server's keyed hash of the
+    // request, which is all that is kept of it).
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM idempotency_keys
+             WHERE position('access_token'::bytea IN coalesce(body, ''::bytea)) > 0"
+        )
+        .await,
+        0
+    );
+}

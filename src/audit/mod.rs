@@ -82,12 +82,14 @@ impl AuditEvent {
     }
 
     /// Writes the entry; call it inside the transaction of the change it records.
+    /// Writes the entry. Inside an idempotent request this also marks its claim committed, in
+    /// the same transaction as the action (see `idempotency::mark_committed`).
     pub async fn record(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
         diesel::insert_into(audit_log::table)
             .values(&self)
             .execute(conn)
-            .await
-            .map(|_| ())
+            .await?;
+        crate::idempotency::mark_committed(conn).await
     }
 
     /// Writes several entries in one statement (e.g. one per record of a list page).

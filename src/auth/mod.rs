@@ -46,13 +46,19 @@ const BAD_TOKEN: &str = "A valid bearer token is required.";
 /// Paths under `/api/v1` that answer without credentials.
 const PUBLIC: &[&str] = &["/api/v1/auth/login"];
 
+/// Whether `path` answers without credentials (and so is never stored for replay: a login
+/// response holds a token).
+pub fn is_public(path: &str) -> bool {
+    PUBLIC.contains(&path)
+}
+
 /// Authenticates every request to `/api/v1` (but the public ones) before anything else looks at
 /// it, so that a request without valid credentials gets 401 whatever else is wrong with it.
 pub async fn authenticate_first(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    if PUBLIC.contains(&req.path()) || req.method() == actix_web::http::Method::OPTIONS {
+    if is_public(req.path()) || req.method() == actix_web::http::Method::OPTIONS {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let http = req.request().clone();

@@ -27,6 +27,8 @@ diesel::table! {
         etag -> Nullable<Text>,
         body -> Nullable<Bytea>,
         created_at -> Timestamptz,
+        claim_id -> Nullable<Uuid>,
+        committed -> Bool,
     }
 }
 
