@@ -50,6 +50,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .wrap(from_fn(idempotency::idempotency))
             .wrap(from_fn(reject_unknown_query))
             .wrap(from_fn(auth::authenticate_first))
+            // Every answer of the API may hold a child's data (or a token): no cache keeps it.
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add((header::CACHE_CONTROL, "no-store"))
+                    .add((header::PRAGMA, "no-cache")),
+            )
             .configure(auth::configure)
             .configure(users::configure)
             .configure(partners::configure)

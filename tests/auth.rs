@@ -58,11 +58,62 @@ async fn unknown_email_and_wrong_password_answer_the_same() {
             .await,
         2
     );
-    // The attempted password is never recorded.
+    // The attempted password is never recorded, nor the typed email (a password typed into the
+    // email field must not land in the log): a keyed hash of it, the same for the same email.
     assert_eq!(
         app.count("SELECT count(*) FROM audit_log WHERE details::text LIKE '%not the password%'")
             .await,
         0
+    );
+    let typed = "my secret passphrase@oops";
+    app.login(typed, PASSWORD).await.expect(401);
+    app.login(" My Secret Passphrase@OOPS ", PASSWORD).await.expect(401);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE lower(details::text) LIKE '%passphrase%' OR details::text LIKE '%nobody@%' OR details ? 'email'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(DISTINCT details->>'email_hash') FROM audit_log
+             WHERE action = 'auth.login_failed' AND details->>'reason' = 'unknown_email'"
+        )
+        .await,
+        2,
+        "one hash per distinct typed email"
+    );
+}
+
+#[actix_web::test]
+async fn wrong_current_passwords_count_toward_the_lockout() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    for _ in 0..5 {
+        app.send(
+            TestRequest::put()
+                .uri("/api/v1/me/password")
+                .insert_header(bearer(&user.token))
+                .set_json(
+                    json!({"current_password": "a guess that is wrong", "new_password": "a brand new passphrase"}),
+                ),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    }
+    // Locked like five failed logins: the right password no longer logs in for now.
+    app.login(&user.email, PASSWORD).await.expect(401);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'user.password_change_failed'")
+            .await,
+        5
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM users WHERE id = '{}' AND locked_until > now()",
+            user.id
+        ))
+        .await,
+        1
     );
 }
 

@@ -4,7 +4,7 @@ mod common;
 
 use common::TestApp;
 use haki::auth::Role;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[actix_web::test]
 async fn admin_registers_and_updates_a_partner() {
@@ -193,6 +193,27 @@ async fn staff_read_all_partners_see_only_their_own_and_only_admins_write() {
     }
 
     let partner_user = app.create_user(Role::Partner, Some(mine)).await;
+    // Staff keep notes about the organisation that its own users do not see.
+    let staff = app.admin().await;
+    app.patch(
+        &format!("/api/v1/partners/{mine}"),
+        &staff.token,
+        Some("*"),
+        json!({"notes": "MOU renewal stalled; director unresponsive"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        app.get(&format!("/api/v1/partners/{mine}"), &staff.token).await.json()["notes"],
+        "MOU renewal stalled; director unresponsive"
+    );
+    let own = app
+        .get(&format!("/api/v1/partners/{mine}"), &partner_user.token)
+        .await
+        .json();
+    assert_eq!(own["notes"], Value::Null);
+    let listed = app.get("/api/v1/partners", &partner_user.token).await.json();
+    assert_eq!(listed["data"][0]["notes"], Value::Null);
     let list = app.get("/api/v1/partners", &partner_user.token).await.json();
     let ids: Vec<&str> = list["data"]
         .as_array()

@@ -367,6 +367,18 @@ async fn the_identity_vault_is_encrypted_restricted_audited_and_never_leaks() {
         let r = app.get(&path, &user.token).await;
         r.expect(200);
         assert_eq!(r.json()["identity"]["address"], "Plot 14, Mtwapa");
+        // No cache (browser, proxy) keeps a child's identity.
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+    }
+    for path in [
+        format!("/api/v1/survivors/{}", id(&w.mine)),
+        "/api/v1/survivors".to_string(),
+    ] {
+        assert_eq!(
+            app.get(&path, &w.aftercare.token).await.header("cache-control"),
+            Some("no-store"),
+            "{path}"
+        );
     }
     app.get(&path, &w.pm.token).await.expect_problem(403, "forbidden");
     app.get(&path, &w.worker.token).await.expect_problem(403, "forbidden");

@@ -63,6 +63,12 @@ fn issue_token(state: &AppState, user: &crate::users::models::UserRow) -> ApiRes
     })
 }
 
+/// What the audit log keeps of a typed login email: a keyed hash, never the text (a password typed
+/// into the email field must not land in the log). Attempts with the same email share a hash.
+fn typed_email_hash(state: &AppState, email: &str) -> String {
+    hex::encode(state.keyed_hash(&[b"login email", email.trim().to_lowercase().as_bytes()]))
+}
+
 /// Exchange email and password for an access token. Unknown email, wrong password, locked and
 /// inactive accounts all answer the same 401; attempts are rate limited per client address.
 #[utoipa::path(
@@ -96,7 +102,7 @@ pub async fn login(
     let Some(user) = queries::find_by_email(&mut conn, &email).await? else {
         password::verify_decoy(given).await?;
         AuditEvent::anonymous(&meta, "auth.login_failed", "user", None)
-            .details(json!({"email": email, "reason": "unknown_email"}))
+            .details(json!({"email_hash": typed_email_hash(&state, &email), "reason": "unknown_email"}))
             .record(&mut conn)
             .await?;
         return Err(ApiError::unauthenticated(LOGIN_FAILED));
@@ -125,7 +131,7 @@ pub async fn login(
             None
         };
         AuditEvent::anonymous(&meta, "auth.login_failed", "user", Some(user.id.to_string()))
-            .details(json!({"email": email, "reason": reason}))
+            .details(json!({"email_hash": typed_email_hash(&state, &email), "reason": reason}))
             .record(&mut conn)
             .await?;
         if let Some(until) = newly_locked {
@@ -206,6 +212,19 @@ pub async fn change_password(
     let mut conn = state.conn().await?;
     let current = queries::find(&mut conn, user.id).await?;
     if !password::verify(current_password, current.password_hash.clone()).await? {
+        // A stolen token must not become a way to guess the password: wrong guesses count toward
+        // the lockout like failed logins.
+        let newly_locked = queries::record_failed_login(
+            &mut conn,
+            user.id,
+            state.config.lockout_threshold,
+            state.config.lockout_duration,
+        )
+        .await?;
+        AuditEvent::by(&user, "user.password_change_failed", "user", user.id)
+            .details(json!({"reason": "wrong_password", "locked_until": newly_locked}))
+            .record(&mut conn)
+            .await?;
         return Err(ApiError::invalid_field(
             "current_password",
             "mismatch",
@@ -215,10 +234,14 @@ pub async fn change_password(
     let hash = password::hash(new_password).await?;
     let updated = conn
         .transaction(async |conn| {
+            // The token version moves on from the row as locked now, so that two changes (or a
+            // change and an admin's reset) never issue the same version.
+            let locked = queries::find_for_update(conn, user.id).await?;
             let changes = UserChanges {
                 password_hash: Some(hash),
                 password_changed_at: Some(Utc::now()),
-                token_version: Some(current.token_version + 1),
+                token_version: Some(locked.token_version + 1),
+                failed_logins: Some(0),
                 ..Default::default()
             };
             let row = queries::update(conn, user.id, &changes).await?;

@@ -40,10 +40,22 @@ pub struct Partner {
     /// Derived: an MOU is signed and has not expired today.
     pub mou_in_force: bool,
     pub active: bool,
+    /// Staff-only notes about the organisation; always `null` for its own partner users.
     pub notes: Option<String>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Partner {
+    /// The organisation as `user` may see it: partner users do not see staff notes about it.
+    pub fn for_viewer(row: PartnerRow, user: &crate::auth::AuthUser) -> Self {
+        let mut partner = Partner::from(row);
+        if user.role == crate::auth::Role::Partner {
+            partner.notes = None;
+        }
+        partner
+    }
 }
 
 impl From<PartnerRow> for Partner {

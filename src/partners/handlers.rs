@@ -35,7 +35,12 @@ pub async fn list_partners(
     let limit = page.limit()?;
     let mut conn = state.conn().await?;
     let rows = queries::list(&mut conn, &filter, policy::partner_scope(&user), page.after()?, limit).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, Partner::from)))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |r| r.id,
+        |r| Partner::for_viewer(r, &user),
+    )))
 }
 
 /// Register a partner organisation (admin).
@@ -108,7 +113,7 @@ pub async fn get_partner(
     policy::ensure_partner_visible(&user, *id)?;
     let mut conn = state.conn().await?;
     let row = queries::find(&mut conn, *id).await?;
-    Ok(ok_with_etag(row.version, &Partner::from(row)))
+    Ok(ok_with_etag(row.version, &Partner::for_viewer(row, &user)))
 }
 
 /// Change a partner organisation (admin).
