@@ -1,6 +1,10 @@
 //! Configuration, read once from the environment (see `.env.example`).
 
-use std::{env, net::SocketAddr, time::Duration};
+use std::{
+    env,
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -26,7 +30,11 @@ pub struct Config {
     pub login_rate_per_minute: u32,
     pub lockout_threshold: i32,
     pub lockout_duration: Duration,
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks); empty:
+    /// the header is ignored and the peer address is the client.
+    pub trusted_proxies: Vec<Cidr>,
+    /// The bearer token `/metrics` requires; `None`: `/metrics` answers 404.
+    pub metrics_token: Option<String>,
     pub workers: usize,
     pub shutdown_timeout: Duration,
     /// AES-256 key of the identity vault (32 bytes); `data_keys_previous` still decrypt.
@@ -104,7 +112,8 @@ impl Config {
             login_rate_per_minute: parse("HAKI_LOGIN_RATE_PER_MINUTE", "10")?,
             lockout_threshold: parse("HAKI_LOCKOUT_THRESHOLD", "5")?,
             lockout_duration: Duration::from_secs(parse("HAKI_LOCKOUT_SECONDS", "900")?),
-            trust_forwarded_for: parse("HAKI_TRUST_FORWARDED_FOR", "false")?,
+            trusted_proxies: trusted_proxies()?,
+            metrics_token: Some(text("HAKI_METRICS_TOKEN", "").trim().to_string()).filter(|t| !t.is_empty()),
             workers: parse("HAKI_WORKERS", "0")?,
             shutdown_timeout: Duration::from_secs(parse("HAKI_SHUTDOWN_TIMEOUT_SECONDS", "30")?),
         })
@@ -129,6 +138,75 @@ fn parse_key(value: &str, name: &'static str) -> Result<[u8; 32], ConfigError> {
 
 pub fn database_url() -> Result<String, ConfigError> {
     env::var("DATABASE_URL").map_err(|_| ConfigError::Missing("DATABASE_URL"))
+}
+
+fn trusted_proxies() -> Result<Vec<Cidr>, ConfigError> {
+    if env::var("HAKI_TRUST_FORWARDED_FOR").is_ok_and(|v| v.trim() == "true") {
+        return Err(ConfigError::Invalid {
+            name: "HAKI_TRUST_FORWARDED_FOR",
+            reason: "is replaced by HAKI_TRUSTED_PROXIES: list the proxies' addresses instead".into(),
+        });
+    }
+    text("HAKI_TRUSTED_PROXIES", "")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse().map_err(|reason| ConfigError::Invalid {
+                name: "HAKI_TRUSTED_PROXIES",
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// An IP address or a CIDR block (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{s}` is not an address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() {
+            max
+        } else {
+            prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{s}` has a prefix length outside 0–{max}"))?
+        };
+        Ok(Cidr { addr, prefix })
+    }
 }
 
 fn text(name: &'static str, default: &str) -> String {

@@ -307,17 +307,12 @@ impl RequestMeta {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default();
-        let trust_forwarded = req
-            .app_data::<web::Data<AppState>>()
-            .is_some_and(|s| s.config.trust_forwarded_for);
-        let client_ip = if trust_forwarded {
-            req.connection_info().realip_remote_addr().and_then(|a| {
-                a.parse::<IpAddr>()
-                    .ok()
-                    .or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
-            })
-        } else {
-            req.peer_addr().map(|a| a.ip())
+        let peer = req.peer_addr().map(|a| a.ip());
+        let client_ip = match req.app_data::<web::Data<AppState>>() {
+            Some(state) if !state.config.trusted_proxies.is_empty() => {
+                peer.map(|peer| client_behind(peer, req.headers(), &state.config.trusted_proxies))
+            }
+            _ => peer,
         };
         RequestMeta { request_id, client_ip }
     }
@@ -325,6 +320,33 @@ impl RequestMeta {
     pub fn client_addr(&self) -> Option<String> {
         self.client_ip.map(|ip| ip.to_string())
     }
+}
+
+/// The client's address behind trusted proxies: walking `X-Forwarded-For` from the right (each
+/// proxy appends the address it received from), the first address that is not a trusted proxy.
+/// A client can forge the left of the list, never what the proxies appended; a peer that is not a
+/// trusted proxy is the client itself, whatever it claims.
+fn client_behind(peer: IpAddr, headers: &header::HeaderMap, proxies: &[crate::config::Cidr]) -> IpAddr {
+    let trusted = |ip: IpAddr| proxies.iter().any(|p| p.contains(ip));
+    if !trusted(peer) {
+        return peer;
+    }
+    let chain: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in chain.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted(ip) => client = ip,
+            Ok(ip) => return ip,
+            // Garbage a client wrote: nothing to its left can be believed either.
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 impl FromRequest for RequestMeta {

@@ -61,6 +61,15 @@ impl Modify for CommonResponses {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "metrics",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The token configured as HAKI_METRICS_TOKEN (not a user's token)."))
+                    .build(),
+            ),
+        );
         let problem = |description: &str| {
             ResponseBuilder::new()
                 .description(description)

@@ -605,3 +605,46 @@ async fn audit_log_lists_filters_and_cannot_be_altered() {
     }
     assert_eq!(app.count("SELECT count(*) FROM audit_log").await, 2);
 }
+
+#[actix_web::test]
+async fn the_client_address_behind_trusted_proxies_cannot_be_forged() {
+    // The test instance trusts the proxies in 10.9.0.0/16.
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::Analyst, None).await;
+    let login = |peer: &'static str, forwarded: &'static str| {
+        TestRequest::post()
+            .uri("/api/v1/auth/login")
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("X-Forwarded-For", forwarded))
+            .set_json(json!({"email": user.email, "password": PASSWORD}))
+    };
+    let last_login_addr = || async {
+        let log = app
+            .count(&format!(
+                "SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND actor_id = '{}'",
+                user.id
+            ))
+            .await;
+        let mut conn = app.conn().await;
+        #[derive(diesel::QueryableByName)]
+        struct Addr {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            client_addr: Option<String>,
+        }
+        let addr: Addr =
+            diesel::sql_query("SELECT client_addr FROM audit_log WHERE action = 'auth.login' ORDER BY id DESC LIMIT 1")
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+        (log, addr.client_addr)
+    };
+    // Through two proxies: the client wrote a forged address at the left; the first proxy
+    // appended the real one. The right-most address that is not a proxy is the client.
+    app.send(login("10.9.0.5:443", "1.2.3.4, 203.0.113.7, 10.9.0.2"))
+        .await
+        .expect(200);
+    assert_eq!(last_login_addr().await, (1, Some("203.0.113.7".to_string())));
+    // Straight from a client that is not a proxy: its header is not believed.
+    app.send(login("198.51.100.20:5000", "203.0.113.99")).await.expect(200);
+    assert_eq!(last_login_addr().await, (2, Some("198.51.100.20".to_string())));
+}

@@ -16,7 +16,15 @@ async fn health_readiness_and_metrics() {
     ready.expect(200);
     assert_eq!(ready.json()["status"], "ok");
 
-    let metrics = app.send(TestRequest::get().uri("/metrics")).await;
+    // Metrics need their own token: not public, and not a user's token either.
+    app.send(TestRequest::get().uri("/metrics"))
+        .await
+        .expect_problem(401, "unauthenticated");
+    let admin = app.admin().await;
+    app.get("/metrics", &admin.token)
+        .await
+        .expect_problem(401, "unauthenticated");
+    let metrics = app.get("/metrics", common::METRICS_TOKEN).await;
     metrics.expect(200);
     let text = metrics.text();
     assert!(

@@ -31,6 +31,8 @@ use haki::{
 use serde_json::Value;
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The token the test instance's `/metrics` requires.
+pub const METRICS_TOKEN: &str = "metrics-test-token";
 static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| password::hash_blocking(PASSWORD).expect("hash"));
 
 /// The hash of [`PASSWORD`], for accounts created outside `create_user` (the demo dataset).
@@ -147,7 +149,8 @@ pub fn test_config(database_url: String) -> Config {
         login_rate_per_minute: 10,
         lockout_threshold: 5,
         lockout_duration: std::time::Duration::from_secs(900),
-        trust_forwarded_for: false,
+        trusted_proxies: vec!["10.9.0.0/16".parse().unwrap()],
+        metrics_token: Some(METRICS_TOKEN.to_string()),
         workers: 1,
         shutdown_timeout: std::time::Duration::from_secs(1),
         data_key: [42; 32],
