@@ -45,6 +45,8 @@ pub enum ErrorCode {
     AlreadyExists,
     AlreadyLinked,
     AlreadyWithdrawn,
+    ApprovalDecided,
+    ApprovalPending,
     ConcurrentUpdate,
     ConstraintViolation,
     CorsRefused,

@@ -77,6 +77,8 @@ id_type!(
     AssessmentId,
     /// Id of a closure of a survivor's restoration.
     ClosureId,
+    /// Id of a request awaiting a program manager's approval.
+    ApprovalId,
     /// Id of a follow-up.
     FollowUpId,
 );

@@ -47,15 +47,16 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     security(("metrics" = [])),
     responses(
         (status = 200, content_type = "text/plain; version=0.0.4", body = String),
-        (status = 401, description = "The metrics token is missing or wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Metrics are off: no HAKI_METRICS_TOKEN is configured", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The metrics token is missing or wrong (or none is configured: metrics are off)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) -> ApiResult<HttpResponse> {
     // Route names and counts say what the service is used for: not for anyone who asks.
     let Some(expected) = state.config.metrics_token.as_deref() else {
-        return Err(ApiError::not_found());
+        return Err(ApiError::unauthenticated(
+            "Metrics are off: set HAKI_METRICS_TOKEN and send it as a bearer token.",
+        ));
     };
     let given = req
         .headers()

@@ -844,7 +844,7 @@ async fn assessments_closure_reopen_and_follow_up() {
     let closed = app
         .post(
             &close,
-            &w.aftercare.token,
+            &w.pm.token,
             json!({"closed_on": days_ago(0), "reason": "restored"}),
         )
         .await;
@@ -940,7 +940,7 @@ async fn assessments_closure_reopen_and_follow_up() {
     // Closed again. A contact the day after closure is not the follow-up two years later.
     app.post(
         &close,
-        &w.aftercare.token,
+        &w.pm.token,
         json!({"closed_on": days_ago(1), "reason": "relocated"}),
     )
     .await
@@ -1435,4 +1435,143 @@ async fn stale_etags_are_refused_on_survivors_and_identities() {
         .insert_header(("If-Match", "\"1\""))
         .set_json(json!({"closed_on": days_ago(0), "reason": "other"}));
     app.send(req).await.expect_problem(412, "stale_version");
+}
+
+#[actix_web::test]
+async fn an_aftercare_officers_closure_waits_for_a_program_managers_approval() {
+    let w = world().await;
+    let app = &w.app;
+    let sid = id(&w.mine).to_string();
+    let close = format!("/api/v1/survivors/{sid}/close");
+    let survivor_status = || async {
+        app.get(&format!("/api/v1/survivors/{sid}"), &w.pm.token).await.json()["restoration_status"].clone()
+    };
+    let pending = |token: String| async move {
+        let r = app.get("/api/v1/approvals?status=pending", &token).await;
+        r.expect(200);
+        r.json()["data"].as_array().unwrap().len()
+    };
+
+    // The request: 202, the survivor stays active, the request is visible.
+    let requested = app
+        .post(
+            &close,
+            &w.aftercare.token,
+            json!({"closed_on": days_ago(0), "reason": "other", "note": "Moved away"}),
+        )
+        .await;
+    requested.expect(202);
+    let location = requested.header("location").unwrap().to_string();
+    let request = requested.json();
+    assert_eq!(location, format!("/api/v1/approvals/{}", id(&request)));
+    assert_eq!(request["status"], "pending");
+    assert_eq!(request["requested_by"], w.aftercare.id.to_string());
+    assert_eq!(survivor_status().await, "active");
+    assert_eq!(pending(w.pm.token.clone()).await, 1);
+    assert_eq!(pending(w.aftercare.token.clone()).await, 1, "her own survivor's");
+    assert_eq!(pending(w.other_aftercare.token.clone()).await, 0);
+    for user in [&w.worker, &w.analyst, &w.partner] {
+        app.get("/api/v1/approvals", &user.token)
+            .await
+            .expect_problem(403, "forbidden");
+    }
+    app.get(&location, &w.other_aftercare.token)
+        .await
+        .expect_problem(404, "not_found");
+    app.post(
+        &close,
+        &w.aftercare.token,
+        json!({"closed_on": days_ago(0), "reason": "other"}),
+    )
+    .await
+    .expect_problem(409, "approval_pending");
+
+    // Only a program manager decides; a rejection needs a reason.
+    let approve = format!("{location}/approve");
+    let reject = format!("{location}/reject");
+    for user in [&w.aftercare, &w.admin] {
+        let r = app.post(&approve, &user.token, json!({})).await;
+        assert_eq!(
+            r.expect_problem(403, "forbidden")["extensions"]["permission"],
+            "approve_closures"
+        );
+    }
+    let r = app.post(&reject, &w.pm.token, json!({})).await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed")["errors"][0]["field"],
+        "reason"
+    );
+    let rejected = app
+        .post(
+            &reject,
+            &w.pm.token,
+            json!({"reason": "Her family has not been reached yet"}),
+        )
+        .await;
+    rejected.expect(200);
+    let rejected = rejected.json();
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["decided_by"], w.pm.id.to_string());
+    assert!(rejected["decided_at"].is_string());
+    assert_eq!(survivor_status().await, "active");
+    app.post(&approve, &w.pm.token, json!({}))
+        .await
+        .expect_problem(409, "approval_decided");
+
+    // Asked again and approved: the closure takes effect as requested.
+    let again = app
+        .post(
+            &close,
+            &w.aftercare.token,
+            json!({"closed_on": days_ago(1), "reason": "relocated"}),
+        )
+        .await;
+    again.expect(202);
+    let again = again.header("location").unwrap().to_string();
+    let approved = app.post(&format!("{again}/approve"), &w.pm.token, json!({})).await;
+    approved.expect(200);
+    assert_eq!(approved.json()["status"], "approved");
+    let closed = app.get(&format!("/api/v1/survivors/{sid}"), &w.pm.token).await.json();
+    assert_eq!(closed["restoration_status"], "closed");
+    assert_eq!(closed["closure_reason"], "relocated");
+    assert_eq!(closed["closed_on"], days_ago(1));
+    assert_eq!(pending(w.pm.token.clone()).await, 0);
+    // Who asked and who decided, and when, is kept and audited.
+    for (action, actor) in [
+        ("survivor.close_requested", &w.aftercare),
+        ("approval.reject", &w.pm),
+        ("approval.approve", &w.pm),
+        ("survivor.close", &w.pm),
+    ] {
+        assert!(
+            app.count(&format!(
+                "SELECT count(*) FROM audit_log WHERE action = '{action}' AND actor_id = '{}' AND resource_id = '{sid}'",
+                actor.id
+            ))
+            .await
+                >= 1,
+            "{action}"
+        );
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM survivor_closures WHERE survivor_id = '{sid}' AND closed_by = '{}'",
+            w.aftercare.id
+        ))
+        .await,
+        1,
+        "the closure is hers, approved by the manager"
+    );
+
+    // A program manager's own closure takes effect at once.
+    let theirs = format!("/api/v1/survivors/{}/close", id(&w.theirs));
+    let direct = app
+        .post(
+            &theirs,
+            &w.pm.token,
+            json!({"closed_on": days_ago(0), "reason": "other"}),
+        )
+        .await;
+    direct.expect(200);
+    assert_eq!(direct.json()["restoration_status"], "closed");
 }

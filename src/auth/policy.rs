@@ -54,6 +54,9 @@ pub enum Permission {
     ReadRestoration,
     /// Read a survivor's identifying details (admins; aftercare officers for their survivors).
     ReadIdentity,
+    /// Approve or reject what others request (an aftercare officer's closure of a survivor); a
+    /// closure by someone with this permission takes effect at once.
+    ApproveClosures,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -72,6 +75,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadSurvivors => matches!(role, Admin | ProgramManager | CaseWorker | AftercareOfficer),
         ReadRestoration => matches!(role, Admin | ProgramManager | AftercareOfficer),
         ReadIdentity => matches!(role, Admin | AftercareOfficer),
+        ApproveClosures => role == ProgramManager,
     }
 }
 
@@ -209,6 +213,7 @@ mod tests {
                     ReadCases,
                     ReadSurvivors,
                     ReadRestoration,
+                    ApproveClosures,
                 ],
             ),
             (

@@ -17,6 +17,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    approvals (id) {
+        id -> Uuid,
+        kind -> Text,
+        survivor_id -> Uuid,
+        status -> Text,
+        closed_on -> Date,
+        reason -> Text,
+        note -> Nullable<Text>,
+        requested_by -> Uuid,
+        requested_at -> Timestamptz,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        decision_reason -> Nullable<Text>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
     idempotency_keys (principal, key) {
         principal -> Uuid,
         key -> Text,
@@ -400,7 +418,10 @@ diesel::joinable!(service_sessions -> survivor_services (service_id));
 
 diesel::joinable!(users -> partners (organization_id));
 
+diesel::joinable!(approvals -> survivors (survivor_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    approvals,
     audit_log,
     idempotency_keys,
     partners,

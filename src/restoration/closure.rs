@@ -6,8 +6,8 @@ use diesel_async::AsyncConnection;
 use serde_json::json;
 
 use super::{
-    dto::{CloseSurvivor, FollowUp, FollowUpFilter, FollowUpView, RecordFollowUp, ReopenSurvivor},
-    models::{ClosureRow, FollowUpRow, FollowUpStatus},
+    dto::{Approval, CloseSurvivor, FollowUp, FollowUpFilter, FollowUpView, RecordFollowUp, ReopenSurvivor},
+    models::{ApprovalKind, ApprovalRow, ApprovalStatus, ClosureRow, FollowUpRow, FollowUpStatus},
     queries, trimmed,
 };
 use crate::{
@@ -16,7 +16,7 @@ use crate::{
     db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{IfMatch, ValidatedJson, ok_with_etag},
-    ids::{ClosureId, FollowUpId, SurvivorId},
+    ids::{ApprovalId, ClosureId, FollowUpId, SurvivorId},
     state::AppState,
     survivors::{
         self,
@@ -34,16 +34,117 @@ pub const FOLLOW_UP_EARLY_DAYS: i64 = 60;
 /// A `restored` closure needs a threshold-meeting assessment this recent.
 const RESTORED_WITHIN_DAYS: i64 = 90;
 
+/// 409 unless the survivor's restoration can close on `closed_on` for `reason`: still active, not
+/// before intake, and `restored` only with a recent assessment meeting the threshold.
+pub(crate) async fn check_closable(
+    conn: &mut diesel_async::AsyncPgConnection,
+    current: &crate::survivors::models::SurvivorRow,
+    closed_on: NaiveDate,
+    reason: SurvivorClosureReason,
+    threshold: f64,
+) -> ApiResult<()> {
+    if current.restoration_status != RestorationStatus::Active {
+        return Err(ApiError::conflict(
+            ErrorCode::AlreadyClosed,
+            "This survivor's restoration is already closed; reopen it first.",
+        ));
+    }
+    if closed_on < current.intake_on {
+        return Err(ApiError::invalid_field(
+            "closed_on",
+            "before_intake",
+            "must not be before intake_on",
+        ));
+    }
+    if reason == SurvivorClosureReason::Restored {
+        let since = closed_on - Duration::days(RESTORED_WITHIN_DAYS);
+        let recent = queries::assessments_between(conn, current.id, since, closed_on).await?;
+        if !recent.iter().any(|a| a.meets(threshold)) {
+            return Err(ApiError::conflict(
+                ErrorCode::RestorationThresholdUnmet,
+                format!(
+                    "Closing as restored needs an assessment from {since} to {closed_on} with every domain at {threshold:.1} or above."
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Closes the restoration (checked beforehand): the closure record, the follow-up two years
+/// later, the survivor's status. `closed_by` is who decided the closure.
+pub(crate) async fn apply_closure(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: SurvivorId,
+    closed_on: NaiveDate,
+    reason: SurvivorClosureReason,
+    note: Option<String>,
+    closed_by: crate::ids::UserId,
+) -> ApiResult<NaiveDate> {
+    let closure = queries::insert_closure(
+        conn,
+        &ClosureRow {
+            id: ClosureId::new(),
+            survivor_id: id,
+            closed_on,
+            reason,
+            note: trimmed(note),
+            closed_by: Some(closed_by),
+            reopened_on: None,
+            reopen_reason: None,
+            reopened_by: None,
+            created_at: Utc::now(),
+        },
+    )
+    .await?;
+    let now = Utc::now();
+    let due_on = closed_on.checked_add_months(FOLLOW_UP_AFTER).unwrap_or(NaiveDate::MAX);
+    queries::insert_follow_up(
+        conn,
+        &FollowUpRow {
+            id: FollowUpId::new(),
+            survivor_id: id,
+            closure_id: Some(closure.id),
+            due_on,
+            status: FollowUpStatus::Scheduled,
+            conducted_on: None,
+            outcome: None,
+            notes: None,
+            assessment_id: None,
+            recorded_by: Some(closed_by),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    survivor_queries::update(
+        conn,
+        id,
+        &SurvivorChanges {
+            restoration_status: Some(RestorationStatus::Closed),
+            closed_on: Some(Some(closed_on)),
+            closure_reason: Some(Some(reason)),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(due_on)
+}
+
 /// Close the survivor's restoration. `restored` needs an assessment meeting the threshold within
 /// the 90 days before closure (409 otherwise); every closure schedules a follow-up two years later.
+/// A program manager's closure takes effect at once (200). An aftercare officer's is a request a
+/// program manager approves or rejects (202, `GET /approvals?status=pending`); until then the
+/// survivor stays active.
 #[utoipa::path(
     tag = "restoration",
     operation_id = "close_survivor",
     request_body = CloseSurvivor,
     params(("id" = SurvivorId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
-        (status = 200, body = Survivor, headers(("ETag" = String))),
-        (status = 409, description = "Already closed, or `restored` without a recent assessment meeting the threshold", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Closed (a program manager's closure)", body = Survivor, headers(("ETag" = String))),
+        (status = 202, description = "Requested: a program manager approves or rejects it", body = Approval, headers(("Location" = String))),
+        (status = 409, description = "Already closed, a closure request already pending, or `restored` without a recent assessment meeting the threshold", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/survivors/{id}/close")]
@@ -60,78 +161,58 @@ pub async fn close_survivor(
     let threshold = state.config.assessment_threshold;
     let mut conn = state.conn().await?;
     survivors::ensure_restoration(&mut conn, &user, id).await?;
-    crate::auth::policy::require(&user, crate::auth::policy::Permission::ChangeRestoration)?;
+    policy::require(&user, policy::Permission::ChangeRestoration)?;
+    if !policy::allows(user.role, policy::Permission::ApproveClosures) {
+        let request = conn
+            .transaction(async |conn| {
+                let current = survivor_queries::lock(conn, id).await?;
+                if_match.check_if_sent(current.version)?;
+                check_closable(conn, &current, input.closed_on, input.reason, threshold).await?;
+                let row = queries::insert_approval(
+                    conn,
+                    &ApprovalRow {
+                        id: ApprovalId::new(),
+                        kind: ApprovalKind::SurvivorClosure,
+                        survivor_id: id,
+                        status: ApprovalStatus::Pending,
+                        closed_on: input.closed_on,
+                        reason: input.reason,
+                        note: trimmed(input.note.clone()),
+                        requested_by: user.id,
+                        requested_at: Utc::now(),
+                        decided_by: None,
+                        decided_at: None,
+                        decision_reason: None,
+                        version: 1,
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    ApiError::from(e).or_conflict(
+                        ErrorCode::ApprovalPending,
+                        "A closure of this survivor is already awaiting approval.",
+                    )
+                })?;
+                AuditEvent::by(&user, "survivor.close_requested", "survivor", id)
+                    .details(json!({"approval_id": row.id, "reason": row.reason, "closed_on": row.closed_on}))
+                    .record(conn)
+                    .await?;
+                Ok::<_, ApiError>(row)
+            })
+            .await?;
+        return Ok(HttpResponse::Accepted()
+            .insert_header((
+                actix_web::http::header::LOCATION,
+                format!("/api/v1/approvals/{}", request.id),
+            ))
+            .json(Approval::from(request)));
+    }
     let survivor = conn
         .transaction(async |conn| {
             let current = survivor_queries::lock(conn, id).await?;
             if_match.check_if_sent(current.version)?;
-            if current.restoration_status != RestorationStatus::Active {
-                return Err(ApiError::conflict(ErrorCode::AlreadyClosed, "This survivor's restoration is already closed; reopen it first."));
-            }
-            if input.closed_on < current.intake_on {
-                return Err(ApiError::invalid_field("closed_on", "before_intake", "must not be before intake_on"));
-            }
-            if input.reason == SurvivorClosureReason::Restored {
-                let since = input.closed_on - Duration::days(RESTORED_WITHIN_DAYS);
-                let recent = queries::assessments_between(conn, id, since, input.closed_on).await?;
-                let qualifying = recent.iter().any(|a| a.meets(threshold));
-                if !qualifying {
-                    return Err(ApiError::conflict(
-                        ErrorCode::RestorationThresholdUnmet,
-                        format!(
-                            "Closing as restored needs an assessment from {since} to {} with every domain at {threshold:.1} or above.",
-                            input.closed_on
-                        ),
-                    ));
-                }
-            }
-            let closure = queries::insert_closure(
-                conn,
-                &ClosureRow {
-                    id: ClosureId::new(),
-                    survivor_id: id,
-                    closed_on: input.closed_on,
-                    reason: input.reason,
-                    note: trimmed(input.note.clone()),
-                    closed_by: Some(user.id),
-                    reopened_on: None,
-                    reopen_reason: None,
-                    reopened_by: None,
-                    created_at: Utc::now(),
-                },
-            )
-            .await?;
-            let now = Utc::now();
-            let due_on = input.closed_on.checked_add_months(FOLLOW_UP_AFTER).unwrap_or(NaiveDate::MAX);
-            queries::insert_follow_up(
-                conn,
-                &FollowUpRow {
-                    id: FollowUpId::new(),
-                    survivor_id: id,
-                    closure_id: Some(closure.id),
-                    due_on,
-                    status: FollowUpStatus::Scheduled,
-                    conducted_on: None,
-                    outcome: None,
-                    notes: None,
-                    assessment_id: None,
-                    recorded_by: Some(user.id),
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-            .await?;
-            survivor_queries::update(
-                conn,
-                id,
-                &SurvivorChanges {
-                    restoration_status: Some(RestorationStatus::Closed),
-                    closed_on: Some(Some(input.closed_on)),
-                    closure_reason: Some(Some(input.reason)),
-                    ..Default::default()
-                },
-            )
-            .await?;
+            check_closable(conn, &current, input.closed_on, input.reason, threshold).await?;
+            let due_on = apply_closure(conn, id, input.closed_on, input.reason, input.note.clone(), user.id).await?;
             AuditEvent::by(&user, "survivor.close", "survivor", id)
                 .details(json!({"reason": input.reason, "follow_up_due_on": due_on}))
                 .record(conn)

@@ -4,12 +4,14 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::models::{
-    AssessmentKind, AssessmentRow, ConsentPurpose, ConsentRow, FollowUpOutcome, FollowUpRow, FollowUpStatus, GivenBy,
-    ServiceRow, ServiceStatus, SessionRow,
+    ApprovalKind, ApprovalRow, ApprovalStatus, AssessmentKind, AssessmentRow, ConsentPurpose, ConsentRow,
+    FollowUpOutcome, FollowUpRow, FollowUpStatus, GivenBy, ServiceRow, ServiceStatus, SessionRow,
 };
 use crate::{
     extract::double_option,
-    ids::{AssessmentId, ConsentId, FollowUpId, PartnerId, ServiceId, ServiceSessionId, SurvivorId, UserId},
+    ids::{
+        ApprovalId, AssessmentId, ConsentId, FollowUpId, PartnerId, ServiceId, ServiceSessionId, SurvivorId, UserId,
+    },
     survivors::models::SurvivorClosureReason,
     vocab::{Money, ServiceKind},
 };
@@ -387,4 +389,63 @@ crate::text_enum! {
 #[into_params(parameter_in = Query)]
 pub struct FollowUpFilter {
     pub status: Option<FollowUpView>,
+}
+
+/// A request awaiting (or past) a program manager's decision: today, an aftercare officer's
+/// closure of a survivor's restoration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Approval {
+    pub id: ApprovalId,
+    pub kind: ApprovalKind,
+    pub survivor_id: SurvivorId,
+    pub status: ApprovalStatus,
+    /// The closure asked for.
+    pub closed_on: NaiveDate,
+    pub reason: SurvivorClosureReason,
+    pub note: Option<String>,
+    pub requested_by: UserId,
+    pub requested_at: DateTime<Utc>,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Why it was rejected (required), or a note on the approval.
+    pub decision_reason: Option<String>,
+    /// Send as `If-Match` (quoted) when deciding.
+    pub version: i32,
+}
+
+impl From<ApprovalRow> for Approval {
+    fn from(r: ApprovalRow) -> Self {
+        Approval {
+            id: r.id,
+            kind: r.kind,
+            survivor_id: r.survivor_id,
+            status: r.status,
+            closed_on: r.closed_on,
+            reason: r.reason,
+            note: r.note,
+            requested_by: r.requested_by,
+            requested_at: r.requested_at,
+            decided_by: r.decided_by,
+            decided_at: r.decided_at,
+            decision_reason: r.decision_reason,
+            version: r.version,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApprovalFilter {
+    /// `pending` for what awaits a decision.
+    pub status: Option<ApprovalStatus>,
+    pub survivor_id: Option<SurvivorId>,
+}
+
+/// A decision on a request: a reason is required to reject.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    pub reason: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! follow-up two years later. Reached through a survivor (the same need-to-know), run by admins,
 //! program managers and aftercare officers.
 
+pub mod approvals;
 pub mod assessments;
 pub mod closure;
 pub mod consent;
@@ -25,6 +26,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(assessments::create_assessment)
         .service(closure::close_survivor)
         .service(closure::reopen_survivor)
+        .service(approvals::list_approvals)
+        .service(approvals::get_approval)
+        .service(approvals::approve)
+        .service(approvals::reject)
         .service(closure::list_follow_ups)
         .service(closure::get_follow_up)
         .service(closure::record_follow_up);

@@ -2,8 +2,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
 use crate::{
-    db::schema::{assessments, consents, follow_ups, service_sessions, survivor_closures, survivor_services},
-    ids::{AssessmentId, ClosureId, ConsentId, FollowUpId, PartnerId, ServiceId, ServiceSessionId, SurvivorId, UserId},
+    db::schema::{
+        approvals, assessments, consents, follow_ups, service_sessions, survivor_closures, survivor_services,
+    },
+    ids::{
+        ApprovalId, AssessmentId, ClosureId, ConsentId, FollowUpId, PartnerId, ServiceId, ServiceSessionId, SurvivorId,
+        UserId,
+    },
     survivors::models::SurvivorClosureReason,
     text_enum,
     vocab::ServiceKind,
@@ -162,4 +167,32 @@ pub struct FollowUpRow {
     pub recorded_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+text_enum! {
+    /// What a request for approval asks for.
+    pub enum ApprovalKind { SurvivorClosure }
+}
+
+text_enum! {
+    pub enum ApprovalStatus { Pending, Approved, Rejected }
+}
+
+/// A request awaiting (or past) a program manager's decision.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = approvals)]
+pub struct ApprovalRow {
+    pub id: ApprovalId,
+    pub kind: ApprovalKind,
+    pub survivor_id: SurvivorId,
+    pub status: ApprovalStatus,
+    pub closed_on: NaiveDate,
+    pub reason: SurvivorClosureReason,
+    pub note: Option<String>,
+    pub requested_by: UserId,
+    pub requested_at: DateTime<Utc>,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+    pub version: i32,
 }

@@ -3,16 +3,18 @@ use diesel::{dsl::exists, prelude::*};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::models::{
-    AssessmentRow, ClosureRow, ConsentPurpose, ConsentRow, FollowUpRow, FollowUpStatus, ServiceChanges, ServiceRow,
-    SessionRow,
+    ApprovalRow, ApprovalStatus, AssessmentRow, ClosureRow, ConsentPurpose, ConsentRow, FollowUpRow, FollowUpStatus,
+    ServiceChanges, ServiceRow, SessionRow,
 };
 use crate::{
     auth::policy::SurvivorScope,
     db::schema::{
-        assessments, case_assignments, case_survivors, consents, follow_ups, service_sessions, survivor_assignments,
-        survivor_closures, survivor_services,
+        approvals, assessments, case_assignments, case_survivors, consents, follow_ups, service_sessions,
+        survivor_assignments, survivor_closures, survivor_services,
     },
-    ids::{AssessmentId, ConsentId, FollowUpId, PartnerId, ServiceId, ServiceSessionId, SurvivorId},
+    ids::{
+        ApprovalId, AssessmentId, ConsentId, FollowUpId, PartnerId, ServiceId, ServiceSessionId, SurvivorId, UserId,
+    },
 };
 
 pub async fn insert_consent(conn: &mut AsyncPgConnection, row: &ConsentRow) -> QueryResult<ConsentRow> {
@@ -388,4 +390,85 @@ pub async fn list_follow_ups(
         .limit(limit + 1)
         .load(conn)
         .await
+}
+
+pub async fn insert_approval(conn: &mut AsyncPgConnection, row: &ApprovalRow) -> QueryResult<ApprovalRow> {
+    diesel::insert_into(approvals::table)
+        .values(row)
+        .returning(ApprovalRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_approval(conn: &mut AsyncPgConnection, id: ApprovalId) -> QueryResult<ApprovalRow> {
+    approvals::table
+        .find(id)
+        .select(ApprovalRow::as_select())
+        .first(conn)
+        .await
+}
+
+pub async fn lock_approval(conn: &mut AsyncPgConnection, id: ApprovalId) -> QueryResult<ApprovalRow> {
+    approvals::table
+        .find(id)
+        .select(ApprovalRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+/// Records the decision on a pending request.
+pub async fn decide_approval(
+    conn: &mut AsyncPgConnection,
+    id: ApprovalId,
+    status: ApprovalStatus,
+    by: UserId,
+    reason: Option<String>,
+) -> QueryResult<ApprovalRow> {
+    diesel::update(approvals::table.find(id))
+        .set((
+            approvals::status.eq(status),
+            approvals::decided_by.eq(by),
+            approvals::decided_at.eq(diesel::dsl::now),
+            approvals::decision_reason.eq(reason),
+            approvals::version.eq(approvals::version + 1),
+        ))
+        .returning(ApprovalRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// One page of the requests about survivors within `scope`, newest first.
+pub async fn list_approvals(
+    conn: &mut AsyncPgConnection,
+    scope: SurvivorScope,
+    status: Option<ApprovalStatus>,
+    survivor: Option<SurvivorId>,
+    after: Option<ApprovalId>,
+    limit: i64,
+) -> QueryResult<Vec<ApprovalRow>> {
+    let mut query = approvals::table.select(ApprovalRow::as_select()).into_boxed();
+    match scope {
+        SurvivorScope::All => {}
+        SurvivorScope::AssignedTo(user) => {
+            query = query.filter(exists(
+                survivor_assignments::table
+                    .filter(survivor_assignments::survivor_id.eq(approvals::survivor_id))
+                    .filter(survivor_assignments::user_id.eq(user))
+                    .filter(survivor_assignments::ended_at.is_null()),
+            ))
+        }
+        // Case workers do not run restoration; they see no requests.
+        SurvivorScope::ThroughCasesOf(_) => query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false")),
+    }
+    if let Some(status) = status {
+        query = query.filter(approvals::status.eq(status));
+    }
+    if let Some(survivor) = survivor {
+        query = query.filter(approvals::survivor_id.eq(survivor));
+    }
+    if let Some(after) = after {
+        query = query.filter(approvals::id.lt(after));
+    }
+    query.order(approvals::id.desc()).limit(limit + 1).load(conn).await
 }
