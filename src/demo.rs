@@ -63,19 +63,47 @@ fn ago(days: i64) -> NaiveDate {
     crate::vocab::today() - Duration::days(days)
 }
 
-/// Loads the demo data unless it is already there (`Ok(None)`).
-pub async fn seed(conn: &mut AsyncPgConnection, password_hash: &str, vault: &Vault) -> QueryResult<Option<Summary>> {
+/// What `seed` did.
+pub enum Seeded {
+    Loaded(Summary),
+    /// The demo data is there already.
+    AlreadyLoaded,
+    /// The database holds records that are not the demo's (what they are, in words): fictional
+    /// children must not be mixed into a real program's data.
+    Refused(String),
+}
+
+/// Loads the demo data unless it is already there, or unless the database holds other data and
+/// `force` is not given.
+pub async fn seed(
+    conn: &mut AsyncPgConnection,
+    password_hash: &str,
+    vault: &Vault,
+    force: bool,
+) -> QueryResult<Seeded> {
     let present: i64 = partners::table
         .filter(partners::name.eq(DEMO_ORG))
         .count()
         .get_result(conn)
         .await?;
     if present > 0 {
-        return Ok(None);
+        return Ok(Seeded::AlreadyLoaded);
+    }
+    if !force {
+        use crate::db::schema::{cases, survivors, users};
+        let people: i64 = users::table.count().get_result(conn).await?;
+        let records: i64 = cases::table.count().get_result(conn).await?;
+        let children: i64 = survivors::table.count().get_result(conn).await?;
+        let organisations: i64 = partners::table.count().get_result(conn).await?;
+        if people + records + children + organisations > 0 {
+            return Ok(Seeded::Refused(format!(
+                "{people} users, {organisations} partners, {records} cases and {children} survivors"
+            )));
+        }
     }
     conn.transaction(async |conn| load(conn, password_hash, vault).await)
         .await
-        .map(Some)
+        .map(Seeded::Loaded)
 }
 
 async fn partner(

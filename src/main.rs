@@ -33,8 +33,13 @@ enum Command {
     #[command(subcommand)]
     User(UserCommand),
     /// Load a small fictional demo dataset (skipped when already loaded). The demo users' password
-    /// is read from HAKI_DEMO_PASSWORD (default: "haki demo password").
-    SeedDemo,
+    /// is read from HAKI_DEMO_PASSWORD (default: "haki demo password"). Refused on a database that
+    /// holds other data, unless forced.
+    SeedDemo {
+        /// Load it even into a database that holds other records.
+        #[arg(long)]
+        force: bool,
+    },
     /// Re-encrypt every stored identity with the current HAKI_DATA_KEY (after a key rotation,
     /// with the old key in HAKI_DATA_KEYS_PREVIOUS); then the old key can be retired.
     ReencryptIdentities,
@@ -85,10 +90,10 @@ fn run(cli: Cli) -> Result<(), BoxError> {
         }
         Command::User(UserCommand::Create(args)) => create_user(args),
         Command::ReencryptIdentities => reencrypt_identities(Config::from_env()?),
-        Command::SeedDemo => {
+        Command::SeedDemo { force } => {
             let url = config::database_url()?;
             migrate(&url)?;
-            seed_demo(&url)
+            seed_demo(&url, force)
         }
     }
 }
@@ -224,15 +229,22 @@ async fn create_user(args: CreateUserArgs) -> Result<(), BoxError> {
 }
 
 #[actix_web::main]
-async fn seed_demo(database_url: &str) -> Result<(), BoxError> {
+async fn seed_demo(database_url: &str, force: bool) -> Result<(), BoxError> {
     let secret = std::env::var("HAKI_DEMO_PASSWORD").unwrap_or_else(|_| "haki demo password".into());
     let hash = password::hash_blocking(&secret).map_err(|e| e.to_string())?;
     let config = Config::from_env()?;
     let vault = haki::survivors::vault::Vault::new(&config.data_key, &config.data_keys_previous);
     let mut conn = AsyncPgConnection::establish(database_url).await?;
-    match haki::demo::seed(&mut conn, &hash, &vault).await? {
-        None => println!("demo data already loaded"),
-        Some(summary) => {
+    match haki::demo::seed(&mut conn, &hash, &vault, force).await? {
+        haki::demo::Seeded::AlreadyLoaded => println!("demo data already loaded"),
+        haki::demo::Seeded::Refused(holding) => {
+            return Err(format!(
+                "this database holds {holding} that are not the demo's; fictional records are not mixed into \
+                 real ones. Use an empty database, or `seed-demo --force` to load them anyway."
+            )
+            .into());
+        }
+        haki::demo::Seeded::Loaded(summary) => {
             println!("demo data loaded: cases {}", summary.cases.join(", "));
             println!("demo users (password: {secret:?}):");
             for (email, role) in summary.users {

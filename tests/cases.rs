@@ -1299,18 +1299,38 @@ async fn every_move_outside_the_stage_machine_is_refused_from_every_stage() {
 async fn demo_data_tells_the_story_and_loads_once() {
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
-    let summary = haki::demo::seed(&mut conn, common::password_hash(), &app.state.vault)
-        .await
-        .unwrap()
-        .expect("first load");
-    assert_eq!(summary.cases.len(), 3);
-    assert!(
-        haki::demo::seed(&mut conn, common::password_hash(), &app.state.vault)
+    let haki::demo::Seeded::Loaded(summary) =
+        haki::demo::seed(&mut conn, common::password_hash(), &app.state.vault, false)
             .await
             .unwrap()
-            .is_none(),
+    else {
+        panic!("first load");
+    };
+    assert_eq!(summary.cases.len(), 3);
+    assert!(
+        matches!(
+            haki::demo::seed(&mut conn, common::password_hash(), &app.state.vault, false)
+                .await
+                .unwrap(),
+            haki::demo::Seeded::AlreadyLoaded
+        ),
         "second load is skipped"
     );
+    // A database holding a real program's records refuses the fictional ones, unless forced.
+    let real = TestApp::new().await;
+    real.create_user(Role::Admin, None).await;
+    let mut real_conn = real.conn().await;
+    let refused = haki::demo::seed(&mut real_conn, common::password_hash(), &real.state.vault, false)
+        .await
+        .unwrap();
+    assert!(matches!(&refused, haki::demo::Seeded::Refused(what) if what.starts_with("1 users")));
+    assert_eq!(real.count("SELECT count(*) FROM cases").await, 0, "nothing loaded");
+    assert!(matches!(
+        haki::demo::seed(&mut real_conn, common::password_hash(), &real.state.vault, true)
+            .await
+            .unwrap(),
+        haki::demo::Seeded::Loaded(_)
+    ));
 
     let pm = app.create_user(Role::ProgramManager, None).await;
     let cases = app.get("/api/v1/cases?county=kilifi", &pm.token).await.json();
