@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{
     closure::{apply_closure, check_closable},
-    dto::{Approval, ApprovalFilter, Decision},
+    dto::{Approval, ApprovalFilter, Approve, Reject},
     models::{ApprovalRow, ApprovalStatus},
     queries, trimmed,
 };
@@ -115,7 +115,7 @@ async fn pending(
 #[utoipa::path(
     tag = "restoration",
     operation_id = "approve",
-    request_body = Decision,
+    request_body = Approve,
     params(("id" = ApprovalId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Approval, headers(("ETag" = String))),
@@ -128,9 +128,9 @@ pub async fn approve(
     user: AuthUser,
     id: web::Path<ApprovalId>,
     if_match: IfMatch,
-    body: ValidatedJson<Decision>,
+    body: ValidatedJson<Approve>,
 ) -> ApiResult<HttpResponse> {
-    let note = trimmed(body.0.reason);
+    let note = trimmed(body.0.note);
     let threshold = state.config.assessment_threshold;
     let mut conn = state.conn().await?;
     in_reach(&mut conn, &user, *id).await?;
@@ -171,7 +171,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "restoration",
     operation_id = "reject",
-    request_body = Decision,
+    request_body = Reject,
     params(("id" = ApprovalId, Path), ("If-Match" = Option<String>, Header, description = "The ETag read; 412 when stale.")),
     responses(
         (status = 200, body = Approval, headers(("ETag" = String))),
@@ -184,15 +184,9 @@ pub async fn reject(
     user: AuthUser,
     id: web::Path<ApprovalId>,
     if_match: IfMatch,
-    body: ValidatedJson<Decision>,
+    body: ValidatedJson<Reject>,
 ) -> ApiResult<HttpResponse> {
-    let Some(reason) = trimmed(body.0.reason) else {
-        return Err(ApiError::invalid_field(
-            "reason",
-            "required",
-            "is required to reject a request",
-        ));
-    };
+    let reason = body.0.reason.trim().to_string();
     let mut conn = state.conn().await?;
     in_reach(&mut conn, &user, *id).await?;
     policy::require(&user, policy::Permission::ApproveClosures)?;

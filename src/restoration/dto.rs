@@ -441,11 +441,20 @@ pub struct ApprovalFilter {
     pub survivor_id: Option<SurvivorId>,
 }
 
-/// A decision on a request: a reason is required to reject.
+/// An approval, with an optional note kept as its `decision_reason`.
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
-pub struct Decision {
+pub struct Approve {
     #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 2000))]
     #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
-    pub reason: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A rejection, always with its reason.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Reject {
+    #[validate(custom(function = "crate::extract::not_blank"), length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    pub reason: String,
 }
