@@ -82,16 +82,29 @@ case "${1:-}" in
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
     server=""
+    # The service runs as a role of its own that owns nothing, as `make run` sets it up; the
+    # migrations run as the database's owner.
+    role="haki_contract_$$"
+    role_pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
     finish() {
       [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-      psql "$admin_url" -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+      psql "$admin_url" -q -c "DROP DATABASE IF EXISTS $db" -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1 || true
     }
     trap finish EXIT
+    psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "CREATE ROLE $role LOGIN PASSWORD '$role_pw'" >/dev/null
+    service_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(netloc=f"{sys.argv[2]}:{sys.argv[3]}@{p.hostname}:{p.port}")))' "$url" "$role" "$role_pw")
     cargo build --locked --quiet
-    export DATABASE_URL=$url HAKI_BIND=127.0.0.1:$port HAKI_LOGIN_RATE_PER_MINUTE=100000 RUST_LOG=${RUST_LOG:-warn},haki=info
+    export DATABASE_URL=$service_url HAKI_MIGRATION_DATABASE_URL=$url
+    export HAKI_BIND=127.0.0.1:$port HAKI_LOGIN_RATE_PER_MINUTE=100000 RUST_LOG=${RUST_LOG:-warn},haki=info
     HAKI_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n'); export HAKI_JWT_SECRET
     HAKI_DATA_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n'); export HAKI_DATA_KEY
     target/debug/haki migrate >/dev/null
+    echo "contract: the service's role cannot disable or rewrite the audit log"
+    for sql in "ALTER TABLE audit_log DISABLE TRIGGER ALL" "DELETE FROM audit_log" "UPDATE audit_log SET action = action"; do
+      if psql "$service_url" -q -c "$sql" >/dev/null 2>&1; then
+        echo "contract: the service's role could run: $sql" >&2; exit 1
+      fi
+    done
     target/debug/haki seed-demo >/dev/null
     target/debug/haki serve > "${TMPDIR:-/tmp}/haki-contract-server.log" 2>&1 &
     server=$!

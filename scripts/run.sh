@@ -10,16 +10,25 @@ if [ -z "${DATABASE_URL:-}" ]; then
   port=${HAKI_PG_PORT:-54329}
   mkdir -p .data
   scripts/pg.sh start .data/pg "$port"
-  if [ ! -f .data/db_password ]; then
-    (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > .data/db_password)
-  fi
+  for f in db_password db_owner_password; do
+    [ -f ".data/$f" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > ".data/$f")
+  done
   pw=$(cat .data/db_password)
+  owner_pw=$(cat .data/db_owner_password)
+  # Two roles: haki_owner owns the schema and runs the migrations; haki, the service's role, only
+  # reads and writes records, so it can neither disable the audit log's triggers nor rewrite it.
   scripts/pg.sh psql .data/pg "$port" -d postgres <<SQL
+SELECT 'CREATE ROLE haki_owner LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'haki_owner') \gexec
+ALTER ROLE haki_owner PASSWORD '$owner_pw';
 SELECT 'CREATE ROLE haki LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'haki') \gexec
 ALTER ROLE haki PASSWORD '$pw';
-SELECT 'CREATE DATABASE haki OWNER haki' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'haki') \gexec
+SELECT 'CREATE DATABASE haki OWNER haki_owner' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'haki') \gexec
+ALTER DATABASE haki OWNER TO haki_owner;
 SQL
+  # A database made before the split had the service's role own everything: hand it over.
+  scripts/pg.sh psql .data/pg "$port" -d haki -c "REASSIGN OWNED BY haki TO haki_owner" >/dev/null
   export DATABASE_URL="postgres://haki:$pw@127.0.0.1:$port/haki"
+  export HAKI_MIGRATION_DATABASE_URL="postgres://haki_owner:$owner_pw@127.0.0.1:$port/haki"
 fi
 
 if [ -z "${HAKI_JWT_SECRET:-}" ]; then

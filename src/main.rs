@@ -98,8 +98,12 @@ fn run(cli: Cli) -> Result<(), BoxError> {
     }
 }
 
+/// Migrations run as the schema's owner when `HAKI_MIGRATION_DATABASE_URL` names one.
 fn migrate(database_url: &str) -> Result<(), BoxError> {
-    for name in db::run_migrations(database_url)? {
+    let owner = std::env::var("HAKI_MIGRATION_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    for name in db::migrate_as_owner(database_url, owner.as_deref())? {
         log::info!("applied migration {name}");
     }
     Ok(())

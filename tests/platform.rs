@@ -804,3 +804,58 @@ async fn the_idempotency_store_keeps_nothing_it_should_not() {
         0
     );
 }
+
+#[actix_web::test]
+async fn the_services_role_cannot_disable_or_rewrite_the_audit_log() {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let app = TestApp::new().await;
+    let mut owner = app.conn().await;
+    // The service's role as `make run` and `HAKI_MIGRATION_DATABASE_URL` set it up.
+    let role = format!("svc_{}", app.db_name.trim_start_matches("haki_"));
+    owner
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS \"{role}\"; CREATE ROLE \"{role}\" LOGIN PASSWORD 'service pw'; {}",
+            haki::db::service_grants(&role)
+        ))
+        .await
+        .unwrap();
+    let url = common::url_for(&app.db_name);
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    let mut service = diesel_async::AsyncPgConnection::establish(&format!("{scheme}://{role}:service%20pw@{host}"))
+        .await
+        .expect("connect as the service's role");
+    // It does its work: reads records, appends to the audit log.
+    diesel::sql_query("SELECT count(*) FROM cases")
+        .execute(&mut service)
+        .await
+        .unwrap();
+    haki::audit::AuditEvent::operator("test.entry", "system", "roles")
+        .record(&mut service)
+        .await
+        .unwrap();
+    // It cannot rewrite, erase or switch off the trail.
+    for sql in [
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete",
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET action = 'x'",
+        "TRUNCATE audit_log",
+        "DROP TRIGGER audit_log_no_update_delete ON audit_log",
+    ] {
+        assert!(
+            service.batch_execute(sql).await.is_err(),
+            "the service's role could run: {sql}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'test.entry'")
+            .await,
+        1
+    );
+    drop(service);
+    owner
+        .batch_execute(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""))
+        .await
+        .unwrap();
+}

@@ -43,6 +43,49 @@ pub fn run_migrations(database_url: &str) -> Result<Vec<String>, BoxError> {
     Ok(applied.iter().map(|v| v.to_string()).collect())
 }
 
+/// Migrates as the schema's owner (`owner_url`), then gives the service's own role (the user of
+/// `service_url`) what it needs and no more: it reads and writes records, appends to the audit
+/// log, and owns nothing — so it can neither disable the audit log's triggers nor change or
+/// delete an entry. Without an owner URL the service's role migrates (and owns) everything.
+pub fn migrate_as_owner(service_url: &str, owner_url: Option<&str>) -> Result<Vec<String>, BoxError> {
+    use diesel::connection::SimpleConnection;
+    let Some(owner_url) = owner_url else {
+        return run_migrations(service_url);
+    };
+    let applied = run_migrations(owner_url)?;
+    let service_role = current_user(service_url)?;
+    if service_role != current_user(owner_url)? {
+        let mut owner = AsyncConnectionWrapper::<AsyncPgConnection>::establish(owner_url)?;
+        owner.batch_execute(&service_grants(&service_role))?;
+    }
+    Ok(applied)
+}
+
+fn current_user(url: &str) -> Result<String, BoxError> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Me {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(url)?;
+    let me: Me = diesel::sql_query("SELECT current_user::text AS name").get_result(&mut conn)?;
+    Ok(me.name)
+}
+
+/// The privileges of the service's role over the schema (re-applied after every migration, so new
+/// tables are covered).
+pub fn service_grants(role: &str) -> String {
+    let role = format!("\"{}\"", role.replace('"', "\"\""));
+    format!(
+        "GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+         GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role};
+         REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON __diesel_schema_migrations FROM {role};
+         REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role};"
+    )
+}
+
 diesel::define_sql_function! {
     /// SQL `lower(text)`.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
