@@ -92,7 +92,7 @@ case "${1:-}" in
     }
     trap finish EXIT
     psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "CREATE ROLE $role LOGIN PASSWORD '$role_pw'" >/dev/null
-    service_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(netloc=f"{sys.argv[2]}:{sys.argv[3]}@{p.hostname}:{p.port}")))' "$url" "$role" "$role_pw")
+    service_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); port=f":{p.port}" if p.port else ""; print(u.urlunsplit(p._replace(netloc=f"{sys.argv[2]}:{sys.argv[3]}@{p.hostname}{port}")))' "$url" "$role" "$role_pw")
     cargo build --locked --quiet
     export DATABASE_URL=$service_url HAKI_MIGRATION_DATABASE_URL=$url
     export HAKI_BIND=127.0.0.1:$port HAKI_LOGIN_RATE_PER_MINUTE=100000 RUST_LOG=${RUST_LOG:-warn},haki=info
@@ -100,6 +100,8 @@ case "${1:-}" in
     HAKI_DATA_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n'); export HAKI_DATA_KEY
     target/debug/haki migrate >/dev/null
     echo "contract: the service's role cannot disable or rewrite the audit log"
+    psql "$service_url" -q -c "SELECT count(*) FROM audit_log" >/dev/null \
+      || { echo "contract: the service's role cannot read the audit log" >&2; exit 1; }
     for sql in "ALTER TABLE audit_log DISABLE TRIGGER ALL" "DELETE FROM audit_log" "UPDATE audit_log SET action = action"; do
       if psql "$service_url" -q -c "$sql" >/dev/null 2>&1; then
         echo "contract: the service's role could run: $sql" >&2; exit 1

@@ -33,7 +33,7 @@ pub struct Config {
     /// The reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks); empty:
     /// the header is ignored and the peer address is the client.
     pub trusted_proxies: Vec<Cidr>,
-    /// The bearer token `/metrics` requires; `None`: `/metrics` answers 404.
+    /// The bearer token `/metrics` requires; `None`: metrics are off (401 to everyone).
     pub metrics_token: Option<String>,
     pub workers: usize,
     pub shutdown_timeout: Duration,

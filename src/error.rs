@@ -74,6 +74,7 @@ pub enum ErrorCode {
     RateLimited,
     RequirementUnmet,
     RestorationThresholdUnmet,
+    SelfApproval,
     SelfLockout,
     SessionOutcomeRecorded,
     StaleVersion,

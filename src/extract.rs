@@ -339,7 +339,7 @@ fn client_behind(peer: IpAddr, headers: &header::HeaderMap, proxies: &[crate::co
         .collect();
     let mut client = peer;
     for hop in chain.iter().rev() {
-        match hop.parse::<IpAddr>() {
+        match parse_hop(hop) {
             Ok(ip) if trusted(ip) => client = ip,
             Ok(ip) => return ip,
             // Garbage a client wrote: nothing to its left can be believed either.
@@ -347,6 +347,14 @@ fn client_behind(peer: IpAddr, headers: &header::HeaderMap, proxies: &[crate::co
         }
     }
     client
+}
+
+/// An `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5678`, `[::1]:443`).
+fn parse_hop(hop: &str) -> Result<IpAddr, ()> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    hop.parse::<std::net::SocketAddr>().map(|s| s.ip()).map_err(|_| ())
 }
 
 impl FromRequest for RequestMeta {

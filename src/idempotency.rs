@@ -113,8 +113,8 @@ pub async fn idempotency(
             }
         },
     };
-    // A login answers a token: it is never stored.
-    let Some(key) = key.filter(|_| !crate::auth::is_public(req.path())) else {
+    // A login answers a token: it is never stored. (The decoded path, as routing reads it.)
+    let Some(key) = key.filter(|_| !crate::auth::is_public(req.match_info().as_str())) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // Keys belong to a caller; an unauthenticated request goes on to get its 401.
@@ -153,7 +153,7 @@ pub async fn idempotency(
         Ok(Claim::Replay(response)) => {
             // The replayed body may hold case or survivor data: the caller must still reach it
             // (an assignment may have ended since), and the replay is an access too.
-            let path = req.path().to_owned();
+            let path = req.match_info().as_str().to_owned();
             let location = response
                 .headers()
                 .get(header::LOCATION)
@@ -321,40 +321,53 @@ async fn release(state: &AppState, principal: UserId, key: &str, claim_id: uuid:
 }
 
 /// Before a replay: does the caller still reach what the stored answer shows? The record the
-/// request acted on (in its path) or created (its `Location`) decides, by the same rules as a read.
+/// request acted on (in its path) or created (its `Location`) decides, by the same rules as a read;
+/// a path not listed here is not replayed at all (404).
 async fn still_reachable(
     conn: &mut diesel_async::AsyncPgConnection,
     user: &AuthUser,
     path: &str,
     location: Option<&str>,
 ) -> Result<(), ApiError> {
-    use crate::{auth::policy, cases, prosecution, restoration, survivors};
+    use crate::{
+        auth::policy,
+        cases,
+        ids::{ApprovalId, CaseId, ConsentId, ServiceId, SurvivorId, SuspectId},
+        prosecution, restoration, survivors,
+    };
     let segments: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
     let created: Option<uuid::Uuid> = location
         .and_then(|l| l.rsplit('/').next())
         .and_then(|id| id.parse().ok());
-    let id = |i: usize| segments.get(i).and_then(|s| s.parse::<uuid::Uuid>().ok());
-    match (<[&str]>::first(&segments).copied(), id(1), created) {
-        (Some("cases"), Some(case), _) | (Some("cases"), None, Some(case)) => {
-            cases::ensure_visible(conn, user, crate::ids::CaseId(case)).await
+    let id = segments.get(1).and_then(|s| s.parse::<uuid::Uuid>().ok());
+    let part = segments.get(2).copied();
+    match (<[&str]>::first(&segments).copied(), id.or(created), part) {
+        (Some("cases"), Some(case), _) => cases::ensure_visible(conn, user, CaseId(case)).await,
+        (Some("survivors"), Some(survivor), None | Some("assignments")) => {
+            survivors::ensure_visible(conn, user, SurvivorId(survivor)).await
         }
-        (Some("survivors"), Some(survivor), _) | (Some("survivors"), None, Some(survivor)) => {
-            survivors::ensure_visible(conn, user, crate::ids::SurvivorId(survivor)).await
+        // Restoration answers are for those who still work on her restoration.
+        (Some("survivors"), Some(survivor), Some(_)) => {
+            survivors::ensure_restoration(conn, user, SurvivorId(survivor)).await
         }
         (Some("suspects"), Some(suspect), _) => {
-            let case = prosecution::queries::suspect_case(conn, crate::ids::SuspectId(suspect)).await?;
+            let case = prosecution::queries::suspect_case(conn, SuspectId(suspect)).await?;
             cases::ensure_visible(conn, user, case).await
         }
         (Some("services"), Some(service), _) => {
-            let survivor = restoration::queries::service_survivor(conn, crate::ids::ServiceId(service)).await?;
-            survivors::ensure_visible(conn, user, survivor).await
+            let survivor = restoration::queries::service_survivor(conn, ServiceId(service)).await?;
+            survivors::ensure_restoration(conn, user, survivor).await
         }
         (Some("consents"), Some(consent), _) => {
-            let survivor = restoration::queries::consent_survivor(conn, crate::ids::ConsentId(consent)).await?;
-            survivors::ensure_visible(conn, user, survivor).await
+            let survivor = restoration::queries::consent_survivor(conn, ConsentId(consent)).await?;
+            survivors::ensure_restoration(conn, user, survivor).await
+        }
+        (Some("approvals"), Some(approval), _) => {
+            let request = restoration::queries::find_approval(conn, ApprovalId(approval)).await?;
+            survivors::ensure_restoration(conn, user, request.survivor_id).await
         }
         (Some("users"), _, _) => policy::require(user, policy::Permission::ManageUsers),
         (Some("partners"), _, _) => policy::require(user, policy::Permission::ManagePartners),
-        _ => Ok(()),
+        _ => Err(ApiError::not_found()),
     }
 }

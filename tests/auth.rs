@@ -100,8 +100,17 @@ async fn wrong_current_passwords_count_toward_the_lockout() {
         .await
         .expect_problem(422, "validation_failed");
     }
-    // Locked like five failed logins: the right password no longer logs in for now.
+    // Locked like five failed logins: the right password no longer logs in for now, and the
+    // password cannot be changed either (not even with the right one).
     app.login(&user.email, PASSWORD).await.expect(401);
+    app.send(
+        TestRequest::put()
+            .uri("/api/v1/me/password")
+            .insert_header(bearer(&user.token))
+            .set_json(json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"})),
+    )
+    .await
+    .expect_problem(429, "rate_limited");
     assert_eq!(
         app.count("SELECT count(*) FROM audit_log WHERE action = 'user.password_change_failed'")
             .await,

@@ -698,6 +698,18 @@ async fn the_idempotency_store_keeps_nothing_it_should_not() {
         )
         .await;
     login.expect(200);
+    // ...nor under an encoded spelling of its path, which routes to the same handler.
+    let encoded = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/auth/%6Cogin")
+                .insert_header(bearer(&worker.token))
+                .insert_header(("Idempotency-Key", "login-2"))
+                .peer_addr("10.0.0.9:5000".parse().unwrap())
+                .set_json(json!({"email": worker.email, "password": common::PASSWORD})),
+        )
+        .await;
+    encoded.expect(200);
     assert_eq!(app.count("SELECT count(*) FROM idempotency_keys").await, 0);
 
     // A replay re-checks reach: unassigned since, the case worker gets 404, not the stored answer.

@@ -721,6 +721,23 @@ async fn the_assessment_schedule_moves_past_a_skipped_one() {
         json!(intake_on.checked_add_months(Months::new(24)).unwrap()),
         "the next anniversary after the latest assessment, not the skipped six-month one"
     );
+
+    // An intake assessment made four months late is still the intake one: the six-month one is due.
+    let mut body = survivor_body("Baraka", 12);
+    body["intake_on"] = json!(intake_on);
+    let late = app.post("/api/v1/survivors", &w.aftercare.token, body).await.json();
+    let late_path = format!("/api/v1/survivors/{}", id(&late));
+    app.post(
+        &format!("{late_path}/assessments"),
+        &w.aftercare.token,
+        json!({"kind": "intake", "assessed_on": intake_on.checked_add_months(Months::new(4)).unwrap(), "scores": scores(2.5)}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        app.get(&late_path, &w.aftercare.token).await.json()["next_assessment_due"],
+        json!(six)
+    );
 }
 
 #[actix_web::test]
@@ -1562,6 +1579,42 @@ async fn an_aftercare_officers_closure_waits_for_a_program_managers_approval() {
         1,
         "the closure is hers, approved by the manager"
     );
+
+    // Reopened, asked again, then closed by the manager directly: the request is superseded.
+    app.post(
+        &format!("/api/v1/survivors/{sid}/reopen"),
+        &w.pm.token,
+        json!({"reopened_on": days_ago(0), "reason": "She came back to the programme"}),
+    )
+    .await
+    .expect(200);
+    let third = app
+        .post(
+            &close,
+            &w.aftercare.token,
+            json!({"closed_on": days_ago(0), "reason": "other"}),
+        )
+        .await;
+    third.expect(202);
+    let third = third.header("location").unwrap().to_string();
+    app.post(
+        &close,
+        &w.pm.token,
+        json!({"closed_on": days_ago(0), "reason": "relocated"}),
+    )
+    .await
+    .expect(200);
+    let superseded = app.get(&third, &w.pm.token).await.json();
+    assert_eq!(superseded["status"], "rejected");
+    assert!(
+        superseded["decision_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Superseded")
+    );
+    app.post(&format!("{third}/approve"), &w.pm.token, json!({}))
+        .await
+        .expect_problem(409, "approval_decided");
 
     // A program manager's own closure takes effect at once.
     let theirs = format!("/api/v1/survivors/{}/close", id(&w.theirs));

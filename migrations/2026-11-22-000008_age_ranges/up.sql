@@ -5,11 +5,11 @@ CREATE FUNCTION survivor_age_range(birth_year integer, age_at_intake integer, in
 RETURNS int4range LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN birth_year IS NOT NULL THEN
-            int4range(greatest(0, date_part('year', age(day, make_date(birth_year, 12, 31)))::integer),
-                      greatest(0, date_part('year', age(day, make_date(birth_year, 1, 1)))::integer), '[]')
+            int4range(greatest(0, date_part('year', age(day::timestamp, make_date(birth_year, 12, 31)::timestamp))::integer),
+                      greatest(0, date_part('year', age(day::timestamp, make_date(birth_year, 1, 1)::timestamp))::integer), '[]')
         WHEN age_at_intake IS NOT NULL THEN
-            int4range(greatest(0, date_part('year', age(day, (intake_on - make_interval(years => age_at_intake))::date))::integer),
-                      greatest(0, date_part('year', age(day, (intake_on - make_interval(years => age_at_intake + 1))::date + 1))::integer), '[]')
+            int4range(greatest(0, date_part('year', age(day::timestamp, (intake_on - make_interval(years => age_at_intake))::date::timestamp))::integer),
+                      greatest(0, date_part('year', age(day::timestamp, ((intake_on - make_interval(years => age_at_intake + 1))::date + 1)::timestamp))::integer), '[]')
     END
 $$;
 

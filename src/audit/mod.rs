@@ -81,9 +81,9 @@ impl AuditEvent {
         self
     }
 
-    /// Writes the entry; call it inside the transaction of the change it records.
-    /// Writes the entry. Inside an idempotent request this also marks its claim committed, in
-    /// the same transaction as the action (see `idempotency::mark_committed`).
+    /// Writes the entry; call it inside the transaction of the change it records. Inside an
+    /// idempotent request this also marks its claim committed, in that same transaction (see
+    /// `idempotency::mark_committed`).
     pub async fn record(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
         diesel::insert_into(audit_log::table)
             .values(&self)

@@ -12,7 +12,7 @@ use validator::Validate;
 use super::{AuthUser, password};
 use crate::{
     audit::AuditEvent,
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{RequestMeta, ValidatedJson, ok_with_etag},
     state::AppState,
     users::{dto::User, models::UserChanges, queries},
@@ -190,6 +190,8 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
     responses(
         (status = 200, body = TokenResponse),
         (status = 422, description = "The current password is wrong or the new one is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The account is locked after repeated wrong passwords", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        (status = 409, description = "The password was changed meanwhile", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/me/password")]
@@ -211,6 +213,11 @@ pub async fn change_password(
     }
     let mut conn = state.conn().await?;
     let current = queries::find(&mut conn, user.id).await?;
+    // A locked account takes no guesses here either: a stolen token must not guess on.
+    if let Some(until) = current.locked_until.filter(|_| current.is_locked(Utc::now())) {
+        let wait = (until - Utc::now()).num_seconds().max(1);
+        return Err(ApiError::too_many_requests(u64::try_from(wait).unwrap_or(1)));
+    }
     if !password::verify(current_password, current.password_hash.clone()).await? {
         // A stolen token must not become a way to guess the password: wrong guesses count toward
         // the lockout like failed logins.
@@ -237,6 +244,12 @@ pub async fn change_password(
             // The token version moves on from the row as locked now, so that two changes (or a
             // change and an admin's reset) never issue the same version.
             let locked = queries::find_for_update(conn, user.id).await?;
+            if locked.password_hash != current.password_hash {
+                return Err(ApiError::conflict(
+                    ErrorCode::ConcurrentUpdate,
+                    "The password was changed meanwhile; sign in again.",
+                ));
+            }
             let changes = UserChanges {
                 password_hash: Some(hash),
                 password_changed_at: Some(Utc::now()),

@@ -58,7 +58,7 @@ pub async fn authenticate_first(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    if is_public(req.path()) || req.method() == actix_web::http::Method::OPTIONS {
+    if is_public(req.match_info().as_str()) || req.method() == actix_web::http::Method::OPTIONS {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let http = req.request().clone();

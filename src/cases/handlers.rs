@@ -259,9 +259,20 @@ pub async fn update_case(
 }
 
 /// A closure reason must agree with the verdicts: `convicted` needs a conviction on a charge;
-/// `acquitted` needs every charge decided (acquitted or withdrawn) and at least one acquittal.
+/// `acquitted` needs every charge decided (acquitted or withdrawn) and at least one acquittal;
+/// `withdrawn` and `insufficient_evidence` need no conviction and no charge still pending.
 fn check_closure_reason(charges: &[ChargeStatus], reason: ClosureReason) -> Result<(), &'static str> {
+    let pending = charges
+        .iter()
+        .any(|c| matches!(c, ChargeStatus::Filed | ChargeStatus::Reduced));
     match reason {
+        ClosureReason::Withdrawn | ClosureReason::InsufficientEvidence
+            if charges.contains(&ChargeStatus::Convicted) || pending =>
+        {
+            Err(
+                "A case with a conviction, or with charges still before the court, cannot close as withdrawn or for insufficient evidence: record the verdicts or withdraw the charges first.",
+            )
+        }
         ClosureReason::Convicted if !charges.contains(&ChargeStatus::Convicted) => {
             Err("A case closed as convicted needs a conviction: record the verdict on a charge first.")
         }

@@ -57,8 +57,34 @@ pub fn migrate_as_owner(service_url: &str, owner_url: Option<&str>) -> Result<Ve
     if service_role != current_user(owner_url)? {
         let mut owner = AsyncConnectionWrapper::<AsyncPgConnection>::establish(owner_url)?;
         owner.batch_execute(&service_grants(&service_role))?;
+        // A role that still owns a table could switch the audit log's triggers off: refuse to
+        // start rather than run so (a database made before the split: REASSIGN OWNED).
+        let owned = owned_by(&mut owner, &service_role)?;
+        if owned > 0 {
+            return Err(format!(
+                "the service's role {service_role} owns {owned} objects of the schema; hand them to the owner \
+                 (REASSIGN OWNED BY {service_role} TO <owner>) so it cannot disable the audit log's triggers"
+            )
+            .into());
+        }
     }
     Ok(applied)
+}
+
+fn owned_by(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>, role: &str) -> Result<i64, BoxError> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let count: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+         WHERE s.nspname = 'public' AND pg_get_userbyid(c.relowner) = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(role)
+    .get_result(conn)?;
+    Ok(count.n)
 }
 
 fn current_user(url: &str) -> Result<String, BoxError> {
@@ -78,7 +104,8 @@ fn current_user(url: &str) -> Result<String, BoxError> {
 pub fn service_grants(role: &str) -> String {
     let role = format!("\"{}\"", role.replace('"', "\"\""));
     format!(
-        "GRANT USAGE ON SCHEMA public TO {role};
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+         GRANT USAGE ON SCHEMA public TO {role};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
          GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role};
          REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON __diesel_schema_migrations FROM {role};

@@ -98,9 +98,16 @@ async fn pending(
     conn: &mut diesel_async::AsyncPgConnection,
     id: ApprovalId,
     if_match: &IfMatch,
+    user: crate::ids::UserId,
 ) -> ApiResult<ApprovalRow> {
     let row = queries::lock_approval(conn, id).await?;
     if_match.check_if_sent(row.version)?;
+    if row.requested_by == user {
+        return Err(ApiError::conflict(
+            ErrorCode::SelfApproval,
+            "A request is decided by someone other than who made it.",
+        ));
+    }
     if row.status != ApprovalStatus::Pending {
         return Err(ApiError::conflict(
             ErrorCode::ApprovalDecided,
@@ -141,7 +148,7 @@ pub async fn approve(
             // a closure request, so the two never deadlock.
             let request = queries::find_approval(conn, *id).await?;
             let current = survivor_queries::lock(conn, request.survivor_id).await?;
-            let request = pending(conn, *id, &if_match).await?;
+            let request = pending(conn, *id, &if_match, user.id).await?;
             check_closable(conn, &current, request.closed_on, request.reason, threshold).await?;
             let due_on = apply_closure(
                 conn,
@@ -192,7 +199,7 @@ pub async fn reject(
     policy::require(&user, policy::Permission::ApproveClosures)?;
     let row = conn
         .transaction(async |conn| {
-            let request = pending(conn, *id, &if_match).await?;
+            let request = pending(conn, *id, &if_match, user.id).await?;
             let row = queries::decide_approval(
                 conn,
                 request.id,

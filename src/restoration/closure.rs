@@ -213,8 +213,9 @@ pub async fn close_survivor(
             if_match.check_if_sent(current.version)?;
             check_closable(conn, &current, input.closed_on, input.reason, threshold).await?;
             let due_on = apply_closure(conn, id, input.closed_on, input.reason, input.note.clone(), user.id).await?;
+            let superseded = queries::supersede_pending(conn, id, user.id).await?;
             AuditEvent::by(&user, "survivor.close", "survivor", id)
-                .details(json!({"reason": input.reason, "follow_up_due_on": due_on}))
+                .details(json!({"reason": input.reason, "follow_up_due_on": due_on, "requests_superseded": superseded}))
                 .record(conn)
                 .await?;
             survivors::load(conn, &user, id).await

@@ -248,7 +248,8 @@ pub fn tenths(score: f64) -> i16 {
 /// Scores are given in whole tenths (2.9, 3.0): anything finer is refused, never rounded — 2.95
 /// must not become 3.0 and meet the threshold.
 pub fn whole_tenths(score: f64) -> Result<(), validator::ValidationError> {
-    if ((score * 10.0) - (score * 10.0).round()).abs() < 1e-6 {
+    // Tenths read from JSON are off by float error only (about 1e-15); 2.99999999 is not one.
+    if ((score * 10.0) - (score * 10.0).round()).abs() < 1e-9 {
         Ok(())
     } else {
         Err(validator::ValidationError::new("whole_tenths")

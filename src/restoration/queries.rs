@@ -472,3 +472,21 @@ pub async fn list_approvals(
     }
     query.order(approvals::id.desc()).limit(limit + 1).load(conn).await
 }
+
+/// Rejects the survivor's pending requests as superseded (a program manager closed it directly).
+pub async fn supersede_pending(conn: &mut AsyncPgConnection, survivor: SurvivorId, by: UserId) -> QueryResult<usize> {
+    diesel::update(
+        approvals::table
+            .filter(approvals::survivor_id.eq(survivor))
+            .filter(approvals::status.eq(ApprovalStatus::Pending)),
+    )
+    .set((
+        approvals::status.eq(ApprovalStatus::Rejected),
+        approvals::decided_by.eq(by),
+        approvals::decided_at.eq(diesel::dsl::now),
+        approvals::decision_reason.eq("Superseded: a program manager closed the restoration directly."),
+        approvals::version.eq(approvals::version + 1),
+    ))
+    .execute(conn)
+    .await
+}

@@ -65,35 +65,46 @@ pub struct Survivor {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The scheduled assessments a survivor has had, to derive the next due date.
+/// The latest scheduled assessment of each kind a survivor has had, to derive the next due date.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AssessmentHistory {
-    /// The latest intake, six-month or annual assessment.
-    pub latest_scheduled: Option<NaiveDate>,
+    pub intake: Option<NaiveDate>,
+    pub six_month: Option<NaiveDate>,
+    pub annual: Option<NaiveDate>,
 }
 
+/// How early an annual assessment may be made and still count for its anniversary.
+const ANNUAL_EARLY: Months = Months::new(3);
+
 /// Assessments are due at intake, six months after intake, then yearly on the intake's
-/// anniversary. The latest assessment made counts for the due date nearest to it (a little early
-/// or late), and the next one is due at the date after that — so the schedule moves on past a
-/// skipped assessment instead of waiting for it. `None` once restoration is closed.
+/// anniversary. Each assessment counts for its own date in that schedule (an annual one for the
+/// latest anniversary it reaches, up to three months early), and the next one is due at the first
+/// date after the latest counted — so the schedule moves on past a skipped assessment instead of
+/// waiting for it. `None` once restoration is closed.
 pub fn next_assessment_due(row: &SurvivorRow, history: AssessmentHistory) -> Option<NaiveDate> {
     if row.restoration_status != RestorationStatus::Active {
         return None;
     }
-    let Some(last) = history.latest_scheduled else {
-        return Some(row.intake_on);
-    };
-    let slots: Vec<NaiveDate> = std::iter::once(Some(row.intake_on))
-        .chain(std::iter::once(row.intake_on.checked_add_months(Months::new(6))))
-        .chain((1..=200u32).map(|years| row.intake_on.checked_add_months(Months::new(12 * years))))
+    let intake = row.intake_on;
+    let six = intake.checked_add_months(Months::new(6));
+    let anniversary = |years: u32| intake.checked_add_months(Months::new(12 * years));
+    let annual = history.annual.and_then(|done| {
+        let reach = done.checked_add_months(ANNUAL_EARLY)?;
+        let counted = (1..=200u32).map_while(anniversary).take_while(|a| *a <= reach).last();
+        counted.or_else(|| anniversary(1))
+    });
+    let covered = [history.intake.map(|_| intake), history.six_month.and(six), annual]
+        .into_iter()
         .flatten()
-        .collect();
-    // Ties go to the earlier date.
-    let covered = slots
-        .iter()
-        .min_by_key(|slot| ((**slot - last).num_days().abs(), **slot))
-        .copied()?;
-    slots.into_iter().find(|slot| *slot > covered)
+        .max();
+    let Some(covered) = covered else {
+        return Some(intake);
+    };
+    std::iter::once(Some(intake))
+        .chain(std::iter::once(six))
+        .chain((1..=200u32).map(anniversary))
+        .flatten()
+        .find(|slot| *slot > covered)
 }
 
 impl Survivor {

@@ -188,11 +188,11 @@ pub async fn hydrate(
     let mut history: HashMap<SurvivorId, AssessmentHistory> = HashMap::new();
     for (id, kind, latest) in by_kind {
         let h = history.entry(id).or_default();
-        if matches!(
-            kind,
-            AssessmentKind::Intake | AssessmentKind::SixMonth | AssessmentKind::Annual
-        ) {
-            h.latest_scheduled = h.latest_scheduled.max(latest);
+        match kind {
+            AssessmentKind::Intake => h.intake = latest,
+            AssessmentKind::SixMonth => h.six_month = latest,
+            AssessmentKind::Annual => h.annual = latest,
+            AssessmentKind::Closure | AssessmentKind::FollowUp => {}
         }
     }
     Ok(rows
