@@ -76,6 +76,8 @@ def discover(base, token, me):
         ids["/api/v1/services"] = first(base, token, f"/api/v1/survivors/{survivor}/services")
         ids["/api/v1/consents"] = first(base, token, f"/api/v1/survivors/{survivor}/consents")
     ids["/api/v1/follow-ups"] = first(base, token, "/api/v1/follow-ups")
+    ids["/api/v1/trainings"] = first(base, token, "/api/v1/trainings")
+    ids["/api/v1/approvals"] = first(base, token, "/api/v1/approvals")
     return {k: v for k, v in ids.items() if v}
 
 

@@ -79,6 +79,8 @@ id_type!(
     ClosureId,
     /// Id of a request awaiting a program manager's approval.
     ApprovalId,
+    /// Id of a training, mentoring visit or sensitisation session.
+    TrainingId,
     /// Id of a follow-up.
     FollowUpId,
 );

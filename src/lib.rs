@@ -20,6 +20,7 @@ pub mod prosecution;
 pub mod restoration;
 pub mod state;
 pub mod survivors;
+pub mod trainings;
 pub mod users;
 pub mod vocab;
 
@@ -63,6 +64,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(prosecution::configure)
             .configure(survivors::configure)
             .configure(restoration::configure)
+            .configure(trainings::configure)
             .configure(audit::configure),
     );
 }

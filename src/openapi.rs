@@ -31,6 +31,9 @@ mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Id
         crate::error::ErrorCode,
         crate::cases::dto::CaseFlag,
         crate::cases::dto::CaseSort,
+        crate::trainings::models::Audience,
+        crate::trainings::models::TrainingTopic,
+        crate::trainings::models::TrainingFormat,
         crate::restoration::dto::FollowUpView
     )),
     tags(
@@ -41,6 +44,7 @@ mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Id
         (name = "prosecution", description = "Offences, suspects, charges and court sessions"),
         (name = "survivors", description = "Survivors (pseudonymous), their cases and aftercare team, the identity vault"),
         (name = "restoration", description = "Consent, services, assessments, closure and follow-up"),
+        (name = "trainings", description = "Trainings and mentoring of justice-sector and community actors"),
         (name = "audit", description = "The audit trail"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

@@ -57,6 +57,10 @@ pub enum Permission {
     /// Approve or reject what others request (an aftercare officer's closure of a survivor); a
     /// closure by someone with this permission takes effect at once.
     ApproveClosures,
+    /// Read trainings and mentoring (staff).
+    ReadTrainings,
+    /// Record and correct trainings (analysts, program managers).
+    RecordTrainings,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -76,6 +80,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadRestoration => matches!(role, Admin | ProgramManager | AftercareOfficer),
         ReadIdentity => matches!(role, Admin | AftercareOfficer),
         ApproveClosures => role == ProgramManager,
+        ReadTrainings => role != Partner,
+        RecordTrainings => matches!(role, ProgramManager | Analyst),
     }
 }
 
@@ -196,6 +202,7 @@ mod tests {
                     ReadSurvivors,
                     ReadRestoration,
                     ReadIdentity,
+                    ReadTrainings,
                 ],
             ),
             (
@@ -214,6 +221,8 @@ mod tests {
                     ReadSurvivors,
                     ReadRestoration,
                     ApproveClosures,
+                    ReadTrainings,
+                    RecordTrainings,
                 ],
             ),
             (
@@ -238,9 +247,13 @@ mod tests {
                     ReadSurvivors,
                     ReadRestoration,
                     ReadIdentity,
+                    ReadTrainings,
                 ],
             ),
-            (Role::Analyst, &[ReadPartners, ReadOffences]),
+            (
+                Role::Analyst,
+                &[ReadPartners, ReadOffences, ReadTrainings, RecordTrainings],
+            ),
             (Role::Partner, &[ReadPartners]),
         ];
         for (role, granted) in expected {

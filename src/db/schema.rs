@@ -35,6 +35,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    trainings (id) {
+        id -> Uuid,
+        title -> Text,
+        format -> Text,
+        topics -> Array<Text>,
+        starts_on -> Date,
+        ends_on -> Date,
+        county -> Text,
+        venue -> Nullable<Text>,
+        organising_partner_id -> Nullable<Uuid>,
+        institutions -> Array<Text>,
+        participants -> Jsonb,
+        pre_test_average -> Nullable<Float8>,
+        post_test_average -> Nullable<Float8>,
+        recorded_by -> Nullable<Uuid>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     idempotency_keys (principal, key) {
         principal -> Uuid,
         key -> Text,
@@ -422,6 +444,7 @@ diesel::joinable!(approvals -> survivors (survivor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     approvals,
+    trainings,
     audit_log,
     idempotency_keys,
     partners,
