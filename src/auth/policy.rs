@@ -234,6 +234,7 @@ mod tests {
                     ReadOffences,
                     ReadCases,
                     ReadSurvivors,
+                    ReadTrainings,
                 ],
             ),
             (
