@@ -1218,6 +1218,74 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
     )
     .await?;
 
+    // A year of trainings and mentoring, organised with the justice centre.
+    use crate::trainings::models::{Audience::*, TrainingFormat, TrainingTopic};
+    let trainings = [
+        (
+            "CSEC identification for police officers",
+            TrainingFormat::Workshop,
+            vec![
+                TrainingTopic::CsecIdentification,
+                TrainingTopic::VictimSensitiveInvestigation,
+            ],
+            300,
+            County::Kilifi,
+            "Malindi police station",
+            vec![(Police, 6, 14), (ChildrenOfficers, 2, 1)],
+            (48.0, 76.5),
+        ),
+        (
+            "Trauma-informed care for church and media actors",
+            TrainingFormat::CommunitySensitisation,
+            vec![TrainingTopic::TraumaInformedCare, TrainingTopic::MediaReporting],
+            180,
+            County::Mombasa,
+            "Likoni community hall",
+            vec![(FaithLeaders, 9, 7), (Media, 4, 3)],
+            (55.0, 71.0),
+        ),
+        (
+            "Mentoring visit: handling a child survivor's statement",
+            TrainingFormat::MentoringVisit,
+            vec![TrainingTopic::VictimSensitiveInvestigation],
+            40,
+            County::Kilifi,
+            "Malindi police station (gender desk)",
+            vec![(Police, 2, 3)],
+            (60.0, 74.0),
+        ),
+    ];
+    for (title, format, topics, days, county, venue, people, (pre, post)) in trainings {
+        let participants: Vec<serde_json::Value> = people
+            .into_iter()
+            .map(|(audience, female, male)| serde_json::json!({"audience": audience, "female": female, "male": male}))
+            .collect();
+        let now = Utc::now();
+        crate::trainings::queries::insert(
+            conn,
+            &crate::trainings::models::TrainingRow {
+                id: crate::ids::TrainingId::new(),
+                title: title.into(),
+                format,
+                topics,
+                starts_on: ago(days),
+                ends_on: ago(days),
+                county,
+                venue: Some(venue.into()),
+                organising_partner_id: Some(cjc),
+                institutions: vec![venue.into()],
+                participants: serde_json::Value::Array(participants),
+                pre_test_average: Some(pre),
+                post_test_average: Some(post),
+                recorded_by: Some(manager),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .await?;
+    }
+
     AuditEvent::operator("demo.seed", "system", "seed-demo")
         .record(conn)
         .await?;

@@ -1381,6 +1381,15 @@ async fn demo_data_tells_the_story_and_loads_once() {
         4
     );
 
+    // A year of trainings.
+    assert_eq!(
+        app.get("/api/v1/trainings", &pm.token).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
     // Each demo account sees its own world (the README lists them).
     let token = |email: &'static str| {
         let app = &app;
