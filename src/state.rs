@@ -44,6 +44,7 @@ impl AppState {
     /// server's hash key.
     pub fn keyed_hash(&self, parts: &[&[u8]]) -> Vec<u8> {
         use hmac::Mac;
+        // HMAC takes a key of any length, so this cannot fail.
         let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.hash_key).expect("any key length");
         for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
@@ -61,6 +62,7 @@ impl AppState {
 /// The hash key, derived from the JWT secret for its own purpose (no further setting to manage).
 fn derive_hash_key(secret: &[u8]) -> [u8; 32] {
     use hmac::Mac;
+    // HMAC takes a key of any length, so this cannot fail.
     let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("any key length");
     mac.update(b"haki keyed hashes v1");
     mac.finalize().into_bytes().into()
