@@ -21,8 +21,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub vault: Vault,
     /// Keys the hashes the service keeps of what clients send (idempotent requests, typed login
-    /// emails), so they cannot be reversed by guessing without the server's secret.
-    hash_key: [u8; 32],
+    /// emails), so they cannot be reversed by guessing without the server's secret. Set up once;
+    /// each hash starts from a copy.
+    hash_mac: hmac::Hmac<sha2::Sha256>,
 }
 
 impl AppState {
@@ -34,7 +35,7 @@ impl AppState {
             login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             metrics: Metrics::new()?,
             vault: Vault::new(&config.data_key, &config.data_keys_previous),
-            hash_key: derive_hash_key(&config.jwt_secret),
+            hash_mac: hash_mac(&config.jwt_secret)?,
             config,
             pool,
         }))
@@ -44,8 +45,7 @@ impl AppState {
     /// server's hash key.
     pub fn keyed_hash(&self, parts: &[&[u8]]) -> Vec<u8> {
         use hmac::Mac;
-        // HMAC takes a key of any length, so this cannot fail.
-        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.hash_key).expect("any key length");
+        let mut mac = self.hash_mac.clone();
         for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);
@@ -59,11 +59,13 @@ impl AppState {
     }
 }
 
-/// The hash key, derived from the JWT secret for its own purpose (no further setting to manage).
-fn derive_hash_key(secret: &[u8]) -> [u8; 32] {
+/// The keyed hash, under a key derived from the JWT secret for its own purpose (no further setting
+/// to manage).
+fn hash_mac(secret: &[u8]) -> Result<hmac::Hmac<sha2::Sha256>, crate::db::BoxError> {
     use hmac::Mac;
-    // HMAC takes a key of any length, so this cannot fail.
-    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("any key length");
-    mac.update(b"haki keyed hashes v1");
-    mac.finalize().into_bytes().into()
+    type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+    let mut derive = <HmacSha256 as Mac>::new_from_slice(secret).map_err(|e| e.to_string())?;
+    derive.update(b"haki keyed hashes v1");
+    let key = derive.finalize().into_bytes();
+    Ok(<HmacSha256 as Mac>::new_from_slice(&key).map_err(|e| e.to_string())?)
 }

@@ -423,12 +423,11 @@ pub async fn record_follow_up(
                     ),
                 ));
             }
-            let scheduled = Some(scheduled);
             let done = FollowUpRow {
-                id: scheduled.as_ref().map(|f| f.id).unwrap_or_default(),
+                id: scheduled.id,
                 survivor_id: id,
-                closure_id: scheduled.as_ref().and_then(|f| f.closure_id),
-                due_on: scheduled.as_ref().map(|f| f.due_on).unwrap_or(input.conducted_on),
+                closure_id: scheduled.closure_id,
+                due_on: scheduled.due_on,
                 status: FollowUpStatus::Done,
                 conducted_on: Some(input.conducted_on),
                 outcome: Some(input.outcome),
@@ -438,10 +437,7 @@ pub async fn record_follow_up(
                 created_at: now,
                 updated_at: now,
             };
-            let row = match scheduled {
-                Some(_) => queries::complete_follow_up(conn, &done).await?,
-                None => queries::insert_follow_up(conn, &done).await?,
-            };
+            let row = queries::complete_follow_up(conn, &done).await?;
             survivor_queries::update(
                 conn,
                 id,
