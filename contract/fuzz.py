@@ -78,6 +78,7 @@ def discover(base, token, me):
     ids["/api/v1/follow-ups"] = first(base, token, "/api/v1/follow-ups")
     ids["/api/v1/trainings"] = first(base, token, "/api/v1/trainings")
     ids["/api/v1/approvals"] = first(base, token, "/api/v1/approvals")
+    ids["/api/v1/referrals"] = first(base, token, "/api/v1/referrals")
     return {k: v for k, v in ids.items() if v}
 
 

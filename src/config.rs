@@ -42,6 +42,10 @@ pub struct Config {
     pub data_keys_previous: Vec<[u8; 32]>,
     /// Every assessment domain at or above this score meets the restoration threshold.
     pub assessment_threshold: f64,
+    /// How soon an `urgent` referral must be acknowledged before it is overdue.
+    pub referral_urgent_window: Duration,
+    /// How soon an `emergency` referral must be acknowledged before it is overdue.
+    pub referral_emergency_window: Duration,
 }
 
 // The secret is never printed, not even in debug logs.
@@ -116,6 +120,10 @@ impl Config {
             metrics_token: Some(text("HAKI_METRICS_TOKEN", "").trim().to_string()).filter(|t| !t.is_empty()),
             workers: parse("HAKI_WORKERS", "0")?,
             shutdown_timeout: Duration::from_secs(parse("HAKI_SHUTDOWN_TIMEOUT_SECONDS", "30")?),
+            referral_urgent_window: Duration::from_secs(60 * parse::<u64>("HAKI_REFERRAL_URGENT_MINUTES", "1440")?),
+            referral_emergency_window: Duration::from_secs(
+                60 * parse::<u64>("HAKI_REFERRAL_EMERGENCY_MINUTES", "120")?,
+            ),
         })
     }
 }

@@ -646,7 +646,7 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
         vec![ServiceKind::LegalSupport, ServiceKind::CourtAccompaniment],
     )
     .await?;
-    partner(
+    let shelter = partner(
         conn,
         "Pwani Safe House (demo)",
         PartnerKind::Shelter,
@@ -1286,6 +1286,28 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
         .await?;
     }
 
+    // Referrals in every status: one emergency nobody has acknowledged for five hours, and the
+    // justice centre's referral that became the Kilifi case and Neema's record.
+    let office = partner(
+        conn,
+        "Kilifi Children's Office (demo)",
+        PartnerKind::GovernmentAgency,
+        vec![County::Kilifi],
+        vec![],
+    )
+    .await?;
+    let partner_desk = ids[8];
+    referrals(
+        conn,
+        cjc,
+        shelter,
+        office,
+        partner_desk,
+        (manager, investigator),
+        (kilifi, neema),
+    )
+    .await?;
+
     AuditEvent::operator("demo.seed", "system", "seed-demo")
         .record(conn)
         .await?;
@@ -1293,4 +1315,121 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
         users: people.iter().map(|p| (p.0.to_string(), p.2)).collect(),
         cases: refs,
     })
+}
+
+/// The demo referrals, one or more in each status.
+async fn referrals(
+    conn: &mut AsyncPgConnection,
+    cjc: PartnerId,
+    shelter: PartnerId,
+    office: PartnerId,
+    desk: UserId,
+    (manager, investigator): (UserId, UserId),
+    (kilifi, neema): (CaseId, SurvivorId),
+) -> QueryResult<()> {
+    use crate::referrals::models::{
+        ConsentGiver, ExploitationIndicator::*, ReferralRow, ReferralStatus::*, Urgency, Whereabouts,
+    };
+    let now = Utc::now();
+    let hours = |h: i64| now - Duration::hours(h);
+    let base = |external: &str,
+                partner: PartnerId,
+                urgency: Urgency,
+                alias: &str,
+                age: i32,
+                submitted: chrono::DateTime<Utc>| ReferralRow {
+        id: crate::ids::ReferralId::new(),
+        partner_id: partner,
+        external_id: external.into(),
+        status: Submitted,
+        urgency,
+        child_alias: alias.into(),
+        sex: Some(Sex::Female),
+        age: Some(age),
+        birth_year: None,
+        county: County::Kilifi,
+        sub_county: Some("malindi".into()),
+        has_disability: false,
+        disability_notes: None,
+        concern: String::new(),
+        indicators: vec![],
+        whereabouts: Whereabouts::WithFamily,
+        safe_tonight: true,
+        consent_given_by: ConsentGiver::Guardian,
+        consent_obtained_on: (submitted - Duration::days(1) + Duration::hours(3)).date_naive(),
+        submitted_by: Some(desk),
+        acknowledged_by: None,
+        acknowledged_at: None,
+        concluded_by: None,
+        concluded_at: None,
+        conclusion_reason: None,
+        case_id: None,
+        survivor_id: None,
+        version: 1,
+        created_at: submitted,
+        updated_at: submitted,
+    };
+    let rows = [
+        ReferralRow {
+            concern: "A girl of 14 taken to a holiday villa by her aunt; a foreign visitor paid the aunt. Promised school fees.".into(),
+            indicators: vec![ContactWithTourists, SeenInHotelsOrVillas, FalsePromises],
+            status: Accepted,
+            acknowledged_by: Some(manager),
+            acknowledged_at: Some(hours(700 * 24 - 3)),
+            concluded_by: Some(manager),
+            concluded_at: Some(hours(699 * 24)),
+            case_id: Some(kilifi),
+            survivor_id: Some(neema),
+            ..base("BCJC-2024-031", cjc, Urgency::Urgent, "Neema", 14, hours(700 * 24))
+        },
+        ReferralRow {
+            concern: "Seen at night at a beach bar in Watamu with older men; says she sleeps at a friend's.".into(),
+            indicators: vec![ContactWithTourists, UnexplainedMoneyOrGifts, AwayFromHome],
+            whereabouts: Whereabouts::Unknown,
+            safe_tonight: false,
+            ..base("BCJC-2026-118", cjc, Urgency::Emergency, "A.M.", 15, hours(5))
+        },
+        ReferralRow {
+            concern: "Out of school since March; an older boyfriend buys her a phone and airtime.".into(),
+            indicators: vec![OutOfSchool, OlderPartner, UnexplainedMoneyOrGifts],
+            ..base("BCJC-2026-119", cjc, Urgency::Routine, "Z.K.", 13, hours(20))
+        },
+        ReferralRow {
+            concern: "Brought to the safe house by a neighbour after running from a lodging in Malindi town.".into(),
+            indicators: vec![SexualAbuse, Threats, RestrictedMovement],
+            whereabouts: Whereabouts::Shelter,
+            status: Acknowledged,
+            acknowledged_by: Some(investigator),
+            acknowledged_at: Some(hours(26)),
+            ..base("PSH-0042", shelter, Urgency::Urgent, "Imara", 16, hours(30))
+        },
+        ReferralRow {
+            concern: "Child working as a house help in Nairobi; employer withholds pay.".into(),
+            indicators: vec![EarningsTaken, RestrictedMovement],
+            county: County::Nairobi,
+            sub_county: None,
+            status: Declined,
+            acknowledged_by: Some(manager),
+            acknowledged_at: Some(hours(24 * 40 - 2)),
+            concluded_by: Some(manager),
+            concluded_at: Some(hours(24 * 39)),
+            conclusion_reason: Some(
+                "Labour exploitation outside the program's counties: referred to the Nairobi children's office and the labour officer.".into(),
+            ),
+            ..base("KCO/2026/77", office, Urgency::Routine, "W.N.", 15, hours(24 * 40))
+        },
+        ReferralRow {
+            concern: "Reported missing from school; later found with her grandmother in Kwale.".into(),
+            indicators: vec![AwayFromHome],
+            status: Withdrawn,
+            concluded_by: Some(desk),
+            concluded_at: Some(hours(24 * 9)),
+            conclusion_reason: Some("Found safe with her grandmother; no exploitation.".into()),
+            ..base("BCJC-2026-097", cjc, Urgency::Urgent, "H.S.", 12, hours(24 * 10))
+        },
+    ];
+    for row in rows {
+        crate::referrals::queries::insert_new(conn, &row).await?;
+    }
+    Ok(())
 }

@@ -65,6 +65,30 @@ impl<T: DeserializeOwned + Validate + utoipa::PartialSchema + 'static> FromReque
     }
 }
 
+/// An optional JSON body: a request without one (no `Content-Type`, nothing sent) gets the
+/// default; anything sent is read as [`ValidatedJson`] reads it.
+pub struct MaybeJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + utoipa::PartialSchema + Default + 'static> FromRequest for MaybeJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared = req.headers().contains_key(header::CONTENT_TYPE)
+            || req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim() != "0")
+            || req.headers().contains_key(header::TRANSFER_ENCODING);
+        if !declared {
+            return Box::pin(std::future::ready(Ok(MaybeJson(T::default()))));
+        }
+        let json = ValidatedJson::<T>::from_request(req, payload);
+        Box::pin(async move { json.await.map(|ValidatedJson(value)| MaybeJson(value)) })
+    }
+}
+
 /// Parses and validates a body, reporting every field at fault at once: required fields that are
 /// missing, values of the wrong type or outside a vocabulary, then the validation rules.
 fn parse_all<T: DeserializeOwned + Validate + utoipa::PartialSchema>(

@@ -332,7 +332,7 @@ async fn still_reachable(
     use crate::{
         auth::policy,
         cases,
-        ids::{ApprovalId, CaseId, ConsentId, ServiceId, SurvivorId, SuspectId},
+        ids::{ApprovalId, CaseId, ConsentId, ReferralId, ServiceId, SurvivorId, SuspectId},
         prosecution, restoration, survivors,
     };
     let segments: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
@@ -366,6 +366,16 @@ async fn still_reachable(
             let request = restoration::queries::find_approval(conn, ApprovalId(approval)).await?;
             survivors::ensure_restoration(conn, user, request.survivor_id).await
         }
+        (Some("referrals"), Some(referral), _) => {
+            crate::referrals::handlers::ensure_reach(
+                conn,
+                user,
+                ReferralId(referral),
+                policy::Permission::ReadReferrals,
+            )
+            .await
+        }
+        (Some("trainings"), _, _) => policy::require(user, policy::Permission::ReadTrainings),
         (Some("users"), _, _) => policy::require(user, policy::Permission::ManageUsers),
         (Some("partners"), _, _) => policy::require(user, policy::Permission::ManagePartners),
         _ => Err(ApiError::not_found()),

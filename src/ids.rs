@@ -51,6 +51,8 @@ id_type!(
     UserId,
     /// Id of a partner organisation.
     PartnerId,
+    /// Id of a referral from a partner organisation.
+    ReferralId,
     /// Id of a case.
     CaseId,
     /// Id of a timeline event of a case.

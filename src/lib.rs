@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod ops;
 pub mod partners;
 pub mod prosecution;
+pub mod referrals;
 pub mod restoration;
 pub mod state;
 pub mod survivors;
@@ -64,6 +65,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(prosecution::configure)
             .configure(survivors::configure)
             .configure(restoration::configure)
+            .configure(referrals::configure)
             .configure(trainings::configure)
             .configure(audit::configure),
     );

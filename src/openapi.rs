@@ -34,6 +34,8 @@ mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Id
         crate::trainings::models::Audience,
         crate::trainings::models::TrainingTopic,
         crate::trainings::models::TrainingFormat,
+        crate::referrals::models::ReferralStatus,
+        crate::referrals::models::Urgency,
         crate::restoration::dto::FollowUpView
     )),
     tags(
@@ -44,6 +46,7 @@ mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Id
         (name = "prosecution", description = "Offences, suspects, charges and court sessions"),
         (name = "survivors", description = "Survivors (pseudonymous), their cases and aftercare team, the identity vault"),
         (name = "restoration", description = "Consent, services, assessments, closure and follow-up"),
+        (name = "referrals", description = "Referrals from partner organisations: intake, triage, acceptance into a case"),
         (name = "trainings", description = "Trainings and mentoring of justice-sector and community actors"),
         (name = "audit", description = "The audit trail"),
         (name = "operations", description = "Health, readiness and metrics"),
@@ -212,6 +215,17 @@ fn refine_operations(doc: &mut Value) {
                     op.insert("description".into(), Value::String(description));
                 }
             }
+            // An optional body is absent when not wanted, never the JSON `null`.
+            if let Some(content) = op.get_mut("requestBody").and_then(|b| b.get_mut("content")) {
+                for media in content.as_object_mut().into_iter().flat_map(|c| c.values_mut()) {
+                    if let Some(one_of) = media["schema"]["oneOf"].as_array()
+                        && one_of.len() == 2
+                        && one_of[1] == json!({"type": "null"})
+                    {
+                        media["schema"] = one_of[0].clone();
+                    }
+                }
+            }
             // A PUT may create (an identity recorded the first time has no ETag yet); a PATCH never does.
             let writes_in_place = method == "patch";
             if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
@@ -280,6 +294,13 @@ fn refine_schemas(doc: &mut Value) {
                 }
             }
         }
+        for (_, field) in REQUIRED_WITH_OWN_ANSWER.iter().filter(|(schema, _)| *schema == name) {
+            let required = schemas[&name]["required"].as_array_mut();
+            match required {
+                Some(list) => list.push(json!(field)),
+                None => schemas[&name]["required"] = json!([field]),
+            }
+        }
         if let Some((_, fields, exactly_one)) = ALTERNATIVES.iter().find(|(schema, _, _)| *schema == name) {
             state_alternatives(&mut schemas[&name], fields, *exactly_one);
         }
@@ -293,11 +314,16 @@ fn refine_schemas(doc: &mut Value) {
     }
 }
 
+/// Required request fields the server reads as optional so that their absence gets its own
+/// explanation rather than a bare "is required": (schema, field).
+const REQUIRED_WITH_OWN_ANSWER: &[(&str, &str)] = &[("SubmitReferral", "consent_to_share")];
+
 /// Request fields of which one must be given (the server answers 422 otherwise), stated in the
 /// schema: (schema, fields, whether exactly one rather than at least one).
 const ALTERNATIVES: &[(&str, &[&str], bool)] = &[
     ("CreateSurvivor", &["birth_year", "age_at_intake"], false),
     ("LinkSurvivor", &["survivor_id", "survivor"], true),
+    ("SubmitReferral", &["age", "birth_year"], false),
 ];
 
 /// Adds `anyOf` branches, each requiring one of `fields` with a non-null value (and, for exactly

@@ -1460,6 +1460,29 @@ async fn demo_data_tells_the_story_and_loads_once() {
             .len(),
         1
     );
+    // Referrals in every status; the partner desk sees its own organisation's only.
+    let statuses = |v: Value| names(v, "status");
+    assert_eq!(
+        statuses(app.get("/api/v1/referrals", &manager).await.json()),
+        [
+            "accepted",
+            "acknowledged",
+            "declined",
+            "submitted",
+            "submitted",
+            "withdrawn"
+        ]
+    );
+    assert_eq!(
+        statuses(app.get("/api/v1/referrals", &partner).await.json()),
+        ["accepted", "submitted", "submitted", "withdrawn"]
+    );
+    let overdue = app.get("/api/v1/referrals?overdue=true", &manager).await.json();
+    assert_eq!(overdue["data"].as_array().unwrap().len(), 1);
+    assert_eq!(overdue["data"][0]["urgency"], "emergency");
+    let accepted = app.get("/api/v1/referrals?status=accepted", &manager).await.json();
+    assert_eq!(accepted["data"][0]["survivor_id"], neema["id"]);
+    assert_eq!(accepted["data"][0]["case_reference"], kilifi["reference"]);
     let admin = token("admin@haki.demo").await;
     assert_eq!(
         app.get(&format!("/api/v1/survivors/{neema_id}/identity"), &admin)

@@ -170,3 +170,22 @@ async fn trainings_are_recorded_validated_and_filtered() {
     read.expect(200);
     assert_eq!(read.json()["version"], 2);
 }
+
+#[actix_web::test]
+async fn a_retried_training_is_recorded_once() {
+    let app = TestApp::new().await;
+    let analyst = app.create_user(Role::Analyst, None).await;
+    let post = || {
+        actix_web::test::TestRequest::post()
+            .uri("/api/v1/trainings")
+            .insert_header(common::bearer(&analyst.token))
+            .insert_header(("Idempotency-Key", "training-2025-03-10"))
+            .set_json(training("kilifi", "2025-03-10", "csec_identification", "police"))
+    };
+    let first = app.send(post()).await;
+    first.expect(201);
+    let replay = app.send(post()).await;
+    replay.expect(201);
+    assert_eq!(first.json()["id"], replay.json()["id"]);
+    assert_eq!(app.count("SELECT count(*) FROM trainings").await, 1);
+}

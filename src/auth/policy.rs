@@ -61,6 +61,13 @@ pub enum Permission {
     ReadTrainings,
     /// Record and correct trainings (analysts, program managers).
     RecordTrainings,
+    /// Read referrals: all (staff who triage them, admins) or a partner's own organisation's.
+    ReadReferrals,
+    /// Submit referrals, correct them while `submitted`, withdraw them: a partner user for its
+    /// organisation, staff on a partner's behalf.
+    SubmitReferrals,
+    /// Acknowledge, accept (into a case and a survivor) and decline referrals.
+    TriageReferrals,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -82,6 +89,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ApproveClosures => role == ProgramManager,
         ReadTrainings => role != Partner,
         RecordTrainings => matches!(role, ProgramManager | Analyst),
+        ReadReferrals => matches!(role, Admin | ProgramManager | CaseWorker | Partner),
+        SubmitReferrals => matches!(role, ProgramManager | CaseWorker | Partner),
+        TriageReferrals => matches!(role, ProgramManager | CaseWorker),
     }
 }
 
@@ -203,6 +213,7 @@ mod tests {
                     ReadRestoration,
                     ReadIdentity,
                     ReadTrainings,
+                    ReadReferrals,
                 ],
             ),
             (
@@ -223,6 +234,9 @@ mod tests {
                     ApproveClosures,
                     ReadTrainings,
                     RecordTrainings,
+                    ReadReferrals,
+                    SubmitReferrals,
+                    TriageReferrals,
                 ],
             ),
             (
@@ -235,6 +249,9 @@ mod tests {
                     ReadCases,
                     ReadSurvivors,
                     ReadTrainings,
+                    ReadReferrals,
+                    SubmitReferrals,
+                    TriageReferrals,
                 ],
             ),
             (
@@ -255,7 +272,7 @@ mod tests {
                 Role::Analyst,
                 &[ReadPartners, ReadOffences, ReadTrainings, RecordTrainings],
             ),
-            (Role::Partner, &[ReadPartners]),
+            (Role::Partner, &[ReadPartners, ReadReferrals, SubmitReferrals]),
         ];
         for (role, granted) in expected {
             for permission in Permission::VARIANTS {

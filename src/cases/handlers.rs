@@ -26,6 +26,65 @@ async fn load(conn: &mut AsyncPgConnection, id: CaseId) -> ApiResult<Case> {
     Ok(Case::from_rows(row, facts))
 }
 
+/// Opens a case inside the caller's transaction: the reference, the opening event, the audit
+/// entry, and for a case worker her assignment as lead investigator.
+pub async fn open(conn: &mut AsyncPgConnection, user: &AuthUser, input: CreateCase) -> ApiResult<CaseId> {
+    check_case_dates(input.reported_on, input.incident_on)?;
+    input.county.check_sub_county(input.sub_county.as_deref())?;
+    let id = CaseId::new();
+    let reference = queries::next_reference(conn, input.county, input.reported_on.year()).await?;
+    let row = queries::insert(
+        conn,
+        &NewCase {
+            id,
+            reference,
+            county: input.county,
+            sub_county: trimmed(input.sub_county),
+            location_type: input.location_type,
+            exploitation_types: dedup(input.exploitation_types),
+            reported_on: input.reported_on,
+            incident_on: input.incident_on,
+            referral_source: input.referral_source,
+            referral_partner_id: input.referral_partner_id,
+            risk_level: input.risk_level,
+            summary: trimmed(input.summary),
+            last_activity_on: input.reported_on,
+            created_by: Some(user.id),
+        },
+    )
+    .await?;
+    let mut opened = EventRow::new(
+        id,
+        EventKind::StageChange,
+        row.reported_on,
+        Some("Case opened".into()),
+        user.id,
+    );
+    opened.stage_to = Some(Stage::Reported);
+    queries::insert_event(conn, &opened).await?;
+    if user.role == Role::CaseWorker {
+        queries::insert_assignment(
+            conn,
+            &AssignmentRow {
+                id: AssignmentId::new(),
+                case_id: id,
+                user_id: user.id,
+                role: AssignmentRole::LeadInvestigator,
+                assigned_by: Some(user.id),
+                assigned_at: Utc::now(),
+                ended_at: None,
+                ended_by: None,
+            },
+        )
+        .await?;
+    }
+    AuditEvent::by(user, "case.create", "case", id)
+        .details(json!({"reference": row.reference, "county": row.county}))
+        .record(conn)
+        .await?;
+    Ok(id)
+}
+
 /// Cases within the caller's reach with their derived facts: newest first, or in the order `sort`
 /// names (report date, last activity, reference).
 #[utoipa::path(
@@ -100,62 +159,10 @@ pub async fn create_case(
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::CreateCases)?;
     let input = body.0;
-    check_case_dates(input.reported_on, input.incident_on)?;
-    input.county.check_sub_county(input.sub_county.as_deref())?;
     let mut conn = state.conn().await?;
     let case = conn
         .transaction(async |conn| {
-            let id = CaseId::new();
-            let reference = queries::next_reference(conn, input.county, input.reported_on.year()).await?;
-            let row = queries::insert(
-                conn,
-                &NewCase {
-                    id,
-                    reference,
-                    county: input.county,
-                    sub_county: trimmed(input.sub_county),
-                    location_type: input.location_type,
-                    exploitation_types: dedup(input.exploitation_types),
-                    reported_on: input.reported_on,
-                    incident_on: input.incident_on,
-                    referral_source: input.referral_source,
-                    referral_partner_id: input.referral_partner_id,
-                    risk_level: input.risk_level,
-                    summary: trimmed(input.summary),
-                    last_activity_on: input.reported_on,
-                    created_by: Some(user.id),
-                },
-            )
-            .await?;
-            let mut opened = EventRow::new(
-                id,
-                EventKind::StageChange,
-                row.reported_on,
-                Some("Case opened".into()),
-                user.id,
-            );
-            opened.stage_to = Some(Stage::Reported);
-            queries::insert_event(conn, &opened).await?;
-            if user.role == Role::CaseWorker {
-                queries::insert_assignment(
-                    conn,
-                    &AssignmentRow {
-                        id: AssignmentId::new(),
-                        case_id: id,
-                        user_id: user.id,
-                        role: AssignmentRole::LeadInvestigator,
-                        assigned_by: Some(user.id),
-                        assigned_at: Utc::now(),
-                        ended_at: None,
-                        ended_by: None,
-                    },
-                )
-                .await?;
-            }
-            AuditEvent::by(&user, "case.create", "case", id)
-                .details(json!({"reference": row.reference, "county": row.county}))
-                .record(conn)
-                .await?;
+            let id = open(conn, &user, input).await?;
             load(conn, id).await
         })
         .await?;

@@ -433,6 +433,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    referrals (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        external_id -> Text,
+        status -> Text,
+        urgency -> Text,
+        child_alias -> Text,
+        sex -> Nullable<Text>,
+        age -> Nullable<Int4>,
+        birth_year -> Nullable<Int4>,
+        county -> Text,
+        sub_county -> Nullable<Text>,
+        has_disability -> Bool,
+        disability_notes -> Nullable<Text>,
+        concern -> Text,
+        indicators -> Array<Text>,
+        whereabouts -> Text,
+        safe_tonight -> Bool,
+        consent_given_by -> Text,
+        consent_obtained_on -> Date,
+        submitted_by -> Nullable<Uuid>,
+        acknowledged_by -> Nullable<Uuid>,
+        acknowledged_at -> Nullable<Timestamptz>,
+        concluded_by -> Nullable<Uuid>,
+        concluded_at -> Nullable<Timestamptz>,
+        conclusion_reason -> Nullable<Text>,
+        case_id -> Nullable<Uuid>,
+        survivor_id -> Nullable<Uuid>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(case_survivors -> survivors (survivor_id));
 diesel::joinable!(case_survivors -> cases (case_id));
 diesel::joinable!(survivor_assignments -> survivors (survivor_id));
@@ -442,7 +477,11 @@ diesel::joinable!(users -> partners (organization_id));
 
 diesel::joinable!(approvals -> survivors (survivor_id));
 
+diesel::joinable!(referrals -> partners (partner_id));
+diesel::joinable!(referrals -> cases (case_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    referrals,
     approvals,
     trainings,
     audit_log,

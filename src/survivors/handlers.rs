@@ -53,7 +53,7 @@ fn new_row(input: CreateSurvivor) -> SurvivorRow {
 }
 
 /// Creates a survivor; an aftercare officer who registers one is assigned to her.
-async fn create(conn: &mut AsyncPgConnection, user: &AuthUser, input: CreateSurvivor) -> ApiResult<SurvivorRow> {
+pub async fn create(conn: &mut AsyncPgConnection, user: &AuthUser, input: CreateSurvivor) -> ApiResult<SurvivorRow> {
     check_age(input.birth_year, input.age_at_intake, input.intake_on)?;
     let row = queries::insert(conn, &new_row(input)).await?;
     if user.role == Role::AftercareOfficer {
@@ -269,6 +269,40 @@ pub async fn list_case_survivors(
     }))
 }
 
+/// Links a survivor to a case inside the caller's transaction, with an audit entry on each side;
+/// 409 when she is already linked.
+pub async fn link(
+    conn: &mut AsyncPgConnection,
+    user: &AuthUser,
+    case_id: CaseId,
+    survivor_id: SurvivorId,
+    role: super::models::CaseRole,
+) -> ApiResult<CaseLinkRow> {
+    let link = queries::link_case(
+        conn,
+        &CaseLinkRow {
+            case_id,
+            survivor_id,
+            role,
+            linked_by: Some(user.id),
+            linked_at: Utc::now(),
+        },
+    )
+    .await
+    .map_err(|e| {
+        ApiError::from(e).or_conflict(ErrorCode::AlreadyLinked, "This survivor is already linked to the case.")
+    })?;
+    AuditEvent::by(user, "survivor.link_case", "survivor", survivor_id)
+        .details(json!({"case_id": case_id, "role": link.role}))
+        .record(conn)
+        .await?;
+    AuditEvent::by(user, "case.survivor_link", "case", case_id)
+        .details(json!({"survivor_id": survivor_id}))
+        .record(conn)
+        .await?;
+    Ok(link)
+}
+
 /// Link a survivor to a case — an existing one (`survivor_id`, who must be within your reach) or a
 /// new one (`survivor`) — with her role in the case.
 #[utoipa::path(
@@ -310,28 +344,7 @@ pub async fn link_case_survivor(
                     ));
                 }
             };
-            let link = queries::link_case(
-                conn,
-                &CaseLinkRow {
-                    case_id,
-                    survivor_id,
-                    role: input.role,
-                    linked_by: Some(user.id),
-                    linked_at: Utc::now(),
-                },
-            )
-            .await
-            .map_err(|e| {
-                ApiError::from(e).or_conflict(ErrorCode::AlreadyLinked, "This survivor is already linked to the case.")
-            })?;
-            AuditEvent::by(&user, "survivor.link_case", "survivor", survivor_id)
-                .details(json!({"case_id": case_id, "role": link.role}))
-                .record(conn)
-                .await?;
-            AuditEvent::by(&user, "case.survivor_link", "case", case_id)
-                .details(json!({"survivor_id": survivor_id}))
-                .record(conn)
-                .await?;
+            let link = link(conn, &user, case_id, survivor_id, input.role).await?;
             let survivor = load(conn, &user, survivor_id).await?;
             Ok((link, survivor))
         })

@@ -364,3 +364,58 @@ pub async fn end_assignment(
     .execute(conn)
     .await
 }
+
+/// Survivors within `scope` who may be the child described: same pseudonym or initials, and no
+/// contradiction in sex, birth year (±1, estimated from the age at intake when unknown) or county.
+/// Pseudonymous fields only.
+pub async fn possible_matches(
+    conn: &mut AsyncPgConnection,
+    scope: SurvivorScope,
+    child: &crate::referrals::queries::ChildKey,
+) -> QueryResult<Vec<SurvivorRow>> {
+    use diesel::{
+        dsl::sql,
+        sql_types::{Bool, Integer, Nullable, Text},
+    };
+    let mut query = survivors::table
+        .select(SurvivorRow::as_select())
+        .filter(
+            sql::<Bool>("(lower(btrim(survivors.pseudonym)) = lower(btrim(")
+                .bind::<Text, _>(child.alias.clone())
+                .sql(")) OR haki_initials(survivors.pseudonym) = haki_initials(")
+                .bind::<Text, _>(child.alias.clone())
+                .sql("))"),
+        )
+        .filter(survivors::county.is_null().or(survivors::county.eq(child.county)))
+        .into_boxed();
+    if let Some(sex) = child.sex.filter(|s| *s != crate::prosecution::models::Sex::Unknown) {
+        query = query.filter(
+            survivors::sex
+                .is_null()
+                .or(survivors::sex.eq(crate::prosecution::models::Sex::Unknown))
+                .or(survivors::sex.eq(sex)),
+        );
+    }
+    if let Some(year) = child.birth_year {
+        query = query.filter(
+            sql::<Bool>("coalesce(abs(coalesce(survivors.birth_year, extract(year FROM survivors.intake_on)::int - survivors.age_at_intake) - ")
+                .bind::<Nullable<Integer>, _>(Some(year))
+                .sql(") <= 1, true)"),
+        );
+    }
+    if let Some(filter) = visible(scope) {
+        query = query.filter(filter);
+    }
+    query.order(survivors::id.desc()).limit(10).load(conn).await
+}
+
+/// Whether the survivor is linked to the case.
+pub async fn is_linked(conn: &mut AsyncPgConnection, case: CaseId, survivor: SurvivorId) -> QueryResult<bool> {
+    diesel::select(exists(
+        case_survivors::table
+            .filter(case_survivors::case_id.eq(case))
+            .filter(case_survivors::survivor_id.eq(survivor)),
+    ))
+    .get_result(conn)
+    .await
+}

@@ -156,6 +156,8 @@ pub fn test_config(database_url: String) -> Config {
         data_key: [42; 32],
         data_keys_previous: Vec::new(),
         assessment_threshold: 3.0,
+        referral_urgent_window: std::time::Duration::from_secs(24 * 3600),
+        referral_emergency_window: std::time::Duration::from_secs(2 * 3600),
     }
 }
 

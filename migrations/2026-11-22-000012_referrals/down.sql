@@ -1,0 +1,2 @@
+DROP FUNCTION haki_initials(text);
+DROP TABLE referrals;
