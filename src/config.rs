@@ -120,12 +120,22 @@ impl Config {
             metrics_token: Some(text("HAKI_METRICS_TOKEN", "").trim().to_string()).filter(|t| !t.is_empty()),
             workers: parse("HAKI_WORKERS", "0")?,
             shutdown_timeout: Duration::from_secs(parse("HAKI_SHUTDOWN_TIMEOUT_SECONDS", "30")?),
-            referral_urgent_window: Duration::from_secs(60 * parse::<u64>("HAKI_REFERRAL_URGENT_MINUTES", "1440")?),
-            referral_emergency_window: Duration::from_secs(
-                60 * parse::<u64>("HAKI_REFERRAL_EMERGENCY_MINUTES", "120")?,
-            ),
+            referral_urgent_window: minutes("HAKI_REFERRAL_URGENT_MINUTES", "1440")?,
+            referral_emergency_window: minutes("HAKI_REFERRAL_EMERGENCY_MINUTES", "120")?,
         })
     }
+}
+
+/// A window in minutes, from one minute to 30 days.
+fn minutes(name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    let value: u64 = parse(name, default)?;
+    if !(1..=43_200).contains(&value) {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be between 1 and 43200 minutes (30 days)".into(),
+        });
+    }
+    Ok(Duration::from_secs(60 * value))
 }
 
 /// A 32-byte key given in base64.

@@ -65,8 +65,8 @@ impl<T: DeserializeOwned + Validate + utoipa::PartialSchema + 'static> FromReque
     }
 }
 
-/// An optional JSON body: a request without one (no `Content-Type`, nothing sent) gets the
-/// default; anything sent is read as [`ValidatedJson`] reads it.
+/// An optional JSON body: a request without one (an empty body, whatever its `Content-Type`) gets
+/// the default; anything sent is read as [`ValidatedJson`] reads it.
 pub struct MaybeJson<T>(pub T);
 
 impl<T: DeserializeOwned + Validate + utoipa::PartialSchema + Default + 'static> FromRequest for MaybeJson<T> {
@@ -74,14 +74,15 @@ impl<T: DeserializeOwned + Validate + utoipa::PartialSchema + Default + 'static>
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let declared = req.headers().contains_key(header::CONTENT_TYPE)
-            || req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim() != "0")
-            || req.headers().contains_key(header::TRANSFER_ENCODING);
-        if !declared {
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        // Nothing sent (whatever Content-Type says): the default.
+        let empty = length == Some("0") || (length.is_none() && !chunked);
+        if empty {
             return Box::pin(std::future::ready(Ok(MaybeJson(T::default()))));
         }
         let json = ValidatedJson::<T>::from_request(req, payload);

@@ -159,9 +159,10 @@ pub async fn idempotency(
                 .get(header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            let refused = !response.status().is_success();
             let checked = async {
                 let mut conn = state.conn().await?;
-                still_reachable(&mut conn, &user, &path, location.as_deref()).await?;
+                still_reachable(&mut conn, &user, &path, location.as_deref(), refused).await?;
                 AuditEvent::by(&user, "request.replayed", "request", &path)
                     .record(&mut conn)
                     .await?;
@@ -322,12 +323,14 @@ async fn release(state: &AppState, principal: UserId, key: &str, claim_id: uuid:
 
 /// Before a replay: does the caller still reach what the stored answer shows? The record the
 /// request acted on (in its path) or created (its `Location`) decides, by the same rules as a read;
-/// a path not listed here is not replayed at all (404).
+/// a path not listed here is not replayed at all (404). A refusal of a request that named no record
+/// (a collection's POST answered 4xx) shows only what the caller sent and is replayed as it is.
 async fn still_reachable(
     conn: &mut diesel_async::AsyncPgConnection,
     user: &AuthUser,
     path: &str,
     location: Option<&str>,
+    refused: bool,
 ) -> Result<(), ApiError> {
     use crate::{
         auth::policy,
@@ -378,6 +381,7 @@ async fn still_reachable(
         (Some("trainings"), _, _) => policy::require(user, policy::Permission::ReadTrainings),
         (Some("users"), _, _) => policy::require(user, policy::Permission::ManageUsers),
         (Some("partners"), _, _) => policy::require(user, policy::Permission::ManagePartners),
+        (Some(_), None, _) if refused => Ok(()),
         _ => Err(ApiError::not_found()),
     }
 }

@@ -53,6 +53,8 @@ id_type!(
     PartnerId,
     /// Id of a referral from a partner organisation.
     ReferralId,
+    /// Id of an indicator target.
+    IndicatorTargetId,
     /// Id of a case.
     CaseId,
     /// Id of a timeline event of a case.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod ids;
+pub mod indicators;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -66,6 +67,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(survivors::configure)
             .configure(restoration::configure)
             .configure(referrals::configure)
+            .configure(indicators::configure)
             .configure(trainings::configure)
             .configure(audit::configure),
     );
@@ -103,6 +105,7 @@ pub fn build_app(
                 header::HeaderName::from_static(middleware::REQUEST_ID_HEADER),
             ])
             .expose_headers([
+                header::HeaderName::from_static("haki-existing"),
                 header::ETAG,
                 header::LOCATION,
                 header::RETRY_AFTER,

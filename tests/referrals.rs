@@ -222,6 +222,40 @@ async fn intake_is_validated_and_safe_to_retry() {
             .insert_header(("Idempotency-Key", key))
             .set_json(referral("CJC-KEY", "K.K.", "routine"))
     };
+    // A refusal is replayed as it was, too.
+    let refused = || {
+        TestRequest::post()
+            .uri("/api/v1/referrals")
+            .insert_header(bearer(&partner.token))
+            .insert_header(("Idempotency-Key", "referral-key-refused"))
+            .set_json(with(
+                referral("CJC-NOCONSENT", "K.K.", "routine"),
+                json!({"-consent_to_share": null}),
+            ))
+    };
+    app.send(refused()).await.expect_problem(422, "consent_required");
+    app.send(refused()).await.expect_problem(422, "consent_required");
+    // An inactive organisation no longer refers through the system.
+    {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query(format!("UPDATE partners SET active = false WHERE id = '{other}'"))
+            .execute(&mut app.conn().await)
+            .await
+            .expect("deactivate");
+    }
+    let problem = app
+        .post(
+            "/api/v1/referrals",
+            &other_partner.token,
+            referral("LATE-1", "L.L.", "routine"),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["code"], "inactive_partner");
+    // Dates at the calendar's ends bound nothing; they never break the list.
+    app.get("/api/v1/referrals?to=%2B262142-12-31&from=-262143-01-01", &pm.token)
+        .await
+        .expect(200);
     let one = app.send(keyed("referral-key-1")).await;
     one.expect(201);
     let two = app.send(keyed("referral-key-1")).await;
@@ -443,6 +477,23 @@ async fn triage_moves_and_acceptance_into_a_case_and_survivor() {
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(problem["errors"][0]["code"], "unknown_case");
+    // A case worker not on the case sees that the referral was accepted, not what it became.
+    let unseen = app.get(&format!("/api/v1/referrals/{a}"), &stranger.token).await.json();
+    assert_eq!(unseen["status"], "accepted");
+    for field in ["case_id", "survivor_id", "case_reference"] {
+        assert!(unseen[field].is_null(), "{field}: {unseen}");
+    }
+    let listed = app
+        .get("/api/v1/referrals?status=accepted", &stranger.token)
+        .await
+        .json();
+    assert!(
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["case_id"].is_null())
+    );
 
     // Declined with a reason the partner reads.
     let declined = action(
@@ -493,6 +544,18 @@ async fn triage_moves_and_acceptance_into_a_case_and_survivor() {
             .await
             .expect_problem(409, "invalid_transition");
     }
+    // An empty body is no body, whatever its Content-Type says.
+    let e = submit("E", "Dalila").await;
+    let empty = app
+        .send(
+            TestRequest::post()
+                .uri(&format!("/api/v1/referrals/{e}/withdraw"))
+                .insert_header(bearer(&partner.token))
+                .insert_header(("Content-Type", "application/json")),
+        )
+        .await;
+    empty.expect(200);
+    assert!(empty.json()["withdraw_reason"].is_null());
 
     // Every move is in the audit log, by whom.
     assert_eq!(

@@ -68,6 +68,11 @@ pub enum Permission {
     SubmitReferrals,
     /// Acknowledge, accept (into a case and a survivor) and decline referrals.
     TriageReferrals,
+    /// Read the indicators, their targets and the indicator report (small counts suppressed for
+    /// analysts).
+    ReadIndicators,
+    /// Set indicator targets and their narrative notes.
+    SetIndicatorTargets,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -92,6 +97,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadReferrals => matches!(role, Admin | ProgramManager | CaseWorker | Partner),
         SubmitReferrals => matches!(role, ProgramManager | CaseWorker | Partner),
         TriageReferrals => matches!(role, ProgramManager | CaseWorker),
+        ReadIndicators => matches!(role, Admin | ProgramManager | Analyst),
+        SetIndicatorTargets => matches!(role, ProgramManager | Analyst),
     }
 }
 
@@ -214,6 +221,7 @@ mod tests {
                     ReadIdentity,
                     ReadTrainings,
                     ReadReferrals,
+                    ReadIndicators,
                 ],
             ),
             (
@@ -237,6 +245,8 @@ mod tests {
                     ReadReferrals,
                     SubmitReferrals,
                     TriageReferrals,
+                    ReadIndicators,
+                    SetIndicatorTargets,
                 ],
             ),
             (
@@ -270,7 +280,14 @@ mod tests {
             ),
             (
                 Role::Analyst,
-                &[ReadPartners, ReadOffences, ReadTrainings, RecordTrainings],
+                &[
+                    ReadPartners,
+                    ReadOffences,
+                    ReadTrainings,
+                    RecordTrainings,
+                    ReadIndicators,
+                    SetIndicatorTargets,
+                ],
             ),
             (Role::Partner, &[ReadPartners, ReadReferrals, SubmitReferrals]),
         ];

@@ -468,6 +468,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    indicator_targets (id) {
+        id -> Uuid,
+        indicator -> Text,
+        period_from -> Date,
+        period_to -> Date,
+        county -> Nullable<Text>,
+        target -> Int4,
+        note -> Nullable<Text>,
+        updated_by -> Nullable<Uuid>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(case_survivors -> survivors (survivor_id));
 diesel::joinable!(case_survivors -> cases (case_id));
 diesel::joinable!(survivor_assignments -> survivors (survivor_id));
@@ -481,6 +497,7 @@ diesel::joinable!(referrals -> partners (partner_id));
 diesel::joinable!(referrals -> cases (case_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    indicator_targets,
     referrals,
     approvals,
     trainings,

@@ -269,7 +269,9 @@ impl UpdateReferral {
 }
 
 /// How a referral becomes work: a new case or one that exists, a new survivor or one that
-/// exists (one of its `possible_matches`).
+/// exists (one of its `possible_matches`). The fields for a new case apply only when no `case_id`
+/// is given, `pseudonym` only when no `survivor_id` is, and `role` only when the survivor is not
+/// linked to the case yet.
 #[derive(Debug, Default, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptReferral {
@@ -380,9 +382,9 @@ pub struct Referral {
     pub decline_reason: Option<String>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub withdraw_reason: Option<String>,
-    /// The case's reference once accepted.
+    /// The case's reference once accepted (for staff, when they reach the case).
     pub case_reference: Option<String>,
-    /// Staff only: the case and survivor it became.
+    /// Staff who reach the case only: the case and survivor it became.
     pub case_id: Option<CaseId>,
     pub survivor_id: Option<SurvivorId>,
     /// Staff only: who submitted, acknowledged, and accepted, declined or withdrew it.

@@ -70,7 +70,16 @@ async fn possible_matches(
     let key = ChildKey::of(row);
     let mut matches = Vec::new();
     if let Ok(scope) = policy::survivor_scope(user) {
-        for s in survivors::queries::possible_matches(conn, scope, &key).await? {
+        let found = survivors::queries::possible_matches(conn, scope, &key).await?;
+        let reads = found
+            .iter()
+            .map(|s| {
+                AuditEvent::by(user, "survivor.possible_match", "survivor", s.id)
+                    .details(json!({"referral_id": row.id}))
+            })
+            .collect();
+        AuditEvent::record_all(reads, conn).await?;
+        for s in found {
             matches.push(PossibleMatch {
                 kind: MatchKind::Survivor,
                 id: s.id.0,
@@ -118,7 +127,28 @@ async fn present(
     };
     let mut referral = Referral::view(loaded, windows, is_staff(user));
     referral.possible_matches = matches;
+    hide_unreachable_case(conn, user, &mut referral).await?;
     Ok(referral)
+}
+
+/// Staff who do not reach the case a referral became (a case worker not on it) see that it was
+/// accepted, not which case and survivor it became.
+async fn hide_unreachable_case(
+    conn: &mut AsyncPgConnection,
+    user: &AuthUser,
+    referral: &mut Referral,
+) -> ApiResult<()> {
+    let Some(case) = referral.case_id else { return Ok(()) };
+    match cases::ensure_visible(conn, user, case).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            referral.case_id = None;
+            referral.survivor_id = None;
+            referral.case_reference = None;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Referrals, newest first: a partner user sees its own organisation's; staff see all and filter
@@ -156,12 +186,17 @@ pub async fn list_referrals(
         limit,
     )
     .await?;
-    let page = Page::from_rows(
+    let mut page = Page::from_rows(
         rows,
         limit,
         |l: &Loaded| l.row.id,
         |l| Referral::view(l, windows, staff),
     );
+    if staff {
+        for referral in &mut page.data {
+            hide_unreachable_case(&mut conn, &user, referral).await?;
+        }
+    }
     let reads = page
         .data
         .iter()
@@ -215,7 +250,7 @@ pub async fn submit_referral(
     let content = fields.into_content()?;
     let windows = Windows::of(&state.config);
     let mut conn = state.conn().await?;
-    crate::partners::queries::find(&mut conn, partner)
+    let organisation = crate::partners::queries::find(&mut conn, partner)
         .await
         .map_err(|e| match e {
             diesel::result::Error::NotFound => {
@@ -223,6 +258,13 @@ pub async fn submit_referral(
             }
             e => e.into(),
         })?;
+    if !organisation.active {
+        return Err(ApiError::invalid_field(
+            "partner_id",
+            "inactive_partner",
+            "the organisation is no longer an active partner; call the program instead",
+        ));
+    }
     let (referral, created) = conn
         .transaction(async |conn| {
             let now = Utc::now();
@@ -518,7 +560,8 @@ pub async fn accept_referral(
                             sex: current.sex,
                             birth_year: current.birth_year,
                             age_at_intake: current.age,
-                            intake_on: crate::vocab::today(),
+                            // Her age was given at submission: intake counts from then.
+                            intake_on: submitted_on,
                             has_disability: current.has_disability,
                             disability_notes: current.disability_notes.clone(),
                             county: Some(current.county),

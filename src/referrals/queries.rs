@@ -126,9 +126,11 @@ pub async fn change_status(
         .await
 }
 
-/// The start of a day in East Africa Time, as an instant.
-fn day_start(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN).and_utc() - Duration::hours(3)
+/// The start of a day in East Africa Time, as an instant (`None` past the calendar's ends).
+pub fn day_start(day: NaiveDate) -> Option<DateTime<Utc>> {
+    day.and_time(NaiveTime::MIN)
+        .and_utc()
+        .checked_sub_signed(Duration::hours(3))
 }
 
 /// One page of referrals, newest first; `scope` limits a partner user to its organisation.
@@ -166,11 +168,16 @@ pub async fn list(
     if let Some(external_id) = &filter.external_id {
         query = query.filter(referrals::external_id.eq(external_id.trim().to_string()));
     }
-    if let Some(from) = filter.from {
-        query = query.filter(referrals::created_at.ge(day_start(from)));
+    // Days past the calendar's ends bound nothing (the handler has refused nonsense ranges).
+    if let Some(start) = filter.from.and_then(day_start) {
+        query = query.filter(referrals::created_at.ge(start));
     }
-    if let Some(to) = filter.to {
-        query = query.filter(referrals::created_at.lt(day_start(to + Duration::days(1))));
+    if let Some(end) = filter
+        .to
+        .and_then(|to| to.checked_add_days(chrono::Days::new(1)))
+        .and_then(day_start)
+    {
+        query = query.filter(referrals::created_at.lt(end));
     }
     if let Some(overdue) = filter.overdue {
         let now = Utc::now();
