@@ -418,6 +418,23 @@ pub async fn update_referral(
     Ok(ok_with_etag(referral.version, &referral))
 }
 
+/// Applies a status change with its audit entry, in the caller's transaction.
+async fn record_move(
+    conn: &mut AsyncPgConnection,
+    user: &AuthUser,
+    id: ReferralId,
+    change: &StatusChange,
+    action: &str,
+    details: serde_json::Value,
+) -> ApiResult<()> {
+    queries::change_status(conn, id, change).await?;
+    AuditEvent::by(user, action, "referral", id)
+        .details(details)
+        .record(conn)
+        .await?;
+    Ok(())
+}
+
 /// The referral, locked for a status change, after its If-Match (when sent).
 async fn lock(conn: &mut AsyncPgConnection, id: ReferralId, if_match: &IfMatch) -> ApiResult<ReferralRow> {
     let current = queries::lock(conn, id).await?;
@@ -451,8 +468,9 @@ pub async fn acknowledge_referral(
             let current = lock(conn, id, &if_match).await?;
             check_move(current.status, "acknowledged", &[ReferralStatus::Submitted])?;
             let now = Utc::now();
-            queries::change_status(
+            record_move(
                 conn,
+                &user,
                 id,
                 &StatusChange {
                     status: Some(ReferralStatus::Acknowledged),
@@ -460,12 +478,10 @@ pub async fn acknowledge_referral(
                     acknowledged_at: Some(Some(now)),
                     ..Default::default()
                 },
+                "referral.acknowledge",
+                json!({"minutes_to_acknowledge": (now - current.created_at).num_minutes()}),
             )
             .await?;
-            AuditEvent::by(&user, "referral.acknowledge", "referral", id)
-                .details(json!({"minutes_to_acknowledge": (now - current.created_at).num_minutes()}))
-                .record(conn)
-                .await?;
             present(conn, &user, windows, id).await
         })
         .await?;
@@ -585,26 +601,22 @@ pub async fn accept_referral(
                 )
                 .await?;
             }
-            queries::change_status(
+            record_move(
                 conn,
+                &user,
                 id,
                 &StatusChange {
-                    status: Some(ReferralStatus::Accepted),
-                    concluded_by: Some(Some(user.id)),
-                    concluded_at: Some(Some(Utc::now())),
                     case_id: Some(Some(case_id)),
                     survivor_id: Some(Some(survivor_id)),
-                    ..Default::default()
+                    ..StatusChange::concluded(ReferralStatus::Accepted, user.id, None)
                 },
-            )
-            .await?;
-            AuditEvent::by(&user, "referral.accept", "referral", id)
-                .details(json!({
+                "referral.accept",
+                json!({
                     "case_id": case_id, "survivor_id": survivor_id,
                     "new_case": new_case, "new_survivor": new_survivor,
-                }))
-                .record(conn)
-                .await?;
+                }),
+            )
+            .await?;
             present(conn, &user, windows, id).await
         })
         .await?;
@@ -639,21 +651,15 @@ pub async fn decline_referral(
         .transaction(async |conn| {
             let current = lock(conn, id, &if_match).await?;
             check_move(current.status, "declined", &[ReferralStatus::Acknowledged])?;
-            queries::change_status(
+            record_move(
                 conn,
+                &user,
                 id,
-                &StatusChange {
-                    status: Some(ReferralStatus::Declined),
-                    concluded_by: Some(Some(user.id)),
-                    concluded_at: Some(Some(Utc::now())),
-                    conclusion_reason: Some(Some(reason.clone())),
-                    ..Default::default()
-                },
+                &StatusChange::concluded(ReferralStatus::Declined, user.id, Some(reason.clone())),
+                "referral.decline",
+                json!({}),
             )
             .await?;
-            AuditEvent::by(&user, "referral.decline", "referral", id)
-                .record(conn)
-                .await?;
             present(conn, &user, windows, id).await
         })
         .await?;
@@ -693,21 +699,15 @@ pub async fn withdraw_referral(
                 "withdrawn",
                 &[ReferralStatus::Submitted, ReferralStatus::Acknowledged],
             )?;
-            queries::change_status(
+            record_move(
                 conn,
+                &user,
                 id,
-                &StatusChange {
-                    status: Some(ReferralStatus::Withdrawn),
-                    concluded_by: Some(Some(user.id)),
-                    concluded_at: Some(Some(Utc::now())),
-                    conclusion_reason: Some(reason.clone()),
-                    ..Default::default()
-                },
+                &StatusChange::concluded(ReferralStatus::Withdrawn, user.id, reason.clone()),
+                "referral.withdraw",
+                json!({}),
             )
             .await?;
-            AuditEvent::by(&user, "referral.withdraw", "referral", id)
-                .record(conn)
-                .await?;
             present(conn, &user, windows, id).await
         })
         .await?;

@@ -143,6 +143,19 @@ impl ReferralRow {
     }
 }
 
+impl StatusChange {
+    /// Accepted, declined or withdrawn by `by`, now, for `reason`.
+    pub fn concluded(status: ReferralStatus, by: UserId, reason: Option<String>) -> Self {
+        StatusChange {
+            status: Some(status),
+            concluded_by: Some(Some(by)),
+            concluded_at: Some(Some(Utc::now())),
+            conclusion_reason: Some(reason),
+            ..Default::default()
+        }
+    }
+}
+
 /// A status change and who made it.
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = referrals)]
