@@ -166,6 +166,8 @@ struct CaseSpec {
     incident: i64,
     risk: RiskLevel,
     summary: &'static str,
+    /// The partner organisation that referred the case, if one did.
+    partner: Option<PartnerId>,
 }
 
 async fn open_case(
@@ -189,7 +191,7 @@ async fn open_case(
             reported_on,
             incident_on: Some(ago(spec.incident)),
             referral_source: Some(ReferralSource::CommunityJusticeCentre),
-            referral_partner_id: None,
+            referral_partner_id: spec.partner,
             risk_level: spec.risk,
             summary: Some(spec.summary.into()),
             last_activity_on: reported_on,
@@ -718,6 +720,7 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
         county: County::Kilifi, sub_county: "malindi", location: LocationType::VillaShortTermRental,
         reported: 700, incident: 710, risk: RiskLevel::High,
         summary: "Survivor (pseudonym Neema, 14) taken to a holiday villa by her aunt, who was paid by a foreign visitor. Promised school fees.",
+        partner: Some(cjc),
     }, manager, &team).await?;
     refs.push(r);
     event(
@@ -922,6 +925,7 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
         county: County::Mombasa, sub_county: "nyali", location: LocationType::Hotel,
         reported: 50, incident: 55, risk: RiskLevel::Critical,
         summary: "Two girls (pseudonyms Imani and Zawadi) seen with an agent at a beach hotel; agent known to the community.",
+        partner: None,
     }, manager, &mombasa_team).await?;
     refs.push(r);
     move_to(
@@ -958,6 +962,7 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
             incident: 1310,
             risk: RiskLevel::Medium,
             summary: "Survivor (pseudonym Subira, 15) exploited in a private home by a neighbour.",
+            partner: None,
         },
         manager,
         &team,
@@ -1245,6 +1250,66 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
             (55.0, 71.0),
         ),
         (
+            "The Counter-Trafficking in Persons Act for prosecutors",
+            TrainingFormat::Workshop,
+            vec![TrainingTopic::CtipAct, TrainingTopic::Prosecution],
+            260,
+            County::Mombasa,
+            "Mombasa law courts (training room)",
+            vec![(Prosecutors, 5, 4), (Judiciary, 1, 1)],
+            (52.0, 80.0),
+        ),
+        (
+            "Mentoring visit: victim-sensitive interviews at Diani",
+            TrainingFormat::MentoringVisit,
+            vec![TrainingTopic::VictimSensitiveInvestigation],
+            220,
+            County::Kwale,
+            "Diani police station (gender desk)",
+            vec![(Police, 2, 4)],
+            (58.0, 70.0),
+        ),
+        (
+            "Spotting and reporting exploitation: teachers and parents",
+            TrainingFormat::CommunitySensitisation,
+            vec![TrainingTopic::CsecIdentification, TrainingTopic::ReportingAndReferral],
+            150,
+            County::Kilifi,
+            "Watamu primary school",
+            vec![(Teachers, 12, 8), (Community, 20, 15)],
+            (40.0, 66.0),
+        ),
+        (
+            "Case management support to the children's office",
+            TrainingFormat::TechnicalAssistance,
+            vec![TrainingTopic::CaseManagement, TrainingTopic::ReportingAndReferral],
+            120,
+            County::Kilifi,
+            "Kilifi children's office",
+            vec![(ChildrenOfficers, 3, 2), (SocialWorkers, 4, 1)],
+            (62.0, 75.0),
+        ),
+        (
+            "Reporting on child survivors without exposing them",
+            TrainingFormat::Workshop,
+            vec![TrainingTopic::MediaReporting],
+            90,
+            County::Mombasa,
+            "Mombasa press centre",
+            vec![(Media, 6, 5)],
+            (45.0, 72.0),
+        ),
+        (
+            "Trauma-informed care for health workers (post-rape care)",
+            TrainingFormat::Workshop,
+            vec![TrainingTopic::TraumaInformedCare],
+            60,
+            County::Kwale,
+            "Msambweni county referral hospital",
+            vec![(HealthWorkers, 10, 3)],
+            (50.0, 78.5),
+        ),
+        (
             "Mentoring visit: handling a child survivor's statement",
             TrainingFormat::MentoringVisit,
             vec![TrainingTopic::VictimSensitiveInvestigation],
@@ -1253,6 +1318,16 @@ async fn load(conn: &mut AsyncPgConnection, hash: &str, vault: &Vault) -> QueryR
             "Malindi police station (gender desk)",
             vec![(Police, 2, 3)],
             (60.0, 74.0),
+        ),
+        (
+            "Mentoring visit: child-friendly hearings at the Malindi law courts",
+            TrainingFormat::MentoringVisit,
+            vec![TrainingTopic::Prosecution, TrainingTopic::TraumaInformedCare],
+            15,
+            County::Kilifi,
+            "Malindi law courts",
+            vec![(Judiciary, 1, 2), (Prosecutors, 1, 1)],
+            (64.0, 77.0),
         ),
     ];
     for (title, format, topics, days, county, venue, people, (pre, post)) in trainings {
@@ -1401,6 +1476,8 @@ async fn referrals(
             status: Acknowledged,
             acknowledged_by: Some(investigator),
             acknowledged_at: Some(hours(26)),
+            // Phoned in by the shelter and entered by staff on its behalf.
+            submitted_by: Some(investigator),
             ..base("PSH-0042", shelter, Urgency::Urgent, "Imara", 16, hours(30))
         },
         ReferralRow {
@@ -1413,6 +1490,7 @@ async fn referrals(
             acknowledged_at: Some(hours(24 * 40 - 2)),
             concluded_by: Some(manager),
             concluded_at: Some(hours(24 * 39)),
+            submitted_by: Some(manager),
             conclusion_reason: Some(
                 "Labour exploitation outside the program's counties: referred to the Nairobi children's office and the labour officer.".into(),
             ),

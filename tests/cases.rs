@@ -1381,14 +1381,20 @@ async fn demo_data_tells_the_story_and_loads_once() {
         4
     );
 
-    // A year of trainings.
-    assert_eq!(
-        app.get("/api/v1/trainings", &pm.token).await.json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    // A year of trainings: ten, from about ten months ago to last fortnight, every format.
+    let trainings = app.get("/api/v1/trainings", &pm.token).await.json()["data"].clone();
+    let trainings = trainings.as_array().unwrap();
+    assert_eq!(trainings.len(), 10);
+    let days_ago = |t: &Value| {
+        (chrono::Utc::now().date_naive() - t["starts_on"].as_str().unwrap().parse::<chrono::NaiveDate>().unwrap())
+            .num_days()
+    };
+    assert!(trainings.iter().map(days_ago).max().unwrap() > 240);
+    assert!(trainings.iter().map(days_ago).min().unwrap() < 30);
+    let mut formats: Vec<&str> = trainings.iter().map(|t| t["format"].as_str().unwrap()).collect();
+    formats.sort();
+    formats.dedup();
+    assert_eq!(formats.len(), 4);
 
     // Each demo account sees its own world (the README lists them).
     let token = |email: &'static str| {
@@ -1483,6 +1489,12 @@ async fn demo_data_tells_the_story_and_loads_once() {
     let accepted = app.get("/api/v1/referrals?status=accepted", &manager).await.json();
     assert_eq!(accepted["data"][0]["survivor_id"], neema["id"]);
     assert_eq!(accepted["data"][0]["case_reference"], kilifi["reference"]);
+    // The case it became names the justice centre as its referring partner.
+    let kilifi_case = app
+        .get(&format!("/api/v1/cases/{}", kilifi["id"].as_str().unwrap()), &manager)
+        .await
+        .json();
+    assert_eq!(kilifi_case["referral_partner_id"], accepted["data"][0]["partner_id"]);
     let admin = token("admin@haki.demo").await;
     assert_eq!(
         app.get(&format!("/api/v1/survivors/{neema_id}/identity"), &admin)

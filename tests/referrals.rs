@@ -515,6 +515,23 @@ async fn triage_moves_and_acceptance_into_a_case_and_survivor() {
     action(&app, &partner.token, &c, "withdraw", None)
         .await
         .expect_problem(409, "invalid_transition");
+    // Nothing moves after a decline either.
+    for verb in ["acknowledge", "accept", "decline"] {
+        let body = (verb == "decline").then(|| json!({"reason": "again"}));
+        action(&app, &pm.token, &c, verb, body)
+            .await
+            .expect_problem(409, "invalid_transition");
+    }
+    // An accepted referral cannot be declined.
+    action(
+        &app,
+        &pm.token,
+        &a,
+        "decline",
+        Some(json!({"reason": "changed our mind"})),
+    )
+    .await
+    .expect_problem(409, "invalid_transition");
 
     // Withdrawn by the partner, from submitted or acknowledged; If-Match honoured when sent.
     let d = submit("D", "Chausiku").await;
@@ -539,11 +556,18 @@ async fn triage_moves_and_acceptance_into_a_case_and_survivor() {
     assert_eq!(withdrawn.json()["status"], "withdrawn");
     assert_eq!(withdrawn.json()["withdraw_reason"], "Family moved to Nairobi");
     assert!(withdrawn.json()["withdrawn_at"].is_string());
-    for verb in ["acknowledge", "withdraw"] {
-        action(&app, &pm.token, &d, verb, None)
+    for verb in ["acknowledge", "accept", "decline", "withdraw"] {
+        let body = (verb == "decline").then(|| json!({"reason": "no"}));
+        action(&app, &pm.token, &d, verb, body)
             .await
             .expect_problem(409, "invalid_transition");
     }
+    // Withdrawn after acknowledgement, too: the partner may still take it back until a decision.
+    let f = submit("F", "Fatuma").await;
+    action(&app, &worker.token, &f, "acknowledge", None).await.expect(200);
+    let withdrawn = action(&app, &partner.token, &f, "withdraw", None).await;
+    withdrawn.expect(200);
+    assert_eq!(withdrawn.json()["status"], "withdrawn");
     // An empty body is no body, whatever its Content-Type says.
     let e = submit("E", "Dalila").await;
     let empty = app
@@ -588,6 +612,22 @@ async fn possible_matches_are_shown_to_staff_only() {
         "/api/v1/survivors",
         &pm.token,
         json!({"pseudonym": "Neema", "sex": "female", "birth_year": 2012, "intake_on": "2025-06-01", "county": "lamu"}),
+    )
+    .await
+    .expect(201);
+    // Another one-word name with the same first letter: one initial is no evidence.
+    app.post(
+        "/api/v1/survivors",
+        &pm.token,
+        json!({"pseudonym": "Nadia", "sex": "female", "birth_year": 2012, "intake_on": "2025-06-01", "county": "kilifi"}),
+    )
+    .await
+    .expect(201);
+    // Same pseudonym, but a boy: not a match.
+    app.post(
+        "/api/v1/survivors",
+        &pm.token,
+        json!({"pseudonym": "Neema", "sex": "male", "birth_year": 2012, "intake_on": "2025-06-01", "county": "kilifi"}),
     )
     .await
     .expect(201);
@@ -682,6 +722,16 @@ async fn possible_matches_are_shown_to_staff_only() {
     // Accepting into the matched survivor registers no one new.
     let rid = id(&first);
     action(&app, &pm.token, &rid, "acknowledge", None).await.expect(200);
+    // Still shown once acknowledged, when staff decide whether to link or create.
+    let acked = app.get(&format!("/api/v1/referrals/{rid}"), &pm.token).await.json();
+    assert!(
+        acked["possible_matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == json!(survivor_id)),
+        "{acked}"
+    );
     let before = app.count("SELECT count(*) FROM survivors").await;
     let accepted = action(
         &app,
@@ -864,4 +914,52 @@ async fn urgent_and_emergency_referrals_become_overdue_unacknowledged() {
     app.get("/api/v1/referrals?from=2026-02-01&to=2026-01-01", &pm.token)
         .await
         .expect_problem(400, "invalid_query");
+    // One referral from another county, submitted (East Africa Time) on 2025-03-10.
+    let lamu = app
+        .post(
+            "/api/v1/referrals",
+            &partner.token,
+            with(
+                referral("LAMU-1", "L.M.", "routine"),
+                json!({"county": "lamu", "sub_county": null}),
+            ),
+        )
+        .await;
+    lamu.expect(201);
+    {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query(format!(
+            "UPDATE referrals SET created_at = '2025-03-09T21:30:00Z' WHERE id = '{}'",
+            id(&lamu.json())
+        ))
+        .execute(&mut app.conn().await)
+        .await
+        .expect("backdate");
+    }
+    let lamu_list = app.get("/api/v1/referrals?county=lamu", &pm.token).await.json();
+    assert_eq!(overdue(&lamu_list), vec!["LAMU-1"]);
+    for (query, expected) in [
+        ("from=2025-03-10&to=2025-03-10", vec!["LAMU-1"]),
+        ("from=2025-03-11&to=2025-03-31", vec![]),
+        ("from=2025-03-01&to=2025-03-09", vec![]),
+        ("from=2025-03-01&to=2025-03-10&county=kilifi", vec![]),
+    ] {
+        let list = app.get(&format!("/api/v1/referrals?{query}"), &pm.token).await.json();
+        assert_eq!(overdue(&list), expected, "{query}");
+    }
+    let recent = app
+        .get(
+            &format!(
+                "/api/v1/referrals?from={}",
+                haki::vocab::today() - chrono::Duration::days(1)
+            ),
+            &pm.token,
+        )
+        .await
+        .json();
+    assert_eq!(
+        recent["data"].as_array().unwrap().len(),
+        4,
+        "all but the one 100 hours old"
+    );
 }

@@ -396,7 +396,7 @@ pub async fn update_referral(
     let referral = conn
         .transaction(async |conn| {
             let current = queries::lock(conn, id).await?;
-            if_match.check(current.version)?;
+            // A referral past `submitted` can never change: say so, whatever version was read.
             if current.status != ReferralStatus::Submitted {
                 return Err(ApiError::conflict(
                     ErrorCode::ReferralLocked,
@@ -406,6 +406,7 @@ pub async fn update_referral(
                     ),
                 ));
             }
+            if_match.check(current.version)?;
             let content = input.apply(current.content())?;
             let row = queries::update_content(conn, id, &content).await?;
             AuditEvent::by(&user, "referral.update", "referral", id)
@@ -562,8 +563,16 @@ pub async fn accept_referral(
             let new_survivor = input.survivor_id.is_none();
             let survivor_id = match input.survivor_id {
                 Some(existing) => {
-                    survivors::ensure_visible(conn, &user, existing).await.map_err(|_| {
-                        ApiError::invalid_field("survivor_id", "unknown_survivor", "no such survivor within your reach")
+                    survivors::ensure_visible(conn, &user, existing).await.map_err(|e| {
+                        if e.code() == ErrorCode::NotFound {
+                            ApiError::invalid_field(
+                                "survivor_id",
+                                "unknown_survivor",
+                                "no such survivor within your reach",
+                            )
+                        } else {
+                            e
+                        }
                     })?;
                     existing
                 }

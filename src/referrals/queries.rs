@@ -221,11 +221,9 @@ pub async fn possible_matches(
         .filter(referrals::status.eq_any([ReferralStatus::Submitted, ReferralStatus::Acknowledged]))
         .filter(referrals::county.eq(child.county))
         .filter(
-            sql::<Bool>("(lower(btrim(referrals.child_alias)) = lower(btrim(")
+            sql::<Bool>("haki_same_child_name(referrals.child_alias, ")
                 .bind::<Text, _>(child.alias.clone())
-                .sql(")) OR haki_initials(referrals.child_alias) = haki_initials(")
-                .bind::<Text, _>(child.alias.clone())
-                .sql("))"),
+                .sql(")"),
         )
         .into_boxed();
     if let Some(sex) = child.sex.filter(|s| *s != Sex::Unknown) {

@@ -380,11 +380,9 @@ pub async fn possible_matches(
     let mut query = survivors::table
         .select(SurvivorRow::as_select())
         .filter(
-            sql::<Bool>("(lower(btrim(survivors.pseudonym)) = lower(btrim(")
+            sql::<Bool>("haki_same_child_name(survivors.pseudonym, ")
                 .bind::<Text, _>(child.alias.clone())
-                .sql(")) OR haki_initials(survivors.pseudonym) = haki_initials(")
-                .bind::<Text, _>(child.alias.clone())
-                .sql("))"),
+                .sql(")"),
         )
         .filter(survivors::county.is_null().or(survivors::county.eq(child.county)))
         .into_boxed();

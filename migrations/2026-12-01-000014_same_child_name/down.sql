@@ -1,0 +1,1 @@
+DROP FUNCTION haki_same_child_name(text, text);
