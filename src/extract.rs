@@ -543,6 +543,18 @@ pub fn not_blank(text: &str) -> Result<(), validator::ValidationError> {
     }
 }
 
+/// A date range given as query parameters (`from`, `to`, either may be left out): 400 when it
+/// ends before it starts.
+pub fn check_period(from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate>) -> Result<(), ApiError> {
+    if from.zip(to).is_some_and(|(from, to)| to < from) {
+        return Err(ApiError::bad_request(
+            crate::error::ErrorCode::InvalidQuery,
+            "`to` must not be before `from`.",
+        ));
+    }
+    Ok(())
+}
+
 /// Query parameters parsed into `T`; an invalid value is a 400 naming the parameter, in the
 /// project's words. Unknown parameters are refused before this (see `openapi::RouteTable`).
 pub struct Query<T>(pub T);

@@ -133,6 +133,9 @@ async fn trainings_are_recorded_validated_and_filtered() {
     assert_eq!(ids("audience=community").await, ["mombasa", "kwale", "kilifi"]);
     assert_eq!(ids("format=mentoring_visit").await, ["mombasa"]);
     assert_eq!(ids("from=2025-04-01&to=2025-04-30").await, ["kwale"]);
+    app.get("/api/v1/trainings?from=2025-04-30&to=2025-04-01", &worker.token)
+        .await
+        .expect_problem(400, "invalid_query");
     let first = app.get("/api/v1/trainings?limit=2", &worker.token).await.json();
     let next = first["next_cursor"].as_str().unwrap();
     let second = app

@@ -15,7 +15,7 @@ use crate::{
     audit::AuditEvent,
     auth::{AuthUser, Role, policy},
     db::pagination::{Page, PageParams},
-    error::{ApiError, ApiResult, ErrorCode},
+    error::{ApiError, ApiResult},
     extract::{ValidatedJson, trimmed},
     ids::IndicatorTargetId,
     state::AppState,
@@ -191,12 +191,7 @@ pub async fn indicator_report(
     params: crate::extract::Query<ReportParams>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ReadIndicators)?;
-    if params.to < params.from {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidQuery,
-            "`to` must not be before `from`.",
-        ));
-    }
+    crate::extract::check_period(Some(params.from), Some(params.to))?;
     let k = state.config.small_cell_k;
     let suppress = matches!(user.role, Role::Analyst | Role::Partner) && k > 1;
     let mut conn = state.conn().await?;

@@ -167,12 +167,7 @@ pub async fn list_referrals(
     page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ReadReferrals)?;
-    if filter.from.zip(filter.to).is_some_and(|(from, to)| to < from) {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidQuery,
-            "`to` must not be before `from`.",
-        ));
-    }
+    crate::extract::check_period(filter.from, filter.to)?;
     let limit = page.limit()?;
     let windows = Windows::of(&state.config);
     let staff = is_staff(&user);

@@ -71,6 +71,7 @@ pub async fn list_trainings(
     page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ReadTrainings)?;
+    crate::extract::check_period(filter.from, filter.to)?;
     let limit = page.limit()?;
     let after = page.after()?;
     let mut conn = state.conn().await?;
