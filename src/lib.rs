@@ -21,6 +21,7 @@ pub mod prosecution;
 pub mod referrals;
 pub mod restoration;
 pub mod state;
+pub mod stats;
 pub mod survivors;
 pub mod trainings;
 pub mod users;
@@ -68,6 +69,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(restoration::configure)
             .configure(referrals::configure)
             .configure(indicators::configure)
+            .configure(stats::configure)
             .configure(trainings::configure)
             .configure(audit::configure),
     );

@@ -73,6 +73,9 @@ pub enum Permission {
     ReadIndicators,
     /// Set indicator targets and their narrative notes.
     SetIndicatorTargets,
+    /// Read the dashboard's aggregate figures (small counts withheld from analysts and partners;
+    /// a partner organisation's user sees its own referrals only).
+    ReadStats,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -99,6 +102,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         TriageReferrals => matches!(role, ProgramManager | CaseWorker),
         ReadIndicators => matches!(role, Admin | ProgramManager | Analyst),
         SetIndicatorTargets => matches!(role, ProgramManager | Analyst),
+        ReadStats => matches!(role, Admin | ProgramManager | Analyst | Partner),
     }
 }
 
@@ -222,6 +226,7 @@ mod tests {
                     ReadTrainings,
                     ReadReferrals,
                     ReadIndicators,
+                    ReadStats,
                 ],
             ),
             (
@@ -247,6 +252,7 @@ mod tests {
                     TriageReferrals,
                     ReadIndicators,
                     SetIndicatorTargets,
+                    ReadStats,
                 ],
             ),
             (
@@ -287,9 +293,13 @@ mod tests {
                     RecordTrainings,
                     ReadIndicators,
                     SetIndicatorTargets,
+                    ReadStats,
                 ],
             ),
-            (Role::Partner, &[ReadPartners, ReadReferrals, SubmitReferrals]),
+            (
+                Role::Partner,
+                &[ReadPartners, ReadReferrals, SubmitReferrals, ReadStats],
+            ),
         ];
         for (role, granted) in expected {
             for permission in Permission::VARIANTS {
