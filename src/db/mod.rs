@@ -118,6 +118,13 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
+diesel::define_sql_function! {
+    /// When a survivor's next assessment is due; NULL once her restoration is closed (the schedule
+    /// is in the migration `assessment_schedule`).
+    #[sql_name = "survivor_next_assessment_due"]
+    fn next_assessment_due(survivor: diesel::sql_types::Uuid) -> diesel::sql_types::Nullable<diesel::sql_types::Date>;
+}
+
 /// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
 pub fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

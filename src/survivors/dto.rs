@@ -1,4 +1,4 @@
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -65,50 +65,9 @@ pub struct Survivor {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The latest scheduled assessment of each kind a survivor has had, to derive the next due date.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AssessmentHistory {
-    pub intake: Option<NaiveDate>,
-    pub six_month: Option<NaiveDate>,
-    pub annual: Option<NaiveDate>,
-}
-
-/// How early an annual assessment may be made and still count for its anniversary.
-const ANNUAL_EARLY: Months = Months::new(3);
-
-/// Assessments are due at intake, six months after intake, then yearly on the intake's
-/// anniversary. Each assessment counts for its own date in that schedule (an annual one for the
-/// latest anniversary it reaches, up to three months early), and the next one is due at the first
-/// date after the latest counted — so the schedule moves on past a skipped assessment instead of
-/// waiting for it. `None` once restoration is closed.
-pub fn next_assessment_due(row: &SurvivorRow, history: AssessmentHistory) -> Option<NaiveDate> {
-    if row.restoration_status != RestorationStatus::Active {
-        return None;
-    }
-    let intake = row.intake_on;
-    let six = intake.checked_add_months(Months::new(6));
-    let anniversary = |years: u32| intake.checked_add_months(Months::new(12 * years));
-    let annual = history.annual.and_then(|done| {
-        let reach = done.checked_add_months(ANNUAL_EARLY)?;
-        let counted = (1..=200u32).map_while(anniversary).take_while(|a| *a <= reach).last();
-        counted.or_else(|| anniversary(1))
-    });
-    let covered = [history.intake.map(|_| intake), history.six_month.and(six), annual]
-        .into_iter()
-        .flatten()
-        .max();
-    let Some(covered) = covered else {
-        return Some(intake);
-    };
-    std::iter::once(Some(intake))
-        .chain(std::iter::once(six))
-        .chain((1..=200u32).map(anniversary))
-        .flatten()
-        .find(|slot| *slot > covered)
-}
-
 impl Survivor {
-    pub fn build(row: SurvivorRow, cases: Vec<CaseSummary>, history: AssessmentHistory) -> Self {
+    /// `next_assessment_due` comes from the database's schedule (`survivor_next_assessment_due`).
+    pub fn build(row: SurvivorRow, cases: Vec<CaseSummary>, next_assessment_due: Option<NaiveDate>) -> Self {
         // A child if she could have been under 18 at the incident of any of her cases.
         let child_at_incident = if cases.iter().any(|c| c.age_at_incident.is_some()) {
             cases.iter().filter_map(|c| c.age_at_incident).any(|age| age.min < 18)
@@ -116,7 +75,7 @@ impl Survivor {
             row.may_be_child_on(row.intake_on)
         };
         Survivor {
-            next_assessment_due: next_assessment_due(&row, history),
+            next_assessment_due,
             child_at_incident,
             cases,
             id: row.id,

@@ -5,21 +5,20 @@ use diesel::{dsl::exists, prelude::*};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    dto::{AssessmentHistory, CaseSummary, Survivor, SurvivorFilter},
+    dto::{CaseSummary, Survivor, SurvivorFilter},
     models::{CaseLinkRow, CaseRole, IdentityRow, SurvivorAssignmentRow, SurvivorChanges, SurvivorRow},
 };
 use crate::{
     auth::policy::SurvivorScope,
     cases::models::Stage,
     db::{
-        escape_like,
+        escape_like, next_assessment_due,
         schema::{
-            assessments, case_assignments, case_facts, case_survivors, cases, survivor_assignments,
-            survivor_identities, survivors, users,
+            case_assignments, case_facts, case_survivors, cases, survivor_assignments, survivor_identities, survivors,
+            users,
         },
     },
     ids::{CaseId, SurvivorAssignmentId, SurvivorId, UserId},
-    restoration::models::AssessmentKind,
     users::dto::UserRef,
 };
 
@@ -175,26 +174,13 @@ pub async fn hydrate(
             .await?;
         links.retain(|l| mine.contains(&l.1));
     }
-    let by_kind: Vec<(SurvivorId, AssessmentKind, Option<NaiveDate>)> = assessments::table
-        .filter(assessments::survivor_id.eq_any(&ids))
-        .group_by((assessments::survivor_id, assessments::kind))
-        .select((
-            assessments::survivor_id,
-            assessments::kind,
-            diesel::dsl::max(assessments::assessed_on),
-        ))
-        .load(conn)
-        .await?;
-    let mut history: HashMap<SurvivorId, AssessmentHistory> = HashMap::new();
-    for (id, kind, latest) in by_kind {
-        let h = history.entry(id).or_default();
-        match kind {
-            AssessmentKind::Intake => h.intake = latest,
-            AssessmentKind::SixMonth => h.six_month = latest,
-            AssessmentKind::Annual => h.annual = latest,
-            AssessmentKind::Closure | AssessmentKind::FollowUp => {}
-        }
-    }
+    let due: HashMap<SurvivorId, Option<NaiveDate>> = survivors::table
+        .filter(survivors::id.eq_any(&ids))
+        .select((survivors::id, next_assessment_due(survivors::id)))
+        .load::<(SurvivorId, Option<NaiveDate>)>(conn)
+        .await?
+        .into_iter()
+        .collect();
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -210,8 +196,8 @@ pub async fn hydrate(
                     age_at_incident: row.age_range_on(l.6.unwrap_or(l.7)),
                 })
                 .collect();
-            let h = history.get(&row.id).copied().unwrap_or_default();
-            Survivor::build(row, cases, h)
+            let due = due.get(&row.id).copied().flatten();
+            Survivor::build(row, cases, due)
         })
         .collect())
 }
