@@ -1,6 +1,7 @@
 //! Haki: case management and program monitoring against the commercial sexual exploitation of
 //! children. `build_app` assembles the whole service; `main` and the tests both use it.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod cases;
@@ -70,6 +71,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(referrals::configure)
             .configure(indicators::configure)
             .configure(stats::configure)
+            .configure(alerts::configure)
             .configure(trainings::configure)
             .configure(audit::configure),
     );

@@ -344,3 +344,332 @@ async fn the_overview_counts_each_section_and_withholds_small_counts() {
         5
     );
 }
+
+/// The caller's alerts as (kind, reference) pairs, every page followed.
+async fn alerts(app: &TestApp, token: &str, query: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/alerts?limit=3&{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = app.get(&path, token).await;
+        page.expect(200);
+        let page = page.json();
+        for a in page["data"].as_array().unwrap() {
+            assert!(
+                seen.insert((a["kind"].clone(), a["record"]["id"].clone())),
+                "listed twice: {a}"
+            );
+            out.push((
+                a["kind"].as_str().unwrap().to_string(),
+                a["record"]["reference"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+fn kinds_for(list: &[(String, String)], reference: &str) -> Vec<String> {
+    let mut k: Vec<String> = list
+        .iter()
+        .filter(|(_, r)| r == reference)
+        .map(|(k, _)| k.clone())
+        .collect();
+    k.sort();
+    k
+}
+
+#[actix_web::test]
+async fn alerts_follow_each_rule_for_each_user_within_reach() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let admin = app.admin().await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let aftercare = app.create_user(Role::AftercareOfficer, None).await;
+    let other_aftercare = app.create_user(Role::AftercareOfficer, None).await;
+    let analyst = app.create_user(Role::Analyst, None).await;
+    let cjc = app.create_partner("Bahari justice centre").await;
+    let desk = app.create_user(Role::Partner, Some(cjc)).await;
+    let today = haki::vocab::today();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+
+    // Three open cases: A (the case worker's) triggers the case rules, B sits just outside each,
+    // C has a charge that fits no victim's age.
+    let mut cases = Vec::new();
+    for county in ["kilifi", "kwale", "mombasa"] {
+        let c = app
+            .post(
+                "/api/v1/cases",
+                &pm.token,
+                json!({"county": county, "location_type": "hotel", "reported_on": day(-10)}),
+            )
+            .await;
+        c.expect(201);
+        cases.push((id(&c.json()), c.json()["reference"].as_str().unwrap().to_string()));
+    }
+    let [(a, a_ref), (b, b_ref), (c, c_ref)] = [cases[0].clone(), cases[1].clone(), cases[2].clone()];
+    sql(&app, &format!("INSERT INTO case_assignments (id, case_id, user_id, role) VALUES (gen_random_uuid(), '{a}', '{}', 'lead_investigator')", worker.id)).await;
+    // Stalled: nothing for 31 days (A) and for exactly 30 (B). At large: 91 days after the
+    // report (A) and 90 (B).
+    sql(
+        &app,
+        &format!(
+            "UPDATE cases SET reported_on = '{}', last_activity_on = '{}' WHERE id = '{a}'",
+            day(-91),
+            day(-31)
+        ),
+    )
+    .await;
+    sql(
+        &app,
+        &format!(
+            "UPDATE cases SET reported_on = '{}', last_activity_on = '{}' WHERE id = '{b}'",
+            day(-90),
+            day(-30)
+        ),
+    )
+    .await;
+    // Suspects: an at-large recruiter on A (no trafficking charge: ctip_gap); an at-large
+    // recruiter on B charged under the CTIP Act; a customer on C charged under s.8(4).
+    let suspect = |case: &str, role: &str| {
+        let suspect_id = uuid::Uuid::now_v7();
+        (
+            suspect_id,
+            format!(
+                "INSERT INTO suspects (id, case_id, name, role, relationship, status) VALUES ('{suspect_id}', '{case}', 'X', '{role}', 'acquaintance', 'at_large')"
+            ),
+        )
+    };
+    let (_, s_a) = suspect(&a, "recruiter");
+    let (sb, s_b) = suspect(&b, "recruiter");
+    let (sc, s_c) = suspect(&c, "customer");
+    for statement in [s_a, s_b, s_c] {
+        sql(&app, &statement).await;
+    }
+    sql(&app, &format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sb}', '{b}', 'ctip-3-5', '{}')", day(-5))).await;
+    sql(&app, &format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sc}', '{c}', 'soa-8-4', '{}')", day(-5))).await;
+    // Court sessions on A: in 7 days unaccompanied (alert), in 8 days (too far), in 3 days with
+    // accompaniment planned.
+    for (offset, accompanied) in [(7, "NULL"), (8, "NULL"), (3, "true")] {
+        sql(&app, &format!("INSERT INTO court_sessions (id, case_id, court, scheduled_on, purpose, survivor_accompanied) VALUES (gen_random_uuid(), '{a}', 'Malindi', '{}', 'hearing', {accompanied})", day(offset))).await;
+    }
+
+    // Survivors: Amina (the aftercare officer's, a victim on A and aged 10 on C) with no
+    // assessment, counselling only planned, a consent expiring in 30 days and one in 31; Baraka
+    // (hers too) assessed at intake, in counselling, with follow-ups due and overdue.
+    let survivor = |pseudonym: &'static str, birth_year: i32| {
+        let app = &app;
+        let pm = &pm;
+        async move {
+            let s = app
+                .post(
+                    "/api/v1/survivors",
+                    &pm.token,
+                    json!({"pseudonym": pseudonym, "birth_year": birth_year, "intake_on": day(-10)}),
+                )
+                .await;
+            s.expect(201);
+            id(&s.json())
+        }
+    };
+    use chrono::Datelike;
+    let amina = survivor("Amina", today.year() - 10).await;
+    let baraka = survivor("Baraka", today.year() - 14).await;
+    for (s, case) in [(&amina, &a), (&amina, &c), (&baraka, &b)] {
+        sql(
+            &app,
+            &format!("INSERT INTO case_survivors (case_id, survivor_id, role) VALUES ('{case}', '{s}', 'victim')"),
+        )
+        .await;
+    }
+    for s in [&amina, &baraka] {
+        sql(&app, &format!("INSERT INTO survivor_assignments (id, survivor_id, user_id, role) VALUES (gen_random_uuid(), '{s}', '{}', 'counsellor')", aftercare.id)).await;
+    }
+    sql(&app, &format!("INSERT INTO survivor_services (id, survivor_id, kind, status) VALUES (gen_random_uuid(), '{amina}', 'trauma_counselling', 'planned')")).await;
+    sql(&app, &format!("INSERT INTO survivor_services (id, survivor_id, kind, status, start_on) VALUES (gen_random_uuid(), '{baraka}', 'psychosocial_support', 'active', '{}')", day(-9))).await;
+    for (offset, purpose) in [(30, "data_sharing"), (31, "research")] {
+        sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on, expires_on) VALUES (gen_random_uuid(), '{amina}', '{purpose}', 'guardian', '{}', '{}')", day(-10), day(offset))).await;
+    }
+    app.post(
+        &format!("/api/v1/survivors/{baraka}/assessments"),
+        &aftercare.token,
+        json!({"kind": "intake", "assessed_on": day(-10), "scores": {"safety": 2.0, "legal_protection": 2.0, "mental_wellbeing": 2.0,
+               "economic_empowerment_education": 2.0, "social_support": 2.0, "physical_wellbeing": 2.0}}),
+    )
+    .await
+    .expect(201);
+    for offset in [30, 31, 0, -1] {
+        sql(
+            &app,
+            &format!(
+                "INSERT INTO follow_ups (id, survivor_id, due_on) VALUES (gen_random_uuid(), '{baraka}', '{}')",
+                day(offset)
+            ),
+        )
+        .await;
+    }
+    // The aftercare officer asks to close Amina's restoration: a program manager decides.
+    app.post(
+        &format!("/api/v1/survivors/{amina}/close"),
+        &aftercare.token,
+        json!({"closed_on": day(0), "reason": "relocated"}),
+    )
+    .await
+    .expect(202);
+
+    // Referrals: an emergency three hours old (overdue), one an hour old (not yet), an urgent
+    // one acknowledged.
+    for (external, urgency, hours) in [("E-3", "emergency", 3), ("E-1", "emergency", 1), ("U-30", "urgent", 30)] {
+        let mut body = referral(external, "kilifi");
+        body["urgency"] = json!(urgency);
+        let r = app.post("/api/v1/referrals", &desk.token, body).await;
+        r.expect(201);
+        let rid = id(&r.json());
+        sql(
+            &app,
+            &format!("UPDATE referrals SET created_at = now() - interval '{hours} hours' WHERE id = '{rid}'"),
+        )
+        .await;
+        if external == "U-30" {
+            common::TestApp::post(
+                &app,
+                &format!("/api/v1/referrals/{rid}/acknowledge"),
+                &pm.token,
+                json!({}),
+            )
+            .await
+            .expect(200);
+        }
+    }
+
+    // The program manager sees every rule, each where it applies and nowhere else.
+    let all = alerts(&app, &pm.token, "").await;
+    assert_eq!(
+        kinds_for(&all, &a_ref),
+        [
+            "case_stalled",
+            "court_session_unaccompanied",
+            "ctip_gap",
+            "suspect_at_large"
+        ],
+        "{all:?}"
+    );
+    assert!(
+        kinds_for(&all, &b_ref).is_empty(),
+        "B sits just outside every rule: {all:?}"
+    );
+    assert_eq!(kinds_for(&all, &c_ref), ["age_charge_mismatch"]);
+    assert_eq!(
+        kinds_for(&all, "Amina"),
+        [
+            "assessment_due",
+            "closure_awaiting_approval",
+            "consent_expiring",
+            "no_active_counselling"
+        ]
+    );
+    assert_eq!(
+        kinds_for(&all, "Baraka"),
+        ["follow_up_due", "follow_up_due", "follow_up_overdue"],
+        "due in 30 days and today; overdue since yesterday; not due in 31 days"
+    );
+    assert_eq!(kinds_for(&all, "E-3"), ["referral_overdue"]);
+    assert!(kinds_for(&all, "E-1").is_empty() && kinds_for(&all, "U-30").is_empty());
+    // Most pressing first.
+    let first = app.get("/api/v1/alerts?limit=200", &pm.token).await.json();
+    let ranks: Vec<u8> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| match a["severity"].as_str().unwrap() {
+            "high" => 0,
+            "medium" => 1,
+            _ => 2,
+        })
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+    let stalled = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["kind"] == "case_stalled")
+        .unwrap()
+        .clone();
+    assert_eq!(stalled["case_id"], json!(a));
+    assert_eq!(stalled["record"], json!({"type": "case", "id": a, "reference": a_ref}));
+    let assessment = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["kind"] == "assessment_due")
+        .unwrap()
+        .clone();
+    // Due at intake, as the survivor's own record says.
+    let amina_record = app.get(&format!("/api/v1/survivors/{amina}"), &pm.token).await.json();
+    assert_eq!(amina_record["next_assessment_due"], json!(day(-10)));
+    assert!(
+        assessment["since"].as_str().unwrap().starts_with(&day(-11)),
+        "{assessment}"
+    );
+    // One kind only.
+    let only = alerts(&app, &pm.token, "kind=follow_up_overdue").await;
+    assert_eq!(only, [("follow_up_overdue".to_string(), "Baraka".to_string())]);
+    app.get("/api/v1/alerts?kind=everything", &pm.token)
+        .await
+        .expect_problem(400, "invalid_query");
+
+    // The case worker: her case's alerts and the referral queue; no restoration, no other case.
+    let mine = alerts(&app, &worker.token, "").await;
+    assert_eq!(
+        kinds_for(&mine, &a_ref),
+        [
+            "case_stalled",
+            "court_session_unaccompanied",
+            "ctip_gap",
+            "suspect_at_large"
+        ]
+    );
+    assert!(kinds_for(&mine, &c_ref).is_empty());
+    assert!(kinds_for(&mine, "Amina").is_empty() && kinds_for(&mine, "Baraka").is_empty());
+    assert_eq!(kinds_for(&mine, "E-3"), ["referral_overdue"]);
+
+    // The aftercare officer: her survivors' restoration and the court dates of their cases; no
+    // case rules, no referrals, no approvals (she asked for it).
+    let hers = alerts(&app, &aftercare.token, "").await;
+    assert_eq!(kinds_for(&hers, &a_ref), ["court_session_unaccompanied"]);
+    assert!(kinds_for(&hers, &c_ref).is_empty());
+    assert_eq!(
+        kinds_for(&hers, "Amina"),
+        ["assessment_due", "consent_expiring", "no_active_counselling"]
+    );
+    assert_eq!(kinds_for(&hers, "Baraka").len(), 3);
+    assert!(kinds_for(&hers, "E-3").is_empty());
+    // Another aftercare officer has nothing waiting.
+    assert!(alerts(&app, &other_aftercare.token, "").await.is_empty());
+    // Unassigned from the case, the case worker stops seeing it at once.
+    sql(
+        &app,
+        &format!("UPDATE case_assignments SET ended_at = now() WHERE case_id = '{a}'"),
+    )
+    .await;
+    assert!(kinds_for(&alerts(&app, &worker.token, "").await, &a_ref).is_empty());
+    // Admins see every record's alerts but neither triage nor approve.
+    let admins = alerts(&app, &admin.token, "").await;
+    assert_eq!(kinds_for(&admins, &c_ref), ["age_charge_mismatch"]);
+    assert!(kinds_for(&admins, "E-3").is_empty());
+    assert!(!kinds_for(&admins, "Amina").contains(&"closure_awaiting_approval".to_string()));
+    // Analysts and partners have no records to act on.
+    for user in [&analyst, &desk] {
+        let problem = app
+            .get("/api/v1/alerts", &user.token)
+            .await
+            .expect_problem(403, "forbidden");
+        assert_eq!(problem["extensions"]["permission"], "read_alerts");
+    }
+}

@@ -76,6 +76,8 @@ pub enum Permission {
     /// Read the dashboard's aggregate figures (small counts withheld from analysts and partners;
     /// a partner organisation's user sees its own referrals only).
     ReadStats,
+    /// Read one's alerts: what needs action within one's reach (staff who work on records).
+    ReadAlerts,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -103,6 +105,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadIndicators => matches!(role, Admin | ProgramManager | Analyst),
         SetIndicatorTargets => matches!(role, ProgramManager | Analyst),
         ReadStats => matches!(role, Admin | ProgramManager | Analyst | Partner),
+        ReadAlerts => matches!(role, Admin | ProgramManager | CaseWorker | AftercareOfficer),
     }
 }
 
@@ -227,6 +230,7 @@ mod tests {
                     ReadReferrals,
                     ReadIndicators,
                     ReadStats,
+                    ReadAlerts,
                 ],
             ),
             (
@@ -253,6 +257,7 @@ mod tests {
                     ReadIndicators,
                     SetIndicatorTargets,
                     ReadStats,
+                    ReadAlerts,
                 ],
             ),
             (
@@ -268,6 +273,7 @@ mod tests {
                     ReadReferrals,
                     SubmitReferrals,
                     TriageReferrals,
+                    ReadAlerts,
                 ],
             ),
             (
@@ -282,6 +288,7 @@ mod tests {
                     ReadRestoration,
                     ReadIdentity,
                     ReadTrainings,
+                    ReadAlerts,
                 ],
             ),
             (
