@@ -27,6 +27,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub body_limit: usize,
     pub small_cell_k: u32,
+    /// Every row of a de-identified export shares its quasi-identifiers with at least k − 1 others.
+    pub export_k: u32,
     pub login_rate_per_minute: u32,
     pub lockout_threshold: i32,
     pub lockout_duration: Duration,
@@ -113,6 +115,7 @@ impl Config {
                 .collect(),
             body_limit: parse("HAKI_BODY_LIMIT_BYTES", "262144")?,
             small_cell_k: parse("HAKI_SMALL_CELL_K", "5")?,
+            export_k: parse("HAKI_EXPORT_K", "5")?,
             login_rate_per_minute: parse("HAKI_LOGIN_RATE_PER_MINUTE", "10")?,
             lockout_threshold: parse("HAKI_LOCKOUT_THRESHOLD", "5")?,
             lockout_duration: Duration::from_secs(parse("HAKI_LOCKOUT_SECONDS", "900")?),

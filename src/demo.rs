@@ -396,6 +396,7 @@ async fn survivor(
             caregiver_implicated,
             schooling: Some(Schooling::Primary),
             survivor_network_member: intake > 365,
+            citizenship: Some("KE".into()),
             restoration_status: RestorationStatus::Active,
             closed_on: None,
             closure_reason: None,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod idempotency;
 pub mod ids;
@@ -72,6 +73,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(indicators::configure)
             .configure(stats::configure)
             .configure(alerts::configure)
+            .configure(exports::configure)
             .configure(trainings::configure)
             .configure(audit::configure),
     );

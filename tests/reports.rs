@@ -673,3 +673,202 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
         assert_eq!(problem["extensions"]["permission"], "read_alerts");
     }
 }
+
+#[actix_web::test]
+async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let analyst = app.create_user(Role::Analyst, None).await;
+    let admin = app.admin().await;
+    let cjc = app.create_partner("Bahari justice centre").await;
+    let desk = app.create_user(Role::Partner, Some(cjc)).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+
+    // One case reported in 2025 where the child's aunt recruited her; one the year before.
+    let case = |reported: &'static str, types: Value| {
+        let app = &app;
+        let pm = &pm;
+        async move {
+            let c = app
+                .post(
+                    "/api/v1/cases",
+                    &pm.token,
+                    json!({"county": "kilifi", "location_type": "villa_short_term_rental", "reported_on": reported,
+                           "incident_on": reported, "exploitation_types": types}),
+                )
+                .await;
+            c.expect(201);
+            id(&c.json())
+        }
+    };
+    let case_2025 = case("2025-03-01", json!(["child_sex_tourism", "early_forced_marriage"])).await;
+    let case_2024 = case("2024-12-31", json!(["sexual_exploitation_in_prostitution"])).await;
+    sql(&app, &format!("INSERT INTO suspects (id, case_id, name, role, relationship) VALUES (gen_random_uuid(), '{case_2025}', 'Aunt', 'recruiter', 'relative')")).await;
+
+    // Survivors on the 2025 case: (pseudonym, sex, birth year, citizenship, consent, role).
+    let people = [
+        // Five Kenyan girls of 14: a group as they are.
+        ("Pendo", "female", 2011, "KE", Some("research"), "victim"),
+        ("Rehema", "female", 2011, "KE", Some("data_sharing"), "victim"),
+        ("Sauda", "female", 2011, "KE", Some("research"), "victim_witness"),
+        ("Tatu", "female", 2011, "KE", Some("research"), "victim"),
+        ("Upendo", "female", 2011, "KE", Some("research"), "victim"),
+        // Three girls of 6 and two of 8 or 9: two small groups, alike once the band goes.
+        ("Waridi", "female", 2019, "KE", Some("research"), "victim"),
+        ("Yasmin", "female", 2019, "KE", Some("research"), "victim"),
+        ("Zuhura", "female", 2019, "KE", Some("research"), "victim"),
+        ("Ashura", "female", 2016, "KE", Some("research"), "victim"),
+        ("Bahati", "female", 2016, "KE", Some("research"), "victim"),
+        // A boy: alone at every step, withheld.
+        ("Chege", "male", 2011, "KE", Some("research"), "victim"),
+        // Without a consent for research or data sharing: left out.
+        ("Dalila", "female", 2011, "KE", Some("storytelling"), "victim"),
+        ("Eshe", "female", 2011, "KE", None, "victim"),
+        // A witness only: not a row.
+        ("Faraji", "male", 2000, "KE", Some("research"), "witness"),
+    ];
+    for (pseudonym, sex, year, citizenship, consent, role) in people {
+        let s = app
+            .post(
+                "/api/v1/survivors",
+                &pm.token,
+                json!({"pseudonym": pseudonym, "sex": sex, "birth_year": year, "intake_on": "2025-03-02", "citizenship": citizenship}),
+            )
+            .await;
+        s.expect(201);
+        let sid = id(&s.json());
+        sql(
+            &app,
+            &format!(
+                "INSERT INTO case_survivors (case_id, survivor_id, role) VALUES ('{case_2025}', '{sid}', '{role}')"
+            ),
+        )
+        .await;
+        if let Some(purpose) = consent {
+            sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on) VALUES (gen_random_uuid(), '{sid}', '{purpose}', 'guardian', '2025-03-02')")).await;
+        }
+        if pseudonym == "Pendo" {
+            // Her referral recorded threats and false promises.
+            sql(&app, &format!("INSERT INTO referrals (id, partner_id, external_id, status, urgency, child_alias, county, concern, indicators, whereabouts, safe_tonight, consent_given_by, consent_obtained_on, acknowledged_at, concluded_at, case_id, survivor_id)
+                VALUES (gen_random_uuid(), '{cjc}', 'P-1', 'accepted', 'routine', 'P', 'kilifi', 'c', '{{threats,false_promises,out_of_school}}', 'with_family', true, 'guardian', '2025-03-01', now(), now(), '{case_2025}', '{sid}')")).await;
+        }
+    }
+    // A consented survivor on the 2024 case: outside the period.
+    let old = app
+        .post(
+            "/api/v1/survivors",
+            &pm.token,
+            json!({"pseudonym": "Imara", "sex": "female", "birth_year": 2011, "intake_on": "2025-01-02"}),
+        )
+        .await;
+    let old = id(&old.json());
+    sql(
+        &app,
+        &format!("INSERT INTO case_survivors (case_id, survivor_id) VALUES ('{case_2024}', '{old}')"),
+    )
+    .await;
+    sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on) VALUES (gen_random_uuid(), '{old}', 'research', 'guardian', '2025-01-02')")).await;
+
+    let path = "/api/v1/exports/htcds?from=2025-01-01&to=2025-12-31";
+    let export = app.get(path, &analyst.token).await;
+    export.expect(200);
+    let body = export.text();
+    let export = export.json();
+    assert_eq!(export["k"], 5);
+    let rows = export["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 10, "{export}");
+    assert_eq!(export["rows_generalised"], 5);
+    assert_eq!(export["rows_withheld"], 1);
+    assert_eq!(export["rows_without_consent"], 2);
+    // The five 14-year-olds as they are; the five younger girls without their age band.
+    let exact: Vec<&Value> = rows.iter().filter(|r| r["age_broad"] == "9-17").collect();
+    assert_eq!(exact.len(), 5);
+    for r in &exact {
+        assert_eq!(r["year_of_registration"], 2025);
+        assert_eq!(r["gender"], "female");
+        assert_eq!(r["majority_status"], "minor");
+        assert_eq!(r["citizenship"], "KE");
+        assert_eq!(r["country_of_exploitation"], "KE");
+        assert_eq!(r["type_of_exploit"], json!(["sexual_exploitation", "forced_marriage"]));
+        assert_eq!(r["type_of_sex"], json!(["prostitution"]));
+        assert_eq!(r["recruiter_relation"], json!(["family"]));
+        assert_eq!(r["case_status"], "reported");
+    }
+    assert_eq!(
+        exact
+            .iter()
+            .filter(|r| r["means_of_control"] == json!(["false_promises", "threats"]))
+            .count(),
+        1,
+        "recorded where a referral gave them"
+    );
+    let generalised: Vec<&Value> = rows.iter().filter(|r| r["age_broad"].is_null()).collect();
+    assert_eq!(generalised.len(), 5);
+    assert!(
+        generalised
+            .iter()
+            .all(|r| r["majority_status"] == "minor" && r["year_of_registration"] == 2025)
+    );
+    assert!(rows.iter().all(|r| r["gender"] == "female"), "the lone boy is withheld");
+    // Nothing names, dates or describes a child.
+    for word in [
+        "Pendo", "Rehema", "Waridi", "Chege", "Dalila", "Faraji", "Imara", "Aunt", "kilifi", "2025-03",
+    ] {
+        assert!(!body.contains(word), "{word} in {body}");
+    }
+
+    // The same rows as CSV.
+    let csv = app
+        .send(
+            actix_web::test::TestRequest::get()
+                .uri(path)
+                .insert_header(common::bearer(&admin.token))
+                .insert_header(("Accept", "text/csv")),
+        )
+        .await;
+    csv.expect(200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let text = csv.text();
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("year_of_registration,gender,age_broad,majority_status,citizenship")
+    );
+    assert_eq!(lines.clone().count(), 10);
+    assert!(text.contains("2025,female,9-17,minor,KE,KE,sexual_exploitation;forced_marriage,prostitution,false_promises;threats,family,reported,"));
+
+    // A smaller k generalises less; consent withdrawn takes a survivor out at once.
+    sql(
+        &app,
+        "UPDATE consents SET withdrawn_at = now() WHERE purpose = 'data_sharing'",
+    )
+    .await;
+    let after = app.get(path, &analyst.token).await.json();
+    assert_eq!(after["rows_without_consent"], 3);
+    assert_eq!(
+        after["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["age_broad"] == "9-17")
+            .count(),
+        0,
+        "four left: generalised or withheld"
+    );
+
+    // Analysts and admins only; every export audited.
+    for user in [&pm, &worker, &desk] {
+        let problem = app.get(path, &user.token).await.expect_problem(403, "forbidden");
+        assert_eq!(problem["extensions"]["permission"], "export_deidentified");
+    }
+    app.get("/api/v1/exports/htcds?from=2025-02-01&to=2025-01-01", &analyst.token)
+        .await
+        .expect_problem(400, "invalid_query");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'export.htcds'")
+            .await,
+        3
+    );
+}

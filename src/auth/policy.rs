@@ -78,6 +78,8 @@ pub enum Permission {
     ReadStats,
     /// Read one's alerts: what needs action within one's reach (staff who work on records).
     ReadAlerts,
+    /// Export de-identified records (HTCDS), k-anonymous, consented survivors only.
+    ExportDeidentified,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -106,6 +108,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         SetIndicatorTargets => matches!(role, ProgramManager | Analyst),
         ReadStats => matches!(role, Admin | ProgramManager | Analyst | Partner),
         ReadAlerts => matches!(role, Admin | ProgramManager | CaseWorker | AftercareOfficer),
+        ExportDeidentified => matches!(role, Admin | Analyst),
     }
 }
 
@@ -231,6 +234,7 @@ mod tests {
                     ReadIndicators,
                     ReadStats,
                     ReadAlerts,
+                    ExportDeidentified,
                 ],
             ),
             (
@@ -301,6 +305,7 @@ mod tests {
                     ReadIndicators,
                     SetIndicatorTargets,
                     ReadStats,
+                    ExportDeidentified,
                 ],
             ),
             (

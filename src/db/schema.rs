@@ -288,6 +288,7 @@ diesel::table! {
         caregiver_implicated -> Bool,
         schooling -> Nullable<Text>,
         survivor_network_member -> Bool,
+        citizenship -> Nullable<Text>,
         restoration_status -> Text,
         closed_on -> Nullable<Date>,
         closure_reason -> Nullable<Text>,

@@ -1,4 +1,4 @@
-use actix_web::{HttpRequest, HttpResponse, get, http::header, put, web};
+use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use serde_json::json;
@@ -16,6 +16,7 @@ use crate::{
     auth::{AuthUser, Role, policy},
     db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult},
+    exports::csv,
     extract::{ValidatedJson, trimmed},
     ids::IndicatorTargetId,
     state::AppState,
@@ -133,42 +134,20 @@ pub async fn put_targets(
     }))
 }
 
-/// Escapes a CSV cell that a spreadsheet would read as a formula.
-fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    }
-}
-
-fn csv(report: &IndicatorReport) -> ApiResult<Vec<u8>> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| ApiError::internal(e);
-    out.write_record([
-        "indicator",
-        "title",
-        "target",
-        "result",
-        "suppressed",
-        "percentage",
-        "note",
-    ])
-    .map_err(fail)?;
+/// The report as CSV rows, in the order of the JSON rows.
+fn csv_rows(report: &IndicatorReport) -> impl Iterator<Item = Vec<String>> + '_ {
     let number = |n: Option<String>| n.unwrap_or_default();
-    for row in &report.rows {
-        out.write_record([
+    report.rows.iter().map(move |row| {
+        vec![
             row.indicator.as_ref().to_string(),
-            cell(&row.title),
+            csv::cell(&row.title),
             number(row.target.map(|t| t.to_string())),
             number(row.result.map(|r| r.to_string())),
             row.suppressed.to_string(),
             number(row.percentage.map(|p| format!("{p:.1}"))),
-            cell(row.note.as_deref().unwrap_or("")),
-        ])
-        .map_err(fail)?;
-    }
-    out.into_inner().map_err(|e| ApiError::internal(e.to_string()))
+            csv::cell(row.note.as_deref().unwrap_or("")),
+        ]
+    })
 }
 
 /// The indicator report: for each indicator its target for exactly this period (and county), the
@@ -229,23 +208,25 @@ pub async fn indicator_report(
         generated_at: Utc::now(),
         rows,
     };
-    let wants_csv = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
+    let wants_csv = csv::wanted(&req);
     AuditEvent::by(&user, "report.indicators", "report", "indicators")
         .details(json!({"from": report.from, "to": report.to, "county": report.county, "csv": wants_csv}))
         .record(&mut conn)
         .await?;
     if wants_csv {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"indicators-{}-{}.csv\"", report.from, report.to),
-            ))
-            .body(csv(&report)?));
+        return csv::attachment(
+            &format!("indicators-{}-{}.csv", report.from, report.to),
+            &[
+                "indicator",
+                "title",
+                "target",
+                "result",
+                "suppressed",
+                "percentage",
+                "note",
+            ],
+            csv_rows(&report),
+        );
     }
     Ok(HttpResponse::Ok().json(report))
 }

@@ -304,7 +304,7 @@ pub struct UpdateSuspect {
     pub notes: Option<Option<String>>,
 }
 
-fn validate_country(code: &str) -> Result<(), validator::ValidationError> {
+pub fn validate_country(code: &str) -> Result<(), validator::ValidationError> {
     if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(())
     } else {

@@ -589,6 +589,7 @@ pub async fn accept_referral(
                             caregiver_implicated: false,
                             schooling: None,
                             survivor_network_member: false,
+                            citizenship: None,
                         },
                     )
                     .await?

@@ -51,6 +51,8 @@ pub struct Survivor {
     pub schooling: Option<Schooling>,
     /// Member of the survivor network (Kenya Champions for Justice).
     pub survivor_network_member: bool,
+    /// ISO 3166-1 alpha-2 (`KE`); `null` when unknown.
+    pub citizenship: Option<String>,
     pub restoration_status: RestorationStatus,
     pub closed_on: Option<NaiveDate>,
     pub closure_reason: Option<SurvivorClosureReason>,
@@ -91,6 +93,7 @@ impl Survivor {
             caregiver_implicated: row.caregiver_implicated,
             schooling: row.schooling,
             survivor_network_member: row.survivor_network_member,
+            citizenship: row.citizenship,
             restoration_status: row.restoration_status,
             closed_on: row.closed_on,
             closure_reason: row.closure_reason,
@@ -130,6 +133,10 @@ pub struct CreateSurvivor {
     pub schooling: Option<Schooling>,
     #[serde(default)]
     pub survivor_network_member: bool,
+    /// ISO 3166-1 alpha-2 (`KE`).
+    #[validate(custom(function = "crate::prosecution::dto::validate_country"))]
+    #[schema(pattern = "^[A-Z]{2}$", example = "KE")]
+    pub citizenship: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Validate)]
@@ -175,6 +182,10 @@ pub struct UpdateSurvivor {
     #[schema(nullable = false)]
     #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub survivor_network_member: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(custom(function = "crate::prosecution::dto::validate_country"))]
+    #[schema(value_type = Option<String>, pattern = "^[A-Z]{2}$")]
+    pub citizenship: Option<Option<String>>,
 }
 
 /// One of birth year and age at intake is known; neither is in the future.

@@ -43,6 +43,7 @@ fn new_row(input: CreateSurvivor) -> SurvivorRow {
         caregiver_implicated: input.caregiver_implicated,
         schooling: input.schooling,
         survivor_network_member: input.survivor_network_member,
+        citizenship: input.citizenship,
         restoration_status: RestorationStatus::Active,
         closed_on: None,
         closure_reason: None,
@@ -212,6 +213,7 @@ pub async fn update_survivor(
                 caregiver_implicated: input.caregiver_implicated,
                 schooling: input.schooling,
                 survivor_network_member: input.survivor_network_member,
+                citizenship: input.citizenship.clone(),
                 ..Default::default()
             };
             let row = queries::update(conn, id, &changes).await?;

@@ -146,6 +146,7 @@ pub fn test_config(database_url: String) -> Config {
         cors_origins: vec!["http://dashboard.example".into()],
         body_limit: 64 * 1024,
         small_cell_k: 5,
+        export_k: 5,
         login_rate_per_minute: 10,
         lockout_threshold: 5,
         lockout_duration: std::time::Duration::from_secs(900),

@@ -1,0 +1,1 @@
+ALTER TABLE survivors DROP COLUMN citizenship;
