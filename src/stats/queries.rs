@@ -80,7 +80,7 @@ impl Section {
             Section::Services => {
                 "SELECT 'services', v.kind, NULL, NULL, count(*)
                    FROM survivor_services v JOIN survivors s ON s.id = v.survivor_id
-                  WHERE v.start_on <= $2::date AND (v.end_on IS NULL OR v.end_on >= $1::date)
+                  WHERE v.start_on IS NOT NULL AND daterange(v.start_on, v.end_on, '[]') && daterange($1::date, $2::date, '[]')
                     AND ($3::text IS NULL OR s.county = $3::text)
                   GROUP BY v.kind"
             }
