@@ -52,3 +52,60 @@ SELECT gen_random_uuid(), c.id, (SELECT id FROM users WHERE role = 'case_worker'
 FROM (SELECT id, row_number() OVER () AS n FROM cases) c WHERE c.n % 10 = 0;
 
 ANALYZE;
+
+-- 20,000 survivors, one on each case: counselling or other services for each, an intake
+-- assessment for most, a research consent for a third, the closed tenth with a follow-up due;
+-- 9,000 referrals from the partners and 1,000 trainings.
+INSERT INTO survivors (id, pseudonym, sex, birth_year, intake_on, county, restoration_status, closed_on, closure_reason)
+SELECT gen_random_uuid(), 'Bench survivor ' || g, 'female', 2008 + g % 8, current_date - (g % 1500),
+       (ARRAY['mombasa','kwale','kilifi'])[1 + g % 3],
+       CASE WHEN g % 10 = 0 THEN 'closed' ELSE 'active' END,
+       CASE WHEN g % 10 = 0 THEN current_date - (g % 700) END,
+       CASE WHEN g % 10 = 0 THEN 'restored' END
+FROM generate_series(1, 20000) AS g;
+
+INSERT INTO case_survivors (case_id, survivor_id)
+SELECT c.id, s.id
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM cases) c
+JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM survivors) s USING (n);
+
+INSERT INTO survivor_services (id, survivor_id, kind, status, start_on, end_on)
+SELECT gen_random_uuid(), s.id, (ARRAY['trauma_counselling','education','shelter','livelihood'])[1 + s.n % 4],
+       CASE WHEN s.n % 3 = 0 THEN 'completed' ELSE 'active' END, s.intake_on + 5,
+       CASE WHEN s.n % 3 = 0 THEN s.intake_on + 200 END
+FROM (SELECT id, intake_on, row_number() OVER () AS n FROM survivors) s;
+
+INSERT INTO assessments (id, survivor_id, kind, assessed_on, safety, legal_protection, mental_wellbeing,
+                         economic_empowerment_education, social_support, physical_wellbeing)
+SELECT gen_random_uuid(), s.id, 'intake', s.intake_on, 20, 20, 20, 20, 20, 20
+FROM (SELECT id, intake_on, row_number() OVER () AS n FROM survivors) s WHERE s.n % 5 <> 0;
+
+INSERT INTO consents (id, survivor_id, purpose, given_by, given_on, expires_on)
+SELECT gen_random_uuid(), s.id, 'research', 'guardian', s.intake_on, s.intake_on + 1000
+FROM (SELECT id, intake_on, row_number() OVER () AS n FROM survivors) s WHERE s.n % 3 = 0;
+
+INSERT INTO follow_ups (id, survivor_id, due_on)
+SELECT gen_random_uuid(), id, closed_on + 730 FROM survivors WHERE restoration_status = 'closed';
+
+INSERT INTO referrals (id, partner_id, external_id, status, urgency, child_alias, sex, age, county, concern,
+                       indicators, whereabouts, safe_tonight, consent_given_by, consent_obtained_on,
+                       acknowledged_at, concluded_at, conclusion_reason, created_at)
+SELECT gen_random_uuid(), p.id, 'B-' || g,
+       (ARRAY['submitted','acknowledged','declined'])[1 + g % 3],
+       (ARRAY['routine','urgent','emergency'])[1 + g % 3], 'B.R.', 'female', 14,
+       (ARRAY['mombasa','kwale','kilifi'])[1 + g % 3], 'Benchmark referral', '{false_promises}',
+       'with_family', true, 'guardian', current_date - (g % 1500),
+       CASE WHEN g % 3 <> 0 THEN now() - (g % 1500) * interval '1 day' END,
+       CASE WHEN g % 3 = 2 THEN now() - (g % 1500) * interval '1 day' END,
+       CASE WHEN g % 3 = 2 THEN 'Outside the program' END,
+       now() - (g % 1500) * interval '1 day' - interval '1 hour'
+FROM generate_series(1, 9000) AS g
+JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM partners) p ON p.n = 1 + g % 2000;
+
+INSERT INTO trainings (id, title, format, topics, starts_on, ends_on, county, participants)
+SELECT gen_random_uuid(), 'Bench training ' || g, 'workshop', '{csec_identification}',
+       current_date - (g % 1500), current_date - (g % 1500), (ARRAY['mombasa','kwale','kilifi'])[1 + g % 3],
+       '[{"audience": "police", "female": 6, "male": 14}]'
+FROM generate_series(1, 1000) AS g;
+
+ANALYZE;

@@ -7,25 +7,19 @@
 -- is due at the first date after the latest counted — so the schedule moves on past a skipped
 -- assessment instead of waiting for it. Month arithmetic keeps to the month's last day (an intake
 -- on 29 February has its anniversaries on 28 February).
+-- Written as one expression (the same terms repeated) so that the planner inlines it into
+-- set-based queries such as the alerts. `covered`: the latest slot the assessments made count
+-- for; the annual slot is the latest anniversary an annual assessment reaches three months early
+-- (whole years from intake to that day, plus one where that anniversary is a clamped 28
+-- February), the first anniversary at least.
 CREATE FUNCTION haki_next_assessment_due(intake date, intake_done date, six_month_done date, annual_done date)
 RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
-        WHEN covered IS NULL THEN intake
-        WHEN covered < six THEN six
-        WHEN covered < (intake + interval '1 year')::date THEN (intake + interval '1 year')::date
-        ELSE (intake + make_interval(years => anniversary + 1))::date
+        WHEN greatest(CASE WHEN intake_done IS NOT NULL THEN intake END, CASE WHEN six_month_done IS NOT NULL THEN (intake + interval '6 months')::date END, (intake + make_interval(years => (CASE WHEN annual_done IS NOT NULL THEN greatest(1, date_part('year', age((annual_done + interval '3 months')::date::timestamp, intake::timestamp))::integer + CASE WHEN (intake + make_interval(years => date_part('year', age((annual_done + interval '3 months')::date::timestamp, intake::timestamp))::integer + 1))::date <= (annual_done + interval '3 months')::date THEN 1 ELSE 0 END) END)))::date) IS NULL THEN intake
+        WHEN greatest(CASE WHEN intake_done IS NOT NULL THEN intake END, CASE WHEN six_month_done IS NOT NULL THEN (intake + interval '6 months')::date END, (intake + make_interval(years => (CASE WHEN annual_done IS NOT NULL THEN greatest(1, date_part('year', age((annual_done + interval '3 months')::date::timestamp, intake::timestamp))::integer + CASE WHEN (intake + make_interval(years => date_part('year', age((annual_done + interval '3 months')::date::timestamp, intake::timestamp))::integer + 1))::date <= (annual_done + interval '3 months')::date THEN 1 ELSE 0 END) END)))::date) < (intake + interval '6 months')::date THEN (intake + interval '6 months')::date
+        WHEN greatest(CASE WHEN intake_done IS NOT NULL THEN intake END, CASE WHEN six_month_done IS NOT NULL THEN (intake + interval '6 months')::date END, (intake + make_interval(years => (CASE WHEN annual_done IS NOT NULL THEN greatest(1, date_part('year', age((annual_done + interval '3 months')::date::timestamp, intake::timestamp))::integer + CASE WHEN (intake + make_interval(years => date_part('year', age((annual_done + interval '3 months')::date::timestamp, intake::timestamp))::integer + 1))::date <= (annual_done + interval '3 months')::date THEN 1 ELSE 0 END) END)))::date) < (intake + make_interval(years => 1))::date THEN (intake + make_interval(years => 1))::date
+        ELSE (intake + make_interval(years => (CASE WHEN annual_done IS NOT NULL THEN greatest(1, date_part('year', age((annual_done + interval '3 months')::date::timestamp, intake::timestamp))::integer + CASE WHEN (intake + make_interval(years => date_part('year', age((annual_done + interval '3 months')::date::timestamp, intake::timestamp))::integer + 1))::date <= (annual_done + interval '3 months')::date THEN 1 ELSE 0 END) END) + 1))::date
     END
-    FROM (SELECT six, anniversary,
-                 greatest(CASE WHEN intake_done IS NOT NULL THEN intake END,
-                          CASE WHEN six_month_done IS NOT NULL THEN six END,
-                          (intake + make_interval(years => anniversary))::date) AS covered
-          FROM (SELECT (intake + interval '6 months')::date AS six,
-                       -- the latest anniversary an annual assessment reaches, three months early
-                       (SELECT greatest(1, CASE WHEN (intake + make_interval(years => y + 1))::date <= reach
-                                                THEN y + 1 ELSE y END)
-                          FROM (SELECT reach, date_part('year', age(reach, intake))::integer AS y
-                                  FROM (SELECT (annual_done + interval '3 months')::date AS reach) r) ry
-                         WHERE annual_done IS NOT NULL) AS anniversary) slots) counted
 $$;
 
 -- A survivor's next assessment from her assessments; NULL once her restoration is closed.

@@ -138,7 +138,13 @@ alerts AS (
     SELECT 'assessment_due', 'medium', 'survivor', s.id, s.pseudonym, NULL, s.id,
            d.due::timestamp AT TIME ZONE 'Africa/Nairobi',
            format('An assessment is due since %s.', d.due)
-      FROM my_survivors s CROSS JOIN LATERAL (SELECT survivor_next_assessment_due(s.id) AS due) d, p
+      FROM my_survivors s
+           CROSS JOIN LATERAL (SELECT max(a.assessed_on) FILTER (WHERE a.kind = 'intake') AS intake_done,
+                                      max(a.assessed_on) FILTER (WHERE a.kind = 'six_month') AS six_month_done,
+                                      max(a.assessed_on) FILTER (WHERE a.kind = 'annual') AS annual_done
+                                 FROM assessments a WHERE a.survivor_id = s.id) h
+           CROSS JOIN LATERAL (SELECT haki_next_assessment_due(s.intake_on, h.intake_done, h.six_month_done,
+                                                               h.annual_done) AS due) d, p
      WHERE s.restoration_status = 'active' AND d.due <= p.today
     UNION ALL
     SELECT 'no_active_counselling', 'medium', 'survivor', s.id, s.pseudonym, NULL, s.id,

@@ -22,8 +22,27 @@ pub type DbConn = Object<AsyncPgConnection>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Settings of every pooled connection. JIT compilation off: the service's statements are short,
+/// and compiling the expressions of a large one (the alerts) took a second where running it takes
+/// a few milliseconds (measured on the benchmark dataset, see docs/performance.md).
+const SESSION_SETUP: &str = "SET jit = off";
+
 pub fn build_pool(database_url: &str, max_size: usize, timeout: Duration) -> Result<DbPool, BuildError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection, pooled_connection::ManagerConfig};
+    use futures_util::FutureExt;
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(|url| {
+        let url = url.to_string();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.batch_execute(SESSION_SETUP)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(timeout))
