@@ -1495,6 +1495,33 @@ async fn demo_data_tells_the_story_and_loads_once() {
         .await
         .json();
     assert_eq!(kilifi_case["referral_partner_id"], accepted["data"][0]["partner_id"]);
+    // Alerts: each sees what waits within reach.
+    let alert_kinds = |t: String| {
+        let app = &app;
+        async move {
+            let page = app.get("/api/v1/alerts?limit=200", &t).await;
+            page.expect(200);
+            let mut k: Vec<String> = page.json()["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["kind"].as_str().unwrap().to_string())
+                .collect();
+            k.sort();
+            k.dedup();
+            k
+        }
+    };
+    let managers = alert_kinds(manager.clone()).await;
+    for kind in ["referral_overdue", "ctip_gap", "case_stalled"] {
+        assert!(managers.contains(&kind.to_string()), "{kind}: {managers:?}");
+    }
+    let counsellors = alert_kinds(aftercare.clone()).await;
+    assert!(!counsellors.contains(&"referral_overdue".to_string()) && !counsellors.contains(&"ctip_gap".to_string()));
+    assert!(!counsellors.is_empty(), "her survivors' restoration waits for her");
+    app.get("/api/v1/alerts", &analyst)
+        .await
+        .expect_problem(403, "forbidden");
     let admin = token("admin@haki.demo").await;
     assert_eq!(
         app.get(&format!("/api/v1/survivors/{neema_id}/identity"), &admin)

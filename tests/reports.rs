@@ -454,6 +454,8 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
     }
     sql(&app, &format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sb}', '{b}', 'ctip-3-5', '{}')", day(-5))).await;
     sql(&app, &format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sc}', '{c}', 'soa-8-4', '{}')", day(-5))).await;
+    // On B an s.8(3) charge (a child of 12–15) that fits Baraka, 14: no flag.
+    sql(&app, &format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sb}', '{b}', 'soa-8-3', '{}')", day(-5))).await;
     // Court sessions on A: in 7 days unaccompanied (alert), in 8 days (too far), in 3 days with
     // accompaniment planned.
     for (offset, accompanied) in [(7, "NULL"), (8, "NULL"), (3, "true")] {
