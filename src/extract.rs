@@ -555,6 +555,21 @@ pub fn check_period(from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDat
     Ok(())
 }
 
+/// Periods of aggregates for the roles that see aggregates only are whole months (`from` the
+/// first of a month, `to` the last day of one): two answers for periods a day apart would
+/// otherwise tell, by subtraction, about the few records of that day.
+pub fn check_whole_months(from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    let last_of_month = to.succ_opt().is_none_or(|next| next.day() == 1);
+    if from.day() != 1 || !last_of_month {
+        return Err(ApiError::bad_request(
+            crate::error::ErrorCode::InvalidQuery,
+            "Aggregates for your role are given for whole months: `from` the first day of a month, `to` the last day of one (e.g. 2025-01-01 to 2025-06-30).",
+        ));
+    }
+    Ok(())
+}
+
 /// Query parameters parsed into `T`; an invalid value is a 400 naming the parameter, in the
 /// project's words. Unknown parameters are refused before this (see `openapi::RouteTable`).
 pub struct Query<T>(pub T);

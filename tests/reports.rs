@@ -20,16 +20,28 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-/// Every sum in a cross table — each row with its total, each column with its total, the totals
-/// with the grand total — has none or at least two withheld figures, so none can be worked out
-/// by subtraction.
+/// No sum in a table — each row with its total, each column with its total, the totals with
+/// the grand total — lets a reader narrow a withheld count down to a small one: none has exactly
+/// one withheld figure, and where the total is shown, what the withheld parts add up to (the
+/// total less the shown parts) leaves each of them room to be k or more, knowing each is at
+/// least 1.
 fn no_figure_given_away(table: &Value) {
+    let k = 5;
     let hidden = |f: &Value| f["suppressed"] == true;
     let check = |line: Vec<&Value>, what: &str| {
         let n = line.iter().filter(|f| hidden(f)).count();
         assert_ne!(n, 1, "{what} gives a withheld count away: {table}");
-        for f in line {
+        for f in &line {
             assert_eq!(f["count"].is_null(), hidden(f), "{f}");
+        }
+        let (total, parts) = line.split_last().unwrap();
+        if !hidden(total) && n > 0 {
+            let shown: i64 = parts.iter().filter_map(|f| f["count"].as_i64()).sum();
+            let rest = total["count"].as_i64().unwrap() - shown;
+            assert!(
+                rest - (n as i64 - 1) >= k,
+                "{what}: withheld parts add up to {rest}: {table}"
+            );
         }
     };
     if let Some(cells) = table.get("cells").filter(|_| table.get("columns").is_none()) {
@@ -338,10 +350,22 @@ async fn the_overview_counts_each_section_and_withholds_small_counts() {
     app.get("/api/v1/stats/overview?from=2025-02-01", &pm.token)
         .await
         .expect_problem(400, "invalid_query");
+    // Analysts and partners ask for whole months: periods a day apart would tell about that day.
+    for (user, query) in [
+        (&analyst, "from=2025-01-02&to=2025-12-31"),
+        (&analyst, "from=2025-01-01&to=2025-12-30"),
+        (&desk, "from=2025-03-01&to=2025-03-15"),
+    ] {
+        app.get(&format!("/api/v1/stats/overview?{query}"), &user.token)
+            .await
+            .expect_problem(400, "invalid_query");
+    }
+    overview(analyst.token.clone(), "from=2024-02-01&to=2024-02-29").await;
+    overview(pm.token.clone(), "from=2025-03-01&to=2025-03-15").await;
     assert_eq!(
         app.count("SELECT count(*) FROM audit_log WHERE action = 'report.overview'")
             .await,
-        5
+        7
     );
 }
 
@@ -495,7 +519,14 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
     }
     sql(&app, &format!("INSERT INTO survivor_services (id, survivor_id, kind, status) VALUES (gen_random_uuid(), '{amina}', 'trauma_counselling', 'planned')")).await;
     sql(&app, &format!("INSERT INTO survivor_services (id, survivor_id, kind, status, start_on) VALUES (gen_random_uuid(), '{baraka}', 'psychosocial_support', 'active', '{}')", day(-9))).await;
-    for (offset, purpose) in [(30, "data_sharing"), (31, "research")] {
+    // Consents: one expiring in 30 days (alert), one in 31; one expiring in 10 days already
+    // renewed for a year (no alert).
+    for (offset, purpose) in [
+        (30, "data_sharing"),
+        (31, "research"),
+        (10, "storytelling"),
+        (375, "storytelling"),
+    ] {
         sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on, expires_on) VALUES (gen_random_uuid(), '{amina}', '{purpose}', 'guardian', '{}', '{}')", day(-10), day(offset))).await;
     }
     app.post(
@@ -622,6 +653,11 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
     // One kind only.
     let only = alerts(&app, &pm.token, "kind=follow_up_overdue").await;
     assert_eq!(only, [("follow_up_overdue".to_string(), "Baraka".to_string())]);
+    let overdue = app.get("/api/v1/alerts?kind=follow_up_overdue", &pm.token).await.json();
+    assert!(
+        overdue["data"][0]["since"].as_str().unwrap().starts_with(&day(-1)),
+        "overdue from the start of today (East Africa Time): {overdue}"
+    );
     app.get("/api/v1/alerts?kind=everything", &pm.token)
         .await
         .expect_problem(400, "invalid_query");
@@ -645,6 +681,14 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
     // case rules, no referrals, no approvals (she asked for it).
     let hers = alerts(&app, &aftercare.token, "").await;
     assert_eq!(kinds_for(&hers, &a_ref), ["court_session_unaccompanied"]);
+    let court = app
+        .get("/api/v1/alerts?kind=court_session_unaccompanied", &aftercare.token)
+        .await
+        .json();
+    assert!(
+        court["data"][0]["case_id"].is_null(),
+        "she sees the court date, not the case"
+    );
     assert!(kinds_for(&hers, &c_ref).is_empty());
     assert_eq!(
         kinds_for(&hers, "Amina"),
@@ -726,6 +770,7 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
         // Without a consent for research or data sharing: left out.
         ("Dalila", "female", 2011, "KE", Some("storytelling"), "victim"),
         ("Eshe", "female", 2011, "KE", None, "victim"),
+        ("Ghati", "female", 2011, "KE", Some("refused"), "victim"),
         // A witness only: not a row.
         ("Faraji", "male", 2000, "KE", Some("research"), "witness"),
     ];
@@ -746,8 +791,11 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
             ),
         )
         .await;
-        if let Some(purpose) = consent {
-            sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on) VALUES (gen_random_uuid(), '{sid}', '{purpose}', 'guardian', '2025-03-02')")).await;
+        match consent {
+            // Her guardian consented to research; she said no.
+            Some("refused") => sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on, child_assent) VALUES (gen_random_uuid(), '{sid}', 'research', 'guardian', '2025-03-02', false)")).await,
+            Some(purpose) => sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on) VALUES (gen_random_uuid(), '{sid}', '{purpose}', 'guardian', '2025-03-02')")).await,
+            None => {}
         }
         if pseudonym == "Pendo" {
             // Her referral recorded threats and false promises.
@@ -781,7 +829,10 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
     assert_eq!(rows.len(), 10, "{export}");
     assert_eq!(export["rows_generalised"], 5);
     assert_eq!(export["rows_withheld"], 1);
-    assert_eq!(export["rows_without_consent"], 2);
+    assert_eq!(
+        export["rows_without_consent"], 3,
+        "no consent, storytelling only, the child refused"
+    );
     // The five 14-year-olds as they are; the five younger girls without their age band.
     let exact: Vec<&Value> = rows.iter().filter(|r| r["age_broad"] == "9-17").collect();
     assert_eq!(exact.len(), 5);
@@ -848,7 +899,7 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
     )
     .await;
     let after = app.get(path, &analyst.token).await.json();
-    assert_eq!(after["rows_without_consent"], 3);
+    assert_eq!(after["rows_without_consent"], 4);
     assert_eq!(
         after["rows"]
             .as_array()
@@ -866,6 +917,10 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
         assert_eq!(problem["extensions"]["permission"], "export_deidentified");
     }
     app.get("/api/v1/exports/htcds?from=2025-02-01&to=2025-01-01", &analyst.token)
+        .await
+        .expect_problem(400, "invalid_query");
+    // Whole years only: two exports a day apart would tell which rows were reported that day.
+    app.get("/api/v1/exports/htcds?from=2025-01-01&to=2025-06-30", &analyst.token)
         .await
         .expect_problem(400, "invalid_query");
     assert_eq!(

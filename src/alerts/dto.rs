@@ -54,7 +54,8 @@ pub struct Alert {
     pub kind: AlertKind,
     pub severity: Severity,
     pub record: AlertRecord,
-    /// The case the record belongs to, where the caller may open it.
+    /// The case the record belongs to, where the caller may open it (not for an aftercare
+    /// officer's court-date alert: she sees the date, not the case).
     pub case_id: Option<CaseId>,
     /// The survivor the record belongs to.
     pub survivor_id: Option<SurvivorId>,

@@ -118,7 +118,8 @@ alerts AS (
      WHERE $4 AND r.status = 'submitted' AND r.urgency IN ('urgent', 'emergency')
        AND r.created_at + make_interval(secs => CASE r.urgency WHEN 'emergency' THEN $7 ELSE $6 END) < now()
     UNION ALL
-    SELECT 'court_session_unaccompanied', 'high', 'court_session', cs.id, c.reference, c.id, NULL,
+    SELECT 'court_session_unaccompanied', 'high', 'court_session', cs.id, c.reference,
+           CASE WHEN $2 <> 'none' THEN c.id END, NULL,
            (cs.scheduled_on - 7)::timestamp AT TIME ZONE 'Africa/Nairobi',
            format('Court session (%s) at %s on %s: no accompaniment planned for the survivor.',
                   replace(cs.purpose, '_', ' '), cs.court, cs.scheduled_on)
@@ -129,7 +130,7 @@ alerts AS (
     SELECT CASE WHEN f.due_on < p.today THEN 'follow_up_overdue' ELSE 'follow_up_due' END,
            CASE WHEN f.due_on < p.today THEN 'high' ELSE 'low' END,
            'follow_up', f.id, s.pseudonym, NULL, s.id,
-           (CASE WHEN f.due_on < p.today THEN f.due_on ELSE f.due_on - 30 END)::timestamp AT TIME ZONE 'Africa/Nairobi',
+           (CASE WHEN f.due_on < p.today THEN f.due_on + 1 ELSE f.due_on - 30 END)::timestamp AT TIME ZONE 'Africa/Nairobi',
            CASE WHEN f.due_on < p.today THEN format('The two-year follow-up was due on %s.', f.due_on)
                 ELSE format('The two-year follow-up is due on %s.', f.due_on) END
       FROM follow_ups f JOIN my_survivors s ON s.id = f.survivor_id, p
@@ -181,6 +182,11 @@ alerts AS (
            format('Consent for %s expires on %s.', replace(k.purpose, '_', ' '), k.expires_on)
       FROM consents k JOIN my_survivors s ON s.id = k.survivor_id, p
      WHERE k.withdrawn_at IS NULL AND k.expires_on BETWEEN p.today AND p.today + 30
+       -- not when a consent for the same purpose already carries on past it
+       AND NOT EXISTS (SELECT 1 FROM consents n
+                        WHERE n.survivor_id = k.survivor_id AND n.purpose = k.purpose AND n.id <> k.id
+                          AND n.withdrawn_at IS NULL AND n.given_on <= p.today
+                          AND (n.expires_on IS NULL OR n.expires_on > k.expires_on))
     UNION ALL
     SELECT 'closure_awaiting_approval', 'low', 'approval', ap.id, s.pseudonym, NULL, s.id, ap.requested_at,
            format('A closure of restoration (%s) awaits a decision.', replace(ap.reason, '_', ' '))

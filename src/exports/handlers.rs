@@ -19,10 +19,23 @@ use crate::{
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// First day of the period (cases reported on or after it).
+    /// First day of the period: 1 January of a year (cases reported on or after it).
     pub from: chrono::NaiveDate,
-    /// Last day of the period (not before `from`).
+    /// Last day of the period: 31 December of a year, not before `from`.
     pub to: chrono::NaiveDate,
+}
+
+/// Exports cover whole years (the finest date a row carries): two exports a day apart would
+/// otherwise tell, by subtraction, which rows were reported on that day.
+fn check_whole_years(params: &ExportParams) -> ApiResult<()> {
+    use chrono::Datelike;
+    if (params.from.month(), params.from.day()) != (1, 1) || (params.to.month(), params.to.day()) != (12, 31) {
+        return Err(crate::error::ApiError::bad_request(
+            crate::error::ErrorCode::InvalidQuery,
+            "Exports cover whole years: `from` a 1 January, `to` a 31 December (e.g. 2025-01-01 to 2025-12-31).",
+        ));
+    }
+    Ok(())
 }
 
 fn list<T: AsRef<str>>(values: &[T]) -> String {
@@ -49,11 +62,12 @@ fn csv_row(row: &HtcdsRow) -> Vec<String> {
 
 /// De-identified survivor–case records in the vocabulary of the Human Trafficking Case Data
 /// Standard (HTCDS 2.0) for analysts and admins: one row per survivor (as a victim) on each case
-/// reported in the period, with no name, pseudonym, free text, place below the country or exact
-/// date; only survivors with a consent in force for research or data sharing. Every row shares
-/// its quasi-identifiers (year, gender, age band, majority status, citizenship) with at least
-/// k − 1 others: rows in smaller groups lose their age band and a non-Kenyan citizenship, then
-/// their year, and are withheld if still too few; the answer says how many. `Accept: text/csv`
+/// reported in the period (whole years), with no name, pseudonym, free text, place below the
+/// country or exact date; only survivors with a consent in force for research or data sharing
+/// (not refused by the child). Every row shares its quasi-identifiers (year, gender, age band,
+/// majority status, citizenship, case outcome) with rows of at least k − 1 other children: rows
+/// in smaller groups lose their age band and a non-Kenyan citizenship, then their year and
+/// outcome, and are withheld if still too few; the answer says how many. `Accept: text/csv`
 /// gives the same rows as CSV (lists joined with `;`). Every export is audited.
 #[utoipa::path(
     tag = "reports",
@@ -73,6 +87,7 @@ pub async fn export_htcds(
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ExportDeidentified)?;
     crate::extract::check_period(Some(params.from), Some(params.to))?;
+    check_whole_years(&params)?;
     let k = state.config.export_k;
     let mut conn = state.conn().await?;
     let links = queries::consented_links(&mut conn, params.from, params.to).await?;

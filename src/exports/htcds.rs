@@ -93,6 +93,10 @@ text_enum! {
 /// the row among at least k alike.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 pub struct HtcdsRow {
+    /// Who the row is about, to count children rather than rows; never exported.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub survivor_id: uuid::Uuid,
     pub year_of_registration: Option<i32>,
     pub gender: Gender,
     pub age_broad: Option<AgeBroad>,
@@ -216,6 +220,7 @@ impl HtcdsRow {
             Stage::Closed => CaseStatus::Closed,
         };
         HtcdsRow {
+            survivor_id: link.survivor_id,
             year_of_registration: Some(link.reported_on.year()),
             gender: match link.sex {
                 Some(Sex::Female) => Gender::Female,
@@ -236,26 +241,21 @@ impl HtcdsRow {
         }
     }
 
-    /// The quasi-identifiers: what could single a child out in combination with what others know.
-    fn quasi(
-        &self,
-    ) -> (
-        Option<i32>,
-        Gender,
-        Option<AgeBroad>,
-        Option<MajorityStatus>,
-        Option<String>,
-    ) {
+    /// The quasi-identifiers: what could single a child out in combination with what others know
+    /// (a conviction and its year are public, in the judgment).
+    fn quasi(&self) -> Quasi {
         (
             self.year_of_registration,
             self.gender,
             self.age_broad,
             self.majority_status,
             self.citizenship.clone(),
+            self.case_outcome,
         )
     }
 
-    /// One step coarser: first the age band and a citizenship other than Kenyan go, then the year.
+    /// One step coarser: first the age band and a citizenship other than Kenyan go, then the year
+    /// and the case's outcome.
     fn generalise(&mut self, step: usize) {
         self.age_broad = None;
         if self.citizenship.as_deref() != Some("KE") {
@@ -263,21 +263,33 @@ impl HtcdsRow {
         }
         if step >= 2 {
             self.year_of_registration = None;
+            self.case_outcome = None;
         }
     }
 }
 
-/// Makes `rows` k-anonymous: rows in a group of fewer than k alike (by quasi-identifiers) are
-/// generalised step by step, and withheld if still in a small group. Returns the rows sorted by
-/// their values, how many were generalised and how many withheld.
+/// Year, gender, age band, majority status, citizenship, case outcome.
+type Quasi = (
+    Option<i32>,
+    Gender,
+    Option<AgeBroad>,
+    Option<MajorityStatus>,
+    Option<String>,
+    Option<ClosureReason>,
+);
+
+/// Makes `rows` k-anonymous: rows in a group of fewer than k children alike (by
+/// quasi-identifiers; a child on several cases counts once) are generalised step by step, and
+/// withheld if still in a small group. Returns the rows sorted by their values, how many were
+/// generalised and how many withheld.
 pub fn anonymise(rows: Vec<HtcdsRow>, k: u32) -> (Vec<HtcdsRow>, usize, usize) {
     let k = usize::try_from(k).unwrap_or(usize::MAX).max(1);
     let split = |rows: Vec<HtcdsRow>| -> (Vec<HtcdsRow>, Vec<HtcdsRow>) {
-        let mut sizes: HashMap<_, usize> = HashMap::new();
+        let mut children: HashMap<Quasi, BTreeSet<uuid::Uuid>> = HashMap::new();
         for row in &rows {
-            *sizes.entry(row.quasi()).or_default() += 1;
+            children.entry(row.quasi()).or_default().insert(row.survivor_id);
         }
-        rows.into_iter().partition(|row| sizes[&row.quasi()] >= k)
+        rows.into_iter().partition(|row| children[&row.quasi()].len() >= k)
     };
     let (mut kept, mut small) = split(rows);
     let mut generalised = 0;
@@ -300,6 +312,7 @@ mod tests {
 
     fn row(year: i32, age: AgeBroad, citizenship: &str) -> HtcdsRow {
         HtcdsRow {
+            survivor_id: uuid::Uuid::now_v7(),
             year_of_registration: Some(year),
             gender: Gender::Female,
             age_broad: Some(age),
@@ -335,6 +348,15 @@ mod tests {
             *groups.entry(r.quasi()).or_default() += 1;
         }
         assert!(groups.values().all(|n| *n >= 5), "{groups:?}");
+    }
+
+    #[test]
+    fn a_child_on_several_cases_counts_once() {
+        let one = row(2025, AgeBroad::A9To17, "KE");
+        let rows: Vec<HtcdsRow> = (0..5).map(|_| one.clone()).collect();
+        let (kept, _, withheld) = anonymise(rows, 5);
+        assert!(kept.is_empty());
+        assert_eq!(withheld, 5);
     }
 
     #[test]

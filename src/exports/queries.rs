@@ -17,6 +17,9 @@ use crate::{
 /// One survivor (as victim) on one case reported in the period.
 #[derive(Debug, QueryableByName)]
 pub struct LinkRow {
+    /// Counted, never exported: k-anonymity is about children, not rows.
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub survivor_id: uuid::Uuid,
     #[diesel(sql_type = Nullable<Text>)]
     pub sex: Option<Sex>,
     /// Her age at the incident (at the report when the incident date is unknown), as a range.
@@ -42,9 +45,11 @@ pub struct LinkRow {
     pub indicators: Vec<ExploitationIndicator>,
 }
 
-/// Whether a survivor has a consent in force today for research or data sharing.
+/// Whether a survivor has a consent in force today for research or data sharing (and, given by a
+/// guardian, not refused by the child).
 const CONSENTED: &str = "EXISTS (SELECT 1 FROM consents k
     WHERE k.survivor_id = s.id AND k.purpose IN ('research', 'data_sharing') AND k.withdrawn_at IS NULL
+      AND k.child_assent IS NOT FALSE
       AND k.given_on <= (now() AT TIME ZONE 'Africa/Nairobi')::date
       AND (k.expires_on IS NULL OR k.expires_on >= (now() AT TIME ZONE 'Africa/Nairobi')::date))";
 
@@ -60,7 +65,7 @@ pub async fn consented_links(
     to: NaiveDate,
 ) -> QueryResult<Vec<LinkRow>> {
     diesel::sql_query(format!(
-        "SELECT s.sex,
+        "SELECT s.id AS survivor_id, s.sex,
                 lower(survivor_age_range(s.birth_year, s.age_at_intake, s.intake_on, coalesce(c.incident_on, c.reported_on))) AS age_min,
                 upper(survivor_age_range(s.birth_year, s.age_at_intake, s.intake_on, coalesce(c.incident_on, c.reported_on))) - 1 AS age_max,
                 s.citizenship, c.reported_on, c.stage, c.closure_reason, c.exploitation_types,

@@ -173,6 +173,9 @@ pub async fn indicator_report(
     crate::extract::check_period(Some(params.from), Some(params.to))?;
     let k = state.config.small_cell_k;
     let suppress = matches!(user.role, Role::Analyst | Role::Partner) && k > 1;
+    if suppress {
+        crate::extract::check_whole_months(params.from, params.to)?;
+    }
     let mut conn = state.conn().await?;
     let results = queries::results(&mut conn, params.from, params.to, params.county).await?;
     let targets = queries::for_period(&mut conn, params.from, params.to, params.county).await?;

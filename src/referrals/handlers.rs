@@ -391,7 +391,7 @@ pub async fn update_referral(
     let referral = conn
         .transaction(async |conn| {
             let current = queries::lock(conn, id).await?;
-            // A referral past `submitted` can never change: say so, whatever version was read.
+            if_match.check(current.version)?;
             if current.status != ReferralStatus::Submitted {
                 return Err(ApiError::conflict(
                     ErrorCode::ReferralLocked,
@@ -401,7 +401,6 @@ pub async fn update_referral(
                     ),
                 ));
             }
-            if_match.check(current.version)?;
             let content = input.apply(current.content())?;
             let row = queries::update_content(conn, id, &content).await?;
             AuditEvent::by(&user, "referral.update", "referral", id)

@@ -39,15 +39,18 @@ pub struct Table {
 }
 
 impl Table {
-    /// A table of `counts` over `keys` (a key not counted is 0), suppressed with `k`.
-    pub fn build(keys: &[&str], counts: &[(String, i64)], k: u32) -> Self {
+    /// A table of `counts` over `keys` (a key not counted is 0), suppressed with `k`;
+    /// `keep_total`: the total is published elsewhere, so it is never withheld to protect a cell.
+    pub fn build(keys: &[&str], counts: &[(String, i64)], keep_total: bool, k: u32) -> Self {
         let mut values: Vec<i64> = keys
             .iter()
             .map(|key| counts.iter().filter(|(c, _)| c == key).map(|(_, n)| n).sum())
             .collect();
         values.push(values.iter().sum());
         let sums = vec![(0..values.len()).collect()];
-        let hidden = suppress(&values, &sums, k);
+        let mut keep = vec![false; values.len()];
+        keep[keys.len()] = keep_total;
+        let hidden = suppress(&values, &sums, &keep, k);
         Table {
             cells: keys
                 .iter()
@@ -95,9 +98,17 @@ pub struct RowCounts {
     pub counts: Vec<(String, i64)>,
 }
 
+/// A figure of a cross table that another answer publishes (the indicator report), so that it is
+/// never withheld to protect another: withholding it here would not hide anything.
+#[derive(Debug, Clone, Copy)]
+pub enum Published {
+    Cell(&'static str, &'static str),
+    Total,
+}
+
 impl CrossTable {
     /// A table of `rows` over `columns` (a column not counted is 0), suppressed with `k`.
-    pub fn build(columns: &[&str], rows: Vec<RowCounts>, k: u32) -> Self {
+    pub fn build(columns: &[&str], rows: Vec<RowCounts>, published: &[Published], k: u32) -> Self {
         let (r, c) = (rows.len(), columns.len());
         let mut values = Vec::with_capacity(r * c + r + c + 1);
         for row in &rows {
@@ -111,7 +122,20 @@ impl CrossTable {
         values.extend(&row_totals);
         values.extend(&column_totals);
         values.push(grand);
-        let hidden = suppress(&values, &cross_sums(r, c), k);
+        let mut keep = vec![false; values.len()];
+        for p in published {
+            match *p {
+                Published::Total => keep[r * c + r + c] = true,
+                Published::Cell(row, column) => {
+                    let i = rows.iter().position(|x| x.key == row);
+                    let j = columns.iter().position(|x| *x == column);
+                    if let (Some(i), Some(j)) = (i, j) {
+                        keep[i * c + j] = true;
+                    }
+                }
+            }
+        }
+        let hidden = suppress(&values, &cross_sums(r, c), &keep, k);
         let figure = |i: usize| Figure::new(values[i], hidden[i]);
         CrossTable {
             columns: columns.iter().map(|s| (*s).to_string()).collect(),
@@ -195,7 +219,8 @@ pub struct Overview {
     /// Survivors whose intake falls in the period, by restoration status now.
     pub survivors_by_restoration_status: Option<Table>,
     /// Services running at some time in the period (started on or before its last day, not ended
-    /// before its first), by kind.
+    /// before its first), by kind: active ones, and completed or discontinued ones with an end
+    /// date (planned ones, and finished ones whose end was not recorded, are left out).
     pub services_by_kind: Option<Table>,
     /// Referrals submitted in the period: rows are the referring organisations, columns the
     /// status now.

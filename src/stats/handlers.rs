@@ -4,7 +4,7 @@ use serde_json::json;
 use strum::VariantArray;
 
 use super::{
-    dto::{CaseStats, CourtStats, CrossTable, Measure, Overview, RowCounts, Table},
+    dto::{CaseStats, CourtStats, CrossTable, Measure, Overview, Published, RowCounts, Table},
     queries::{self, Count, Section},
 };
 use crate::{
@@ -44,9 +44,9 @@ fn rows(counts: &[Count], section: Section) -> Vec<RowCounts> {
     rows
 }
 
-fn table(counts: &[Count], section: Section, keys: &[&str], k: u32) -> Table {
+fn table(counts: &[Count], section: Section, keys: &[&str], keep_total: bool, k: u32) -> Table {
     let pairs: Vec<(String, i64)> = Count::of(counts, section).map(|c| (c.a.clone(), c.n)).collect();
-    Table::build(keys, &pairs, k)
+    Table::build(keys, &pairs, keep_total, k)
 }
 
 /// What a dashboard shows over a period (program managers, admins, analysts; a partner
@@ -77,6 +77,7 @@ pub async fn overview(
     crate::extract::check_period(Some(params.from), Some(params.to))?;
     let small = state.config.small_cell_k;
     let k = if matches!(user.role, Role::Analyst | Role::Partner) && small > 1 {
+        crate::extract::check_whole_months(params.from, params.to)?;
         small
     } else {
         0
@@ -90,7 +91,14 @@ pub async fn overview(
     let period = (params.from, params.to, params.county);
     let mut conn = state.conn().await?;
     let counts = queries::counts(&mut conn, sections, period, partner).await?;
-    let referrals = CrossTable::build(&keys(ReferralStatus::VARIANTS), rows(&counts, Section::Referrals), k);
+    // Figures the indicator report publishes too (referrals_received, cases_reported,
+    // survivors_relieved, court_sessions_supported) are never withheld to protect another.
+    let referrals = CrossTable::build(
+        &keys(ReferralStatus::VARIANTS),
+        rows(&counts, Section::Referrals),
+        &[Published::Total],
+        k,
+    );
     let mut overview = Overview {
         from: params.from,
         to: params.to,
@@ -110,12 +118,28 @@ pub async fn overview(
         let medians = queries::medians(&mut conn, period).await?;
         let rests_on_few = |n: i64| n < i64::from(k);
         overview.cases = Some(CaseStats {
-            by_county_and_stage: CrossTable::build(&keys(Stage::VARIANTS), rows(&counts, Section::Cases), k),
+            by_county_and_stage: CrossTable::build(
+                &keys(Stage::VARIANTS),
+                rows(&counts, Section::Cases),
+                &[Published::Total],
+                k,
+            ),
             median_days_to_arrest: Measure::new(medians.days_to_arrest, rests_on_few(medians.arrested_cases)),
             median_days_to_charge: Measure::new(medians.days_to_charge, rests_on_few(medians.charged_cases)),
         });
-        overview.suspects_by_status = Some(table(&counts, Section::Suspects, &keys(SuspectStatus::VARIANTS), k));
-        let court = CrossTable::build(&["accompanied", "not_accompanied"], rows(&counts, Section::Court), k);
+        overview.suspects_by_status = Some(table(
+            &counts,
+            Section::Suspects,
+            &keys(SuspectStatus::VARIANTS),
+            false,
+            k,
+        ));
+        let court = CrossTable::build(
+            &["accompanied", "not_accompanied"],
+            rows(&counts, Section::Court),
+            &[Published::Cell("held", "accompanied")],
+            k,
+        );
         let (held, adjourned) = (
             court.row_total(SessionStatus::Held.as_ref()),
             court.row_total(SessionStatus::Adjourned.as_ref()),
@@ -133,14 +157,27 @@ pub async fn overview(
             &counts,
             Section::Survivors,
             &keys(RestorationStatus::VARIANTS),
+            true,
             k,
         ));
-        overview.services_by_kind = Some(table(&counts, Section::Services, &keys(ServiceKind::VARIANTS), k));
+        overview.services_by_kind = Some(table(
+            &counts,
+            Section::Services,
+            &keys(ServiceKind::VARIANTS),
+            false,
+            k,
+        ));
         // People trained and partner organisations count no child: never withheld.
         let mut trained = rows(&counts, Section::Trained);
         trained.sort_by_key(|r| Audience::VARIANTS.iter().position(|a| a.as_ref() == r.key));
-        overview.people_trained = Some(CrossTable::build(&["female", "male"], trained, 0));
-        overview.partners_by_kind = Some(table(&counts, Section::Partners, &keys(PartnerKind::VARIANTS), 0));
+        overview.people_trained = Some(CrossTable::build(&["female", "male"], trained, &[], 0));
+        overview.partners_by_kind = Some(table(
+            &counts,
+            Section::Partners,
+            &keys(PartnerKind::VARIANTS),
+            false,
+            0,
+        ));
     }
     AuditEvent::by(&user, "report.overview", "report", "overview")
         .details(json!({"from": params.from, "to": params.to, "county": params.county}))

@@ -81,6 +81,7 @@ impl Section {
                 "SELECT 'services', v.kind, NULL, NULL, count(*)
                    FROM survivor_services v JOIN survivors s ON s.id = v.survivor_id
                   WHERE v.start_on IS NOT NULL AND daterange(v.start_on, v.end_on, '[]') && daterange($1::date, $2::date, '[]')
+                    AND (v.status = 'active' OR (v.status IN ('completed', 'discontinued') AND v.end_on IS NOT NULL))
                     AND ($3::text IS NULL OR s.county = $3::text)
                   GROUP BY v.kind"
             }
