@@ -30,6 +30,8 @@ pub struct Config {
     /// Every row of a de-identified export shares its quasi-identifiers with at least k − 1 others.
     pub export_k: u32,
     pub login_rate_per_minute: u32,
+    /// Requests each API key may make per minute (then 429 with Retry-After).
+    pub api_key_rate_per_minute: u32,
     pub lockout_threshold: i32,
     pub lockout_duration: Duration,
     /// The reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks); empty:
@@ -117,6 +119,7 @@ impl Config {
             small_cell_k: parse("HAKI_SMALL_CELL_K", "5")?,
             export_k: parse("HAKI_EXPORT_K", "5")?,
             login_rate_per_minute: parse("HAKI_LOGIN_RATE_PER_MINUTE", "10")?,
+            api_key_rate_per_minute: parse("HAKI_API_KEY_RATE_PER_MINUTE", "600")?,
             lockout_threshold: parse("HAKI_LOCKOUT_THRESHOLD", "5")?,
             lockout_duration: Duration::from_secs(parse("HAKI_LOCKOUT_SECONDS", "900")?),
             trusted_proxies: trusted_proxies()?,

@@ -113,8 +113,9 @@ pub async fn idempotency(
             }
         },
     };
-    // A login answers a token: it is never stored. (The decoded path, as routing reads it.)
-    let Some(key) = key.filter(|_| !crate::auth::is_public(req.match_info().as_str())) else {
+    // A login answers a token, a new API key its secret: never stored. (The decoded path, as
+    // routing reads it.)
+    let Some(key) = key.filter(|_| !crate::auth::answers_secret(req.match_info().as_str())) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // Keys belong to a caller; an unauthenticated request goes on to get its 401.

@@ -87,4 +87,6 @@ id_type!(
     TrainingId,
     /// Id of a follow-up.
     FollowUpId,
+    /// Id of an API key.
+    ApiKeyId,
 );

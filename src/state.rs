@@ -18,6 +18,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub jwt: JwtKeys,
     pub login_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Requests per API key (each key its own budget).
+    pub api_key_limiter: DefaultKeyedRateLimiter<crate::ids::ApiKeyId>,
     pub metrics: Metrics,
     pub vault: Vault,
     /// Keys the hashes the service keeps of what clients send (idempotent requests, typed login
@@ -30,8 +32,11 @@ impl AppState {
     pub fn new(config: Config, pool: DbPool) -> Result<Arc<Self>, crate::db::BoxError> {
         let per_minute =
             NonZeroU32::new(config.login_rate_per_minute).ok_or("HAKI_LOGIN_RATE_PER_MINUTE must be at least 1")?;
+        let per_key =
+            NonZeroU32::new(config.api_key_rate_per_minute).ok_or("HAKI_API_KEY_RATE_PER_MINUTE must be at least 1")?;
         Ok(Arc::new(AppState {
             jwt: JwtKeys::new(&config),
+            api_key_limiter: RateLimiter::keyed(Quota::per_minute(per_key)),
             login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             metrics: Metrics::new()?,
             vault: Vault::new(&config.data_key, &config.data_keys_previous),

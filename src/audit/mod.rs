@@ -31,10 +31,15 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// An act of an authenticated user.
+    /// An act of an authenticated user; done with an API key, the entry names the key.
     pub fn by(user: &AuthUser, action: &str, resource_type: &str, resource_id: impl ToString) -> Self {
         AuditEvent {
             actor_id: Some(user.id),
             actor_role: Some(user.role),
+            details: match user.api_key {
+                Some(key) => serde_json::json!({"api_key": key}),
+                None => Value::Object(Default::default()),
+            },
             ..Self::anonymous(&user.meta, action, resource_type, Some(resource_id.to_string()))
         }
     }
@@ -76,8 +81,13 @@ impl AuditEvent {
         self
     }
 
+    /// The entry's details (the API key an act was done with is kept).
     pub fn details(mut self, details: Value) -> Self {
+        let key = self.details.get("api_key").cloned();
         self.details = details;
+        if let (Some(key), Value::Object(map)) = (key, &mut self.details) {
+            map.insert("api_key".into(), key);
+        }
         self
     }
 

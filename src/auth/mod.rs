@@ -1,5 +1,6 @@
 //! Authentication (who is calling) and the `AuthUser` extractor; `policy` decides what they may do.
 
+pub mod api_keys;
 pub mod handlers;
 pub mod jwt;
 pub mod password;
@@ -38,6 +39,8 @@ pub struct AuthUser {
     pub id: UserId,
     pub role: Role,
     pub organization_id: Option<PartnerId>,
+    /// The API key the request came with (`None`: a signed-in session's token).
+    pub api_key: Option<crate::ids::ApiKeyId>,
     pub meta: RequestMeta,
 }
 
@@ -50,6 +53,12 @@ const PUBLIC: &[&str] = &["/api/v1/auth/login"];
 /// response holds a token).
 pub fn is_public(path: &str) -> bool {
     PUBLIC.contains(&path)
+}
+
+/// Whether the answer to a POST on `path` holds a secret (a token, an API key's secret), so it is
+/// never stored for replay.
+pub fn answers_secret(path: &str) -> bool {
+    is_public(path) || path == "/api/v1/api-keys"
 }
 
 /// Authenticates every request to `/api/v1` (but the public ones) before anything else looks at
@@ -104,6 +113,19 @@ async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .ok_or_else(|| ApiError::unauthenticated(BAD_TOKEN))?;
+    if token.starts_with(api_keys::PREFIX) {
+        let mut conn = state.conn().await?;
+        let user = api_keys::authenticate(&mut conn, token, RequestMeta::of(req)).await?;
+        // Each key has its own budget, so one busy script cannot starve the others.
+        if let Some(key) = user.api_key
+            && let Err(not_until) = state.api_key_limiter.check_key(&key)
+        {
+            use governor::clock::{Clock, DefaultClock};
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            return Err(ApiError::too_many_requests(wait.as_secs() + 1));
+        }
+        return Ok(user);
+    }
     let claims = state.jwt.verify(token).map_err(|e| match e.kind() {
         jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::token_expired(),
         _ => ApiError::invalid_token(BAD_TOKEN),
@@ -121,6 +143,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
             id: claims.sub,
             role,
             organization_id,
+            api_key: None,
             meta: RequestMeta::of(req),
         }),
         _ => Err(ApiError::invalid_token(
@@ -133,5 +156,8 @@ async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(handlers::login)
         .service(handlers::me)
-        .service(handlers::change_password);
+        .service(handlers::change_password)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::create_api_key)
+        .service(api_keys::revoke_api_key);
 }

@@ -80,6 +80,10 @@ pub enum Permission {
     ReadAlerts,
     /// Export de-identified records (HTCDS), k-anonymous, consented survivors only.
     ExportDeidentified,
+    /// Create, list and revoke one's own API keys (from a signed-in session).
+    UseApiKeys,
+    /// Create API keys for others, list and revoke anyone's.
+    ManageApiKeys,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -109,6 +113,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadStats => matches!(role, Admin | ProgramManager | Analyst | Partner),
         ReadAlerts => matches!(role, Admin | ProgramManager | CaseWorker | AftercareOfficer),
         ExportDeidentified => matches!(role, Admin | Analyst),
+        UseApiKeys => true,
+        ManageApiKeys => role == Admin,
     }
 }
 
@@ -235,6 +241,8 @@ mod tests {
                     ReadStats,
                     ReadAlerts,
                     ExportDeidentified,
+                    UseApiKeys,
+                    ManageApiKeys,
                 ],
             ),
             (
@@ -262,6 +270,7 @@ mod tests {
                     SetIndicatorTargets,
                     ReadStats,
                     ReadAlerts,
+                    UseApiKeys,
                 ],
             ),
             (
@@ -278,6 +287,7 @@ mod tests {
                     SubmitReferrals,
                     TriageReferrals,
                     ReadAlerts,
+                    UseApiKeys,
                 ],
             ),
             (
@@ -293,6 +303,7 @@ mod tests {
                     ReadIdentity,
                     ReadTrainings,
                     ReadAlerts,
+                    UseApiKeys,
                 ],
             ),
             (
@@ -306,11 +317,12 @@ mod tests {
                     SetIndicatorTargets,
                     ReadStats,
                     ExportDeidentified,
+                    UseApiKeys,
                 ],
             ),
             (
                 Role::Partner,
-                &[ReadPartners, ReadReferrals, SubmitReferrals, ReadStats],
+                &[ReadPartners, ReadReferrals, SubmitReferrals, ReadStats, UseApiKeys],
             ),
         ];
         for (role, granted) in expected {

@@ -497,7 +497,29 @@ diesel::joinable!(approvals -> survivors (survivor_id));
 diesel::joinable!(referrals -> partners (partner_id));
 diesel::joinable!(referrals -> cases (case_id));
 
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        name -> Text,
+        prefix -> Text,
+        secret_sha256 -> Bytea,
+        role -> Text,
+        organization_id -> Nullable<Uuid>,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        last_used_addr -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_by -> Nullable<Uuid>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_keys -> users (owner_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
     indicator_targets,
     referrals,
     approvals,

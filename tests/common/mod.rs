@@ -147,6 +147,7 @@ pub fn test_config(database_url: String) -> Config {
         body_limit: 64 * 1024,
         small_cell_k: 5,
         export_k: 5,
+        api_key_rate_per_minute: 600,
         login_rate_per_minute: 10,
         lockout_threshold: 5,
         lockout_duration: std::time::Duration::from_secs(900),

@@ -1,0 +1,217 @@
+//! Integration for scripts and partner systems: API keys (bound to their owner's role, shown once,
+//! revoked and expired at once, rate limited per key).
+
+mod common;
+
+use actix_web::test::TestRequest;
+use common::{TestApp, bearer};
+use diesel_async::RunQueryDsl;
+use haki::auth::Role;
+use serde_json::{Value, json};
+
+async fn sql(app: &TestApp, statement: &str) {
+    diesel::sql_query(statement)
+        .execute(&mut app.conn().await)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+async fn create_key(app: &TestApp, token: &str, body: Value) -> Value {
+    let r = app.post("/api/v1/api-keys", token, body).await;
+    r.expect(201);
+    r.json()
+}
+
+#[actix_web::test]
+async fn api_keys_act_as_their_owner_and_stop_at_once() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let cjc = app.create_partner("Bahari justice centre").await;
+    let other = app.create_partner("Pwani safe house").await;
+    let desk = app.create_user(Role::Partner, Some(cjc)).await;
+    let other_desk = app.create_user(Role::Partner, Some(other)).await;
+
+    // Created from a session, shown once, stored as a hash; never replayed from the idempotency store.
+    let created = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/api-keys")
+                .insert_header(bearer(&pm.token))
+                .insert_header(("Idempotency-Key", "nightly-sync-key"))
+                .set_json(json!({"name": "Nightly sync"})),
+        )
+        .await;
+    created.expect(201);
+    let key = created.json();
+    let secret = key["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("haki_") && secret.len() > 40, "{secret}");
+    assert_eq!(key["role"], "program_manager");
+    assert_eq!(key["owner_id"], json!(pm.id));
+    assert!(secret.starts_with(key["prefix"].as_str().unwrap()));
+    let listed = app.get("/api/v1/api-keys", &pm.token).await.json();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert!(listed["data"][0].get("secret").is_none());
+    for (table, column) in [
+        ("api_keys", "prefix || name"),
+        ("audit_log", "details::text"),
+        ("idempotency_keys", "coalesce(encode(body, 'escape'), '')"),
+    ] {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM {table} WHERE {column} LIKE '%{}%'",
+                &secret[5..]
+            ))
+            .await,
+            0,
+            "the secret is in {table}"
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM idempotency_keys").await, 0);
+
+    // The key acts as its owner, audited as such with the key named.
+    let me = app.get("/api/v1/me", &secret).await;
+    me.expect(200);
+    assert_eq!(me.json()["id"], json!(pm.id));
+    assert_eq!(me.json()["role"], "program_manager");
+    app.post(
+        "/api/v1/cases",
+        &secret,
+        json!({"county": "kilifi", "location_type": "hotel", "reported_on": "2025-03-01"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'case.create' AND actor_id = '{}' AND details->>'api_key' = '{}'",
+            pm.id,
+            key["id"].as_str().unwrap()
+        ))
+        .await,
+        1
+    );
+    let used = app.get("/api/v1/api-keys", &pm.token).await.json();
+    assert!(used["data"][0]["last_used_at"].is_string());
+    // A key cannot mint keys or revoke them.
+    app.post("/api/v1/api-keys", &secret, json!({"name": "More"}))
+        .await
+        .expect_problem(403, "forbidden");
+
+    // Admins create keys for others, with that user's role and organisation: a partner's key
+    // sees its own organisation's referrals and nothing of the staff's.
+    let partner_key = create_key(
+        &app,
+        &admin.token,
+        json!({"name": "CJC referral system", "owner_id": desk.id}),
+    )
+    .await;
+    assert_eq!(partner_key["role"], "partner");
+    assert_eq!(partner_key["organization_id"], json!(cjc));
+    let partner_secret = partner_key["secret"].as_str().unwrap();
+    app.get("/api/v1/referrals", partner_secret).await.expect(200);
+    app.get("/api/v1/cases", partner_secret)
+        .await
+        .expect_problem(403, "forbidden");
+    // Others only for themselves; another user's key is out of reach.
+    app.post("/api/v1/api-keys", &pm.token, json!({"name": "x", "owner_id": desk.id}))
+        .await
+        .expect_problem(403, "forbidden");
+    let theirs = app.get("/api/v1/api-keys", &other_desk.token).await.json();
+    assert!(theirs["data"].as_array().unwrap().is_empty());
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/api-keys/{}", partner_key["id"].as_str().unwrap()))
+            .insert_header(bearer(&other_desk.token)),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    // Bad input: a blank name, an expiry in the past, an unknown owner.
+    for body in [
+        json!({"name": " "}),
+        json!({"name": "x", "expires_at": "2020-01-01T00:00:00Z"}),
+        json!({"name": "x", "owner_id": haki::ids::UserId::new()}),
+    ] {
+        app.post("/api/v1/api-keys", &admin.token, body)
+            .await
+            .expect_problem(422, "validation_failed");
+    }
+
+    // Revoked: refused at once.
+    let revoke = |id: &str, token: &str| {
+        TestRequest::delete()
+            .uri(&format!("/api/v1/api-keys/{id}"))
+            .insert_header(bearer(token))
+    };
+    let revoked = app.send(revoke(key["id"].as_str().unwrap(), &pm.token)).await;
+    revoked.expect(200);
+    assert!(revoked.json()["revoked_at"].is_string());
+    let refused = app.get("/api/v1/me", &secret).await;
+    refused.expect_problem(401, "unauthenticated");
+    assert!(refused.text().contains("revoked"));
+    assert!(
+        app.get("/api/v1/api-keys", &pm.token).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Expired: refused at once.
+    let expiring = create_key(
+        &app,
+        &pm.token,
+        json!({"name": "Short", "expires_at": "2099-01-01T00:00:00Z"}),
+    )
+    .await;
+    let expiring_secret = expiring["secret"].as_str().unwrap();
+    app.get("/api/v1/me", expiring_secret).await.expect(200);
+    sql(
+        &app,
+        &format!(
+            "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = '{}'",
+            expiring["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert!(
+        app.get("/api/v1/me", expiring_secret)
+            .await
+            .expect_problem(401, "unauthenticated")
+            .to_string()
+            .contains("expired")
+    );
+    // Never above its owner: a key whose owner changed role (or was deactivated) stops.
+    let still = create_key(&app, &pm.token, json!({"name": "Still"})).await;
+    let still_secret = still["secret"].as_str().unwrap();
+    sql(
+        &app,
+        &format!("UPDATE users SET role = 'analyst' WHERE id = '{}'", pm.id),
+    )
+    .await;
+    app.get("/api/v1/me", still_secret)
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.get("/api/v1/me", "haki_not-a-key")
+        .await
+        .expect_problem(401, "unauthenticated");
+}
+
+#[actix_web::test]
+async fn each_api_key_has_its_own_rate_limit() {
+    let app = TestApp::with_config(|c| c.api_key_rate_per_minute = 3).await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let a = create_key(&app, &pm.token, json!({"name": "A"})).await;
+    let b = create_key(&app, &pm.token, json!({"name": "B"})).await;
+    let (a, b) = (a["secret"].as_str().unwrap(), b["secret"].as_str().unwrap());
+    for _ in 0..3 {
+        app.get("/api/v1/me", a).await.expect(200);
+    }
+    let limited = app.get("/api/v1/me", a).await;
+    limited.expect_problem(429, "rate_limited");
+    assert!(
+        limited
+            .header("retry-after")
+            .is_some_and(|s| s.parse::<u64>().unwrap() >= 1)
+    );
+    // Another key, and the owner's own session, are not held back.
+    app.get("/api/v1/me", b).await.expect(200);
+    app.get("/api/v1/me", &pm.token).await.expect(200);
+}
