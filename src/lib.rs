@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod cases;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -74,6 +75,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(stats::configure)
             .configure(alerts::configure)
             .configure(exports::configure)
+            .configure(changes::configure)
             .configure(trainings::configure)
             .configure(audit::configure),
     );

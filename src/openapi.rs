@@ -48,6 +48,7 @@ mutable resources carry an `ETag` and PATCH honours `If-Match`; POST honours `Id
         (name = "restoration", description = "Consent, services, assessments, closure and follow-up"),
         (name = "referrals", description = "Referrals from partner organisations: intake, triage, acceptance into a case"),
         (name = "indicators", description = "Program indicators, donor targets and the indicator report"),
+        (name = "integration", description = "The change feed (and webhooks) for systems that sync with Haki"),
         (name = "reports", description = "The dashboard, alerts for each user and de-identified exports"),
         (name = "trainings", description = "Trainings and mentoring of justice-sector and community actors"),
         (name = "audit", description = "The audit trail"),

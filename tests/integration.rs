@@ -215,3 +215,162 @@ async fn each_api_key_has_its_own_rate_limit() {
     app.get("/api/v1/me", b).await.expect(200);
     app.get("/api/v1/me", &pm.token).await.expect(200);
 }
+
+/// The feed from `after` to its end, as (type, id, op) and the last cursor.
+async fn feed(app: &TestApp, token: &str, after: Option<&str>, query: &str) -> (Vec<(String, String, String)>, String) {
+    let mut out = Vec::new();
+    let mut cursor = after.map(str::to_string);
+    loop {
+        let mut path = format!("/api/v1/changes?limit=2&{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&after={c}"));
+        }
+        let page = app.get(&path, token).await;
+        page.expect(200);
+        let page = page.json();
+        let data = page["data"].as_array().unwrap().clone();
+        let next = page["next_cursor"].as_str().unwrap().to_string();
+        for c in &data {
+            out.push((
+                c["type"].as_str().unwrap().to_string(),
+                c["id"].as_str().unwrap().to_string(),
+                c["op"].as_str().unwrap().to_string(),
+            ));
+        }
+        if data.is_empty() {
+            return (out, next);
+        }
+        cursor = Some(next);
+    }
+}
+
+#[actix_web::test]
+async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let analyst = app.create_user(Role::Analyst, None).await;
+    let cjc = app.create_partner("Bahari justice centre").await;
+    let desk = app.create_user(Role::Partner, Some(cjc)).await;
+    let other = app.create_partner("Pwani safe house").await;
+
+    let case = |county: &'static str| {
+        let app = &app;
+        let pm = &pm;
+        async move {
+            let c = app
+                .post(
+                    "/api/v1/cases",
+                    &pm.token,
+                    json!({"county": county, "location_type": "hotel", "reported_on": "2025-03-01"}),
+                )
+                .await;
+            c.expect(201);
+            c.json()["id"].as_str().unwrap().to_string()
+        }
+    };
+    let mine = case("kilifi").await;
+    let theirs = case("kwale").await;
+    sql(&app, &format!("INSERT INTO case_assignments (id, case_id, user_id, role) VALUES (gen_random_uuid(), '{mine}', '{}', 'investigator')", worker.id)).await;
+    let referral = app
+        .post(
+            "/api/v1/referrals",
+            &desk.token,
+            json!({"external_id": "F-1", "urgency": "routine", "child_alias": "F.F.", "age": 14, "county": "kilifi",
+                   "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
+                   "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}}),
+        )
+        .await;
+    referral.expect(201);
+    let referral = referral.json()["id"].as_str().unwrap().to_string();
+
+    // The program manager sees everything, in order, each change once.
+    let (all, end) = feed(&app, &pm.token, None, "").await;
+    let ids: Vec<&str> = all.iter().map(|c| c.1.as_str()).collect();
+    let pos = |id: &str| {
+        ids.iter()
+            .position(|x| *x == id)
+            .unwrap_or_else(|| panic!("{id} not in {all:?}"))
+    };
+    assert!(pos(&cjc.to_string()) < pos(&mine) && pos(&mine) < pos(&theirs) && pos(&theirs) < pos(&referral));
+    assert!(all.contains(&("case".into(), mine.clone(), "create".into())));
+    // Nothing new: the same position back, and an update appears once.
+    let (none, same) = feed(&app, &pm.token, Some(&end), "").await;
+    assert!(none.is_empty());
+    assert_eq!(same, end);
+    app.patch(
+        &format!("/api/v1/cases/{mine}"),
+        &pm.token,
+        Some("\"1\""),
+        json!({"summary": "Seen at a villa"}),
+    )
+    .await
+    .expect(200);
+    // A change that changes nothing is no change.
+    app.patch(
+        &format!("/api/v1/cases/{mine}"),
+        &pm.token,
+        Some("\"2\""),
+        json!({"summary": "Seen at a villa"}),
+    )
+    .await
+    .expect(200);
+    let (next, end) = feed(&app, &pm.token, Some(&end), "").await;
+    assert_eq!(next, [("case".to_string(), mine.clone(), "update".to_string())]);
+
+    // Each sees what is within reach: a case worker her case (not the other, not referrals' cases);
+    // a partner its own referral and organisation; an analyst trainings and partners only.
+    let (hers, _) = feed(&app, &worker.token, None, "types=case").await;
+    assert!(hers.iter().all(|c| c.1 == mine) && !hers.is_empty());
+    let (desks, _) = feed(&app, &desk.token, None, "").await;
+    assert!(desks.iter().any(|c| c.1 == referral));
+    assert!(
+        desks.iter().all(|c| c.1 == referral || c.1 == cjc.to_string()),
+        "{desks:?}"
+    );
+    assert!(!desks.iter().any(|c| c.1 == other.to_string()));
+    let (analysts, _) = feed(&app, &analyst.token, None, "").await;
+    assert!(
+        analysts.iter().all(|c| c.0 == "training" || c.0 == "partner"),
+        "{analysts:?}"
+    );
+
+    // Transactions that commit out of order: A starts writing first and commits last. While it
+    // runs, B's later change is held back; once A commits, both come, A first — nothing skipped.
+    let mut a = app.conn().await;
+    a.batch_execute(&format!(
+        "BEGIN; INSERT INTO partners (id, name, kind) VALUES ('{}', 'Slow partner', 'ngo');",
+        uuid::Uuid::now_v7()
+    ))
+    .await
+    .unwrap();
+    let b = app
+        .post(
+            "/api/v1/trainings",
+            &analyst.token,
+            json!({"title": "T", "format": "workshop", "topics": ["other"], "starts_on": "2025-03-10",
+                   "ends_on": "2025-03-10", "county": "kilifi", "participants": []}),
+        )
+        .await;
+    b.expect(201);
+    let training = b.json()["id"].as_str().unwrap().to_string();
+    let (held, held_end) = feed(&app, &pm.token, Some(&end), "").await;
+    assert!(held.is_empty(), "B waits for A: {held:?}");
+    assert_eq!(held_end, end);
+    a.batch_execute("COMMIT").await.unwrap();
+    let (both, _) = feed(&app, &pm.token, Some(&end), "").await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[0].0, "partner");
+    assert_eq!(both[1].1, training);
+
+    // Filters and bad input.
+    let (only, _) = feed(&app, &pm.token, None, "types=referral").await;
+    assert_eq!(only, [("referral".to_string(), referral.clone(), "create".to_string())]);
+    app.get("/api/v1/changes?types=cases", &pm.token)
+        .await
+        .expect_problem(400, "invalid_query");
+    app.get("/api/v1/changes?after=nonsense", &pm.token)
+        .await
+        .expect_problem(400, "invalid_cursor");
+}

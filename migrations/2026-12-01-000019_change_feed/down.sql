@@ -1,0 +1,12 @@
+DROP TRIGGER partners_changed ON partners;
+DROP TRIGGER partners_created ON partners;
+DROP TRIGGER trainings_changed ON trainings;
+DROP TRIGGER trainings_created ON trainings;
+DROP TRIGGER referrals_changed ON referrals;
+DROP TRIGGER referrals_created ON referrals;
+DROP TRIGGER survivors_changed ON survivors;
+DROP TRIGGER survivors_created ON survivors;
+DROP TRIGGER cases_changed ON cases;
+DROP TRIGGER cases_created ON cases;
+DROP FUNCTION haki_record_change();
+DROP TABLE changes;
