@@ -79,6 +79,8 @@ def discover(base, token, me):
     ids["/api/v1/trainings"] = first(base, token, "/api/v1/trainings")
     ids["/api/v1/approvals"] = first(base, token, "/api/v1/approvals")
     ids["/api/v1/referrals"] = first(base, token, "/api/v1/referrals")
+    ids["/api/v1/api-keys"] = first(base, token, "/api/v1/api-keys")
+    ids["/api/v1/webhooks"] = first(base, token, "/api/v1/webhooks")
     return {k: v for k, v in ids.items() if v}
 
 

@@ -108,6 +108,8 @@ case "${1:-}" in
       fi
     done
     target/debug/haki seed-demo >/dev/null
+    # Fuzzed webhooks name made-up addresses: this instance never sends deliveries anywhere.
+    export HAKI_WEBHOOK_DELIVERY=false
     target/debug/haki serve > "${TMPDIR:-/tmp}/haki-contract-server.log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do

@@ -32,6 +32,21 @@ pub struct Config {
     pub login_rate_per_minute: u32,
     /// Requests each API key may make per minute (then 429 with Retry-After).
     pub api_key_rate_per_minute: u32,
+    /// Webhooks may call loopback addresses over plain HTTP (development only).
+    pub webhook_allow_loopback: bool,
+    /// A receiver that has not answered by then is cut off.
+    pub webhook_timeout: Duration,
+    /// Attempts of one delivery before it is marked failed.
+    pub webhook_max_attempts: i32,
+    /// The wait after the first failed attempt; it doubles with each further one (with jitter).
+    pub webhook_backoff: Duration,
+    /// A webhook whose every delivery has failed for this long is disabled.
+    pub webhook_disable_after: Duration,
+    /// How often the delivery worker looks for due deliveries.
+    pub webhook_poll: Duration,
+    /// Whether this instance runs the delivery worker (off: deliveries wait in the outbox for an
+    /// instance that does).
+    pub webhook_delivery: bool,
     pub lockout_threshold: i32,
     pub lockout_duration: Duration,
     /// The reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks); empty:
@@ -120,6 +135,13 @@ impl Config {
             export_k: parse("HAKI_EXPORT_K", "5")?,
             login_rate_per_minute: parse("HAKI_LOGIN_RATE_PER_MINUTE", "10")?,
             api_key_rate_per_minute: parse("HAKI_API_KEY_RATE_PER_MINUTE", "600")?,
+            webhook_allow_loopback: parse("HAKI_WEBHOOK_ALLOW_LOOPBACK", "false")?,
+            webhook_timeout: Duration::from_secs(parse("HAKI_WEBHOOK_TIMEOUT_SECONDS", "10")?),
+            webhook_max_attempts: parse("HAKI_WEBHOOK_MAX_ATTEMPTS", "8")?,
+            webhook_backoff: Duration::from_secs(parse("HAKI_WEBHOOK_BACKOFF_SECONDS", "30")?),
+            webhook_disable_after: Duration::from_secs(3600 * parse::<u64>("HAKI_WEBHOOK_DISABLE_AFTER_HOURS", "72")?),
+            webhook_poll: Duration::from_millis(parse::<u64>("HAKI_WEBHOOK_POLL_MS", "1000")?.max(10)),
+            webhook_delivery: parse("HAKI_WEBHOOK_DELIVERY", "true")?,
             lockout_threshold: parse("HAKI_LOCKOUT_THRESHOLD", "5")?,
             lockout_duration: Duration::from_secs(parse("HAKI_LOCKOUT_SECONDS", "900")?),
             trusted_proxies: trusted_proxies()?,

@@ -80,6 +80,7 @@ pub enum ErrorCode {
     SelfLockout,
     SessionOutcomeRecorded,
     StaleVersion,
+    WebhookDisabled,
     TokenExpired,
     Unauthenticated,
     UnknownParameter,

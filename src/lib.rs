@@ -29,6 +29,7 @@ pub mod survivors;
 pub mod trainings;
 pub mod users;
 pub mod vocab;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -76,6 +77,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(alerts::configure)
             .configure(exports::configure)
             .configure(changes::configure)
+            .configure(webhooks::configure)
             .configure(trainings::configure)
             .configure(audit::configure),
     );

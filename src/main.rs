@@ -129,6 +129,10 @@ async fn serve(config: Config) -> Result<(), BoxError> {
             }
         }
     });
+    // Webhook deliveries, from the outbox (any number of replicas may run this).
+    if state.config.webhook_delivery {
+        actix_web::rt::spawn(haki::webhooks::delivery::run(state.clone()));
+    }
     let mut server = actix_web::HttpServer::new(move || haki::build_app(state.clone()))
         .disable_signals()
         .shutdown_timeout(shutdown.as_secs());

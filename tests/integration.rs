@@ -244,6 +244,25 @@ async fn feed(app: &TestApp, token: &str, after: Option<&str>, query: &str) -> (
     }
 }
 
+/// The feed once it holds what `done` waits for: an entry shows once every transaction that
+/// started before it (in any database of the cluster, such as another test's) has finished.
+async fn feed_until(
+    app: &TestApp,
+    token: &str,
+    after: Option<&str>,
+    query: &str,
+    done: impl Fn(&[(String, String, String)]) -> bool,
+) -> (Vec<(String, String, String)>, String) {
+    for _ in 0..100 {
+        let (entries, end) = feed(app, token, after, query).await;
+        if done(&entries) {
+            return (entries, end);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the feed never showed what was expected");
+}
+
 #[actix_web::test]
 async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
     use diesel_async::SimpleAsyncConnection;
@@ -286,7 +305,7 @@ async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
     let referral = referral.json()["id"].as_str().unwrap().to_string();
 
     // The program manager sees everything, in order, each change once.
-    let (all, end) = feed(&app, &pm.token, None, "").await;
+    let (all, end) = feed_until(&app, &pm.token, None, "", |e| e.iter().any(|c| c.1 == referral)).await;
     let ids: Vec<&str> = all.iter().map(|c| c.1.as_str()).collect();
     let pos = |id: &str| {
         ids.iter()
@@ -316,7 +335,7 @@ async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
     )
     .await
     .expect(200);
-    let (next, end) = feed(&app, &pm.token, Some(&end), "").await;
+    let (next, end) = feed_until(&app, &pm.token, Some(&end), "", |e| !e.is_empty()).await;
     assert_eq!(next, [("case".to_string(), mine.clone(), "update".to_string())]);
 
     // Each sees what is within reach: a case worker her case (not the other, not referrals' cases);
@@ -359,7 +378,7 @@ async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
     assert!(held.is_empty(), "B waits for A: {held:?}");
     assert_eq!(held_end, end);
     a.batch_execute("COMMIT").await.unwrap();
-    let (both, _) = feed(&app, &pm.token, Some(&end), "").await;
+    let (both, _) = feed_until(&app, &pm.token, Some(&end), "", |e| e.len() >= 2).await;
     assert_eq!(both.len(), 2, "{both:?}");
     assert_eq!(both[0].0, "partner");
     assert_eq!(both[1].1, training);
@@ -373,4 +392,356 @@ async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
     app.get("/api/v1/changes?after=nonsense", &pm.token)
         .await
         .expect_problem(400, "invalid_cursor");
+}
+
+/// A receiver on loopback: records every request (path, event id, signature, body) and answers
+/// each path's scripted statuses in turn, then 200.
+/// A request as received: path, event id, signature, body.
+type Received = (String, String, String, String);
+
+#[derive(Clone, Default)]
+struct Receiver {
+    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u16>>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Self, String) {
+        let receiver = Receiver::default();
+        let r = receiver.clone();
+        let server = actix_web::HttpServer::new(move || {
+            let r = r.clone();
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                    let r = r.clone();
+                    async move {
+                        let header = |name: &str| {
+                            req.headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        let path = req.path().to_string();
+                        r.got.lock().unwrap().push((
+                            path.clone(),
+                            header("x-haki-event-id"),
+                            header("x-haki-signature"),
+                            String::from_utf8_lossy(&body).to_string(),
+                        ));
+                        let status = r
+                            .script
+                            .lock()
+                            .unwrap()
+                            .get_mut(&path)
+                            .and_then(|s| (!s.is_empty()).then(|| s.remove(0)))
+                            .unwrap_or(200);
+                        actix_web::HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+                    }
+                },
+            ))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let addr = server.addrs()[0];
+        actix_web::rt::spawn(server.run());
+        (receiver, format!("http://{addr}"))
+    }
+
+    fn fail(&self, path: &str, statuses: &[u16]) {
+        self.script.lock().unwrap().insert(path.to_string(), statuses.to_vec());
+    }
+
+    fn at(&self, path: &str) -> Vec<(String, String, String)> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|g| g.0 == path)
+            .map(|g| (g.1.clone(), g.2.clone(), g.3.clone()))
+            .collect()
+    }
+}
+
+/// Checks `t=…,v1=…` against HMAC-SHA256 of "t.body" under the secret, computed here.
+fn verifies(secret: &str, header: &str, body: &str) -> bool {
+    use hmac::Mac;
+    let mut parts = header.split(',');
+    let t = parts.next().and_then(|p| p.strip_prefix("t=")).unwrap_or_default();
+    let v1 = parts.next().and_then(|p| p.strip_prefix("v1=")).unwrap_or_default();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    hex::encode(mac.finalize().into_bytes()) == v1
+}
+
+#[actix_web::test]
+async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
+    let app = TestApp::new().await;
+    let client = haki::webhooks::delivery::client(&app.state.config).unwrap();
+    let (receiver, base) = Receiver::start().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let cjc = app.create_partner("Bahari justice centre").await;
+    let other = app.create_partner("Pwani safe house").await;
+    let desk = app.create_user(Role::Partner, Some(cjc)).await;
+    let other_desk = app.create_user(Role::Partner, Some(other)).await;
+    let subscribe = async |token: &str, path: &str, events: Value| {
+        let r = app
+            .post(
+                "/api/v1/webhooks",
+                token,
+                json!({"url": format!("{base}{path}"), "events": events}),
+            )
+            .await;
+        r.expect(201);
+        r.json()
+    };
+    let a = subscribe(&desk.token, "/a", json!(["referral.status_changed"])).await;
+    let b = subscribe(&other_desk.token, "/b", json!(["referral.status_changed"])).await;
+    let staff = subscribe(
+        &pm.token,
+        "/pm",
+        json!([
+            "referral.status_changed",
+            "case.stage_changed",
+            "court_session.scheduled"
+        ]),
+    )
+    .await;
+    let secret = a["secret"].as_str().unwrap().to_string();
+    assert!(
+        app.get("/api/v1/webhooks", &desk.token).await.json()["data"][0]
+            .get("secret")
+            .is_none()
+    );
+    // Partners hear about their own referrals only; addresses never reach private networks.
+    app.post(
+        "/api/v1/webhooks",
+        &desk.token,
+        json!({"url": format!("{base}/x"), "events": ["case.stage_changed"]}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    for url in [
+        "https://10.0.0.5/hook",
+        "https://169.254.169.254/latest",
+        "http://example.org/hook",
+        "ftp://example.org/x",
+        "https://user:pw@example.org/x",
+    ] {
+        let problem = app
+            .post(
+                "/api/v1/webhooks",
+                &pm.token,
+                json!({"url": url, "events": ["case.stage_changed"]}),
+            )
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(problem["errors"][0]["code"], "unreachable_url", "{url}");
+    }
+    app.get("/api/v1/webhooks", &worker.token)
+        .await
+        .expect_problem(403, "forbidden");
+
+    // The justice centre's referral is acknowledged: its webhook fails twice, then takes it.
+    let r = app
+        .post(
+            "/api/v1/referrals",
+            &desk.token,
+            json!({"external_id": "W-1", "urgency": "urgent", "child_alias": "W.W.", "age": 14, "county": "kilifi",
+                   "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
+                   "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}}),
+        )
+        .await;
+    r.expect(201);
+    let referral = r.json()["id"].as_str().unwrap().to_string();
+    receiver.fail("/a", &[500, 503]);
+    app.post(
+        &format!("/api/v1/referrals/{referral}/acknowledge"),
+        &pm.token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    for _ in 0..5 {
+        haki::webhooks::delivery::run_once(&app.state, &client, 20)
+            .await
+            .unwrap();
+    }
+    let got = receiver.at("/a");
+    assert_eq!(got.len(), 3, "two failures, then the success: {got:?}");
+    assert!(got.iter().all(|g| g.0 == got[0].0), "one event id in every attempt");
+    assert!(
+        got.iter().all(|g| verifies(&secret, &g.1, &g.2)),
+        "signed with the webhook's secret"
+    );
+    let body: Value = serde_json::from_str(&got[2].2).unwrap();
+    assert_eq!(body["type"], "referral.status_changed");
+    assert_eq!(body["data"]["referral_id"], json!(referral));
+    assert_eq!(body["data"]["status"], "acknowledged");
+    assert!(
+        !got[2].2.contains("W.W.") && !got[2].2.contains("concern"),
+        "thin payloads: {}",
+        got[2].2
+    );
+    let deliveries = app
+        .get(
+            &format!("/api/v1/webhooks/{}/deliveries", a["id"].as_str().unwrap()),
+            &desk.token,
+        )
+        .await
+        .json();
+    assert_eq!(deliveries["data"][0]["status"], "delivered");
+    assert_eq!(deliveries["data"][0]["attempts"], 3);
+    assert!(receiver.at("/b").is_empty(), "another organisation hears nothing of it");
+    assert_eq!(receiver.at("/pm").len(), 1);
+    app.get(
+        &format!("/api/v1/webhooks/{}/deliveries", a["id"].as_str().unwrap()),
+        &other_desk.token,
+    )
+    .await
+    .expect_problem(404, "not_found");
+
+    // The program hears about stage changes and court dates; partners do not.
+    let case = app
+        .post(
+            "/api/v1/cases",
+            &pm.token,
+            json!({"county": "kilifi", "location_type": "hotel", "reported_on": "2025-03-01"}),
+        )
+        .await
+        .json();
+    let case_id = case["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/cases/{case_id}/transitions"),
+        &pm.token,
+        json!({"to": "investigation", "occurred_on": "2025-03-02"}),
+    )
+    .await
+    .expect(200);
+    haki::webhooks::delivery::run_once(&app.state, &client, 20)
+        .await
+        .unwrap();
+    let staff_got = receiver.at("/pm");
+    assert_eq!(staff_got.len(), 2);
+    let stage: Value = serde_json::from_str(&staff_got[1].2).unwrap();
+    assert_eq!(stage["type"], "case.stage_changed");
+    assert_eq!(stage["data"]["to"], "investigation");
+    assert_eq!(receiver.at("/a").len(), 3);
+
+    // Redelivery: the same event again, on request.
+    let delivery = deliveries["data"][0]["id"].as_str().unwrap();
+    let again = app
+        .post(
+            &format!(
+                "/api/v1/webhooks/{}/deliveries/{delivery}/redeliver",
+                a["id"].as_str().unwrap()
+            ),
+            &desk.token,
+            json!({}),
+        )
+        .await;
+    again.expect(202);
+    haki::webhooks::delivery::run_once(&app.state, &client, 20)
+        .await
+        .unwrap();
+    assert_eq!(receiver.at("/a").len(), 4);
+    assert_eq!(receiver.at("/a")[3].0, got[0].0);
+
+    // Two workers (two service instances on one database) never send one delivery twice.
+    sql(&app, &format!(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload)
+         SELECT gen_random_uuid(), '{}', gen_random_uuid(), 'case.stage_changed', '{{\"n\": 1}}'::jsonb FROM generate_series(1, 30)",
+        staff["id"].as_str().unwrap()
+    ))
+    .await;
+    let second = haki::state::AppState::new(
+        app.state.config.clone(),
+        haki::db::build_pool(&app.state.config.database_url, 4, std::time::Duration::from_secs(5)).unwrap(),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let (x, y) = futures_util::join!(
+            haki::webhooks::delivery::run_once(&app.state, &client, 7),
+            haki::webhooks::delivery::run_once(&second, &client, 7)
+        );
+        x.unwrap();
+        y.unwrap();
+    }
+    for _ in 0..3 {
+        haki::webhooks::delivery::run_once(&second, &client, 20).await.unwrap();
+    }
+    let ids: Vec<String> = receiver.at("/pm").into_iter().map(|g| g.0).collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), 32, "each of the 30 new events once, after the 2 before");
+    assert_eq!(unique.len(), ids.len());
+
+    // A webhook failing every delivery for too long is disabled, and says why.
+    sql(
+        &app,
+        &format!(
+            "UPDATE webhooks SET failing_since = now() - interval '4 days' WHERE id = '{}'",
+            b["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    receiver.fail("/b", &[500]);
+    let theirs = app
+        .post(
+            "/api/v1/referrals",
+            &other_desk.token,
+            json!({"external_id": "B-1", "urgency": "routine", "child_alias": "B.B.", "age": 14, "county": "kilifi",
+                   "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
+                   "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}}),
+        )
+        .await
+        .json();
+    app.post(
+        &format!("/api/v1/referrals/{}/acknowledge", theirs["id"].as_str().unwrap()),
+        &pm.token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    haki::webhooks::delivery::run_once(&app.state, &client, 20)
+        .await
+        .unwrap();
+    let listed = app.get("/api/v1/webhooks", &other_desk.token).await.json();
+    assert_eq!(listed["data"][0]["active"], false);
+    assert!(
+        listed["data"][0]["disabled_reason"].as_str().unwrap().contains("500"),
+        "{listed}"
+    );
+
+    // Deleted: nothing more is delivered to it.
+    let gone = app
+        .send(
+            TestRequest::delete()
+                .uri(&format!("/api/v1/webhooks/{}", a["id"].as_str().unwrap()))
+                .insert_header(bearer(&desk.token)),
+        )
+        .await;
+    gone.expect(200);
+    let r = app
+        .post(
+            "/api/v1/referrals",
+            &desk.token,
+            json!({"external_id": "W-2", "urgency": "routine", "child_alias": "X.X.", "age": 14, "county": "kilifi",
+                   "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
+                   "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}}),
+        )
+        .await
+        .json();
+    app.post(
+        &format!("/api/v1/referrals/{}/acknowledge", r["id"].as_str().unwrap()),
+        &pm.token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    haki::webhooks::delivery::run_once(&app.state, &client, 20)
+        .await
+        .unwrap();
+    assert_eq!(receiver.at("/a").len(), 4);
 }

@@ -215,7 +215,7 @@ pub async fn list_api_keys(
     let limit = page.limit()?;
     let after = page.after::<ApiKeyId>()?;
     let mut query = api_keys::table.select(ApiKeyRow::as_select()).into_boxed();
-    if policy::allows(user.role, policy::Permission::ManageApiKeys) {
+    if policy::allows(user.role, policy::Permission::ManageIntegrations) {
         if let Some(owner) = filter.owner_id {
             query = query.filter(api_keys::owner_id.eq(owner));
         }
@@ -257,7 +257,7 @@ pub async fn create_api_key(
     let input = body.0;
     let owner = input.owner_id.unwrap_or(user.id);
     if owner != user.id {
-        policy::require(&user, policy::Permission::ManageApiKeys)?;
+        policy::require(&user, policy::Permission::ManageIntegrations)?;
     }
     if input.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(ApiError::invalid_field(
@@ -346,7 +346,7 @@ pub async fn revoke_api_key(
                 .await
                 .optional()?
                 // Others' keys are out of reach for all but admins: 404, as for any record.
-                .filter(|k| k.owner_id == user.id || policy::allows(user.role, policy::Permission::ManageApiKeys))
+                .filter(|k| k.owner_id == user.id || policy::allows(user.role, policy::Permission::ManageIntegrations))
                 .ok_or_else(ApiError::not_found)?;
             if key.revoked_at.is_some() {
                 return Ok(key);

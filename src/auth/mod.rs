@@ -55,10 +55,11 @@ pub fn is_public(path: &str) -> bool {
     PUBLIC.contains(&path)
 }
 
-/// Whether the answer to a POST on `path` holds a secret (a token, an API key's secret), so it is
+/// Whether the answer to a POST on `path` holds a secret (a token, an API key's or a webhook's
+/// secret), so it is
 /// never stored for replay.
 pub fn answers_secret(path: &str) -> bool {
-    is_public(path) || path == "/api/v1/api-keys"
+    is_public(path) || path == "/api/v1/api-keys" || path == "/api/v1/webhooks"
 }
 
 /// Authenticates every request to `/api/v1` (but the public ones) before anything else looks at

@@ -82,8 +82,11 @@ pub enum Permission {
     ExportDeidentified,
     /// Create, list and revoke one's own API keys (from a signed-in session).
     UseApiKeys,
-    /// Create API keys for others, list and revoke anyone's.
-    ManageApiKeys,
+    /// Create API keys for others; list and revoke anyone's keys and webhooks.
+    ManageIntegrations,
+    /// Subscribe webhooks and read their deliveries: a partner organisation about its own
+    /// referrals, the program about every event.
+    ManageWebhooks,
 }
 
 pub fn allows(role: Role, permission: Permission) -> bool {
@@ -114,7 +117,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadAlerts => matches!(role, Admin | ProgramManager | CaseWorker | AftercareOfficer),
         ExportDeidentified => matches!(role, Admin | Analyst),
         UseApiKeys => true,
-        ManageApiKeys => role == Admin,
+        ManageIntegrations => role == Admin,
+        ManageWebhooks => matches!(role, Admin | ProgramManager | Partner),
     }
 }
 
@@ -242,7 +246,8 @@ mod tests {
                     ReadAlerts,
                     ExportDeidentified,
                     UseApiKeys,
-                    ManageApiKeys,
+                    ManageIntegrations,
+                    ManageWebhooks,
                 ],
             ),
             (
@@ -271,6 +276,7 @@ mod tests {
                     ReadStats,
                     ReadAlerts,
                     UseApiKeys,
+                    ManageWebhooks,
                 ],
             ),
             (
@@ -322,7 +328,14 @@ mod tests {
             ),
             (
                 Role::Partner,
-                &[ReadPartners, ReadReferrals, SubmitReferrals, ReadStats, UseApiKeys],
+                &[
+                    ReadPartners,
+                    ReadReferrals,
+                    SubmitReferrals,
+                    ReadStats,
+                    UseApiKeys,
+                    ManageWebhooks,
+                ],
             ),
         ];
         for (role, granted) in expected {

@@ -396,6 +396,7 @@ pub async fn transition_case(
             event.stage_from = Some(current.stage);
             event.stage_to = Some(input.to);
             queries::insert_event(conn, &event).await?;
+            crate::webhooks::case_stage_changed(conn, id, &current.reference, current.stage, input.to).await?;
             AuditEvent::by(&user, "case.transition", "case", id)
                 .details(json!({"from": current.stage, "to": input.to, "closure_reason": input.closure_reason}))
                 .record(conn)

@@ -518,7 +518,47 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> users (owner_id));
 
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        organization_id -> Nullable<Uuid>,
+        url -> Text,
+        events -> Array<Text>,
+        secret_key_id -> Text,
+        secret_nonce -> Bytea,
+        secret_ciphertext -> Bytea,
+        active -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        webhook_id -> Uuid,
+        event_id -> Uuid,
+        event_type -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    webhooks,
+    webhook_deliveries,
     api_keys,
     indicator_targets,
     referrals,

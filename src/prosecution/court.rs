@@ -168,6 +168,9 @@ pub async fn create_court_session(
             )
             .await?;
             record_outcome(conn, &row, user.id).await?;
+            if row.status == crate::prosecution::models::SessionStatus::Scheduled {
+                crate::webhooks::court_session_scheduled(conn, row.id, case_id, row.scheduled_on).await?;
+            }
             AuditEvent::by(&user, "court_session.create", "case", case_id)
                 .details(json!({"court_session_id": row.id, "status": row.status}))
                 .record(conn)

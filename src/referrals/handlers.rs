@@ -423,6 +423,7 @@ async fn record_move(
     details: serde_json::Value,
 ) -> ApiResult<()> {
     queries::change_status(conn, id, change).await?;
+    crate::webhooks::referral_status_changed(conn, id).await?;
     AuditEvent::by(user, action, "referral", id)
         .details(details)
         .record(conn)

@@ -50,6 +50,15 @@ impl Vault {
     }
 
     pub fn seal(&self, survivor: SurvivorId, plaintext: &[u8]) -> Result<Sealed, VaultError> {
+        self.seal_bound(survivor.0.as_bytes(), plaintext)
+    }
+
+    pub fn open(&self, survivor: SurvivorId, sealed: &Sealed) -> Result<Vec<u8>, VaultError> {
+        self.open_bound(survivor.0.as_bytes(), sealed)
+    }
+
+    /// Encrypts `plaintext` bound to `record` (associated data: it does not decrypt for another).
+    pub fn seal_bound(&self, record: &[u8], plaintext: &[u8]) -> Result<Sealed, VaultError> {
         let nonce = Nonce::generate();
         let ciphertext = self
             .current
@@ -58,7 +67,7 @@ impl Vault {
                 &nonce,
                 Payload {
                     msg: plaintext,
-                    aad: survivor.0.as_bytes(),
+                    aad: record,
                 },
             )
             .map_err(|_| VaultError::Corrupt)?;
@@ -69,7 +78,7 @@ impl Vault {
         })
     }
 
-    pub fn open(&self, survivor: SurvivorId, sealed: &Sealed) -> Result<Vec<u8>, VaultError> {
+    pub fn open_bound(&self, record: &[u8], sealed: &Sealed) -> Result<Vec<u8>, VaultError> {
         let cipher = std::iter::once(&self.current)
             .chain(&self.previous)
             .find(|(id, _)| *id == sealed.key_id)
@@ -81,7 +90,7 @@ impl Vault {
                 &nonce,
                 Payload {
                     msg: &sealed.ciphertext,
-                    aad: survivor.0.as_bytes(),
+                    aad: record,
                 },
             )
             .map_err(|_| VaultError::Corrupt)

@@ -1,0 +1,394 @@
+//! The delivery worker: claims due deliveries with `FOR UPDATE SKIP LOCKED` (so any number of
+//! service replicas share the outbox without sending one delivery twice at the same time), sends
+//! each signed, and records the outcome: delivered, retried later with exponential backoff and
+//! jitter, or failed after the last attempt. A webhook failing for too long is disabled, and says
+//! why. Delivery is at least once: receivers de-duplicate by `X-Haki-Event-Id`.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use diesel::{
+    QueryableByName,
+    sql_types::{BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid},
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::{config::Config, state::AppState, survivors::vault::Sealed};
+
+/// How long a claimed delivery is reserved for the worker that claimed it: longer than any
+/// request may take, so that a worker that dies mid-way leaves it to be retried after.
+const LEASE_SECS: i64 = 120;
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = Uuid)]
+    id: uuid::Uuid,
+    #[diesel(sql_type = Uuid)]
+    webhook_id: uuid::Uuid,
+    #[diesel(sql_type = Uuid)]
+    event_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    event_type: String,
+    #[diesel(sql_type = Jsonb)]
+    payload: serde_json::Value,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = Text)]
+    url: String,
+    #[diesel(sql_type = Text)]
+    secret_key_id: String,
+    #[diesel(sql_type = diesel::sql_types::Bytea)]
+    secret_nonce: Vec<u8>,
+    #[diesel(sql_type = diesel::sql_types::Bytea)]
+    secret_ciphertext: Vec<u8>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    failing_since: Option<DateTime<Utc>>,
+}
+
+/// Claims up to `limit` due deliveries of active webhooks in one statement.
+const CLAIM: &str = "
+WITH due AS (
+    SELECT d.id FROM webhook_deliveries d
+     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+     ORDER BY d.next_attempt_at
+     LIMIT $1
+     FOR UPDATE SKIP LOCKED),
+claimed AS (
+    UPDATE webhook_deliveries d
+       SET attempts = d.attempts + 1, last_attempt_at = now(),
+           next_attempt_at = now() + make_interval(secs => $2)
+      FROM due WHERE d.id = due.id
+    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.payload, d.attempts)
+SELECT c.*, w.url, w.secret_key_id, w.secret_nonce, w.secret_ciphertext, w.failing_since
+  FROM claimed c JOIN webhooks w ON w.id = c.webhook_id";
+
+/// The signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<String, hmac::digest::InvalidLength> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Ok(format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes())))
+}
+
+/// Whether an address is one the service may call: never private, link-local, unspecified or
+/// multicast networks (a webhook must not reach into the service's own network); loopback only
+/// when configured for development.
+pub fn reachable(ip: IpAddr, allow_loopback: bool) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    if ip.is_loopback() {
+        return allow_loopback;
+    }
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // shared address space (carrier NAT)
+                || (a == 198 && (b == 18 || b == 19)))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80) // link-local
+        }
+    }
+}
+
+/// Resolves names like the system does, then keeps only addresses the service may call, so a
+/// name that points into a private network is refused at delivery time too.
+struct PublicOnly {
+    allow_loopback: bool,
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_loopback = self.allow_loopback;
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let allowed: Vec<SocketAddr> = found.filter(|a| reachable(a.ip(), allow_loopback)).collect();
+            if allowed.is_empty() {
+                return Err("the address resolves only to networks webhooks may not reach".into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The HTTP client deliveries go out with: a timeout so a receiver that hangs is cut off, no
+/// redirects (a redirect could lead into a private network), the filtering resolver.
+pub fn client(config: &Config) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(config.webhook_timeout)
+        .connect_timeout(config.webhook_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(PublicOnly {
+            allow_loopback: config.webhook_allow_loopback,
+        }))
+        .user_agent("haki-webhooks/1")
+        .build()
+}
+
+/// The wait before attempt `attempts + 1`: the base doubled per attempt made, at most six hours,
+/// then ±25% at random so that receivers coming back are not hit by every retry at once.
+fn backoff(base: Duration, attempts: i32) -> Duration {
+    let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let wait = base.saturating_mul(1 << exp).min(MAX_BACKOFF);
+    wait.mul_f64(0.75 + rand::random::<f64>() * 0.5)
+}
+
+enum Outcome {
+    Delivered(u16),
+    Failed { status: Option<u16>, error: String },
+}
+
+async fn send(state: &AppState, client: &reqwest::Client, d: &Claimed) -> Outcome {
+    let sealed = Sealed {
+        key_id: d.secret_key_id.clone(),
+        nonce: d.secret_nonce.clone(),
+        ciphertext: d.secret_ciphertext.clone(),
+    };
+    let secret = match state.vault.open_bound(d.webhook_id.as_bytes(), &sealed) {
+        Ok(secret) => secret,
+        Err(e) => {
+            return Outcome::Failed {
+                status: None,
+                error: format!("the signing secret cannot be read: {e}"),
+            };
+        }
+    };
+    let url = match reqwest::Url::parse(&d.url) {
+        Ok(url) => url,
+        Err(e) => {
+            return Outcome::Failed {
+                status: None,
+                error: format!("invalid address: {e}"),
+            };
+        }
+    };
+    // An address written as an IP is not resolved: check it here.
+    if let Some(ip) = url
+        .host_str()
+        .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+        && !reachable(ip, state.config.webhook_allow_loopback)
+    {
+        return Outcome::Failed {
+            status: None,
+            error: "the address is in a network webhooks may not reach".into(),
+        };
+    }
+    let body = serde_json::to_vec(&d.payload).unwrap_or_default();
+    let timestamp = Utc::now().timestamp();
+    let Ok(signed) = signature(&secret, timestamp, &body) else {
+        return Outcome::Failed {
+            status: None,
+            error: "the signing secret is not usable".into(),
+        };
+    };
+    let response = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("X-Haki-Event-Id", d.event_id.to_string())
+        .header("X-Haki-Event-Type", &d.event_type)
+        .header("X-Haki-Delivery-Id", d.id.to_string())
+        .header("X-Haki-Signature", signed)
+        .body(body)
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status().is_success() => Outcome::Delivered(r.status().as_u16()),
+        Ok(r) => Outcome::Failed {
+            status: Some(r.status().as_u16()),
+            error: format!("the receiver answered {}", r.status()),
+        },
+        Err(e) if e.is_timeout() => Outcome::Failed {
+            status: None,
+            error: "the receiver did not answer in time".into(),
+        },
+        Err(e) => Outcome::Failed {
+            status: None,
+            error: format!("could not deliver: {}", error_chain(&e)),
+        },
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+async fn record(
+    conn: &mut AsyncPgConnection,
+    config: &Config,
+    d: &Claimed,
+    outcome: Outcome,
+) -> diesel::QueryResult<()> {
+    match outcome {
+        Outcome::Delivered(status) => {
+            diesel::sql_query(
+                "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_status_code = $2,
+                        last_error = NULL WHERE id = $1",
+            )
+            .bind::<Uuid, _>(d.id)
+            .bind::<Integer, _>(i32::from(status))
+            .execute(conn)
+            .await?;
+            diesel::sql_query("UPDATE webhooks SET failing_since = NULL WHERE id = $1")
+                .bind::<Uuid, _>(d.webhook_id)
+                .execute(conn)
+                .await?;
+        }
+        Outcome::Failed { status, error } => {
+            let last = d.attempts >= config.webhook_max_attempts;
+            let wait = backoff(config.webhook_backoff, d.attempts);
+            diesel::sql_query(
+                "UPDATE webhook_deliveries
+                    SET status = CASE WHEN $2 THEN 'failed' ELSE 'pending' END,
+                        next_attempt_at = now() + make_interval(secs => $3),
+                        last_status_code = $4, last_error = $5
+                  WHERE id = $1",
+            )
+            .bind::<Uuid, _>(d.id)
+            .bind::<diesel::sql_types::Bool, _>(last)
+            .bind::<diesel::sql_types::Double, _>(wait.as_secs_f64())
+            .bind::<Nullable<Integer>, _>(status.map(i32::from))
+            .bind::<Text, _>(&error)
+            .execute(conn)
+            .await?;
+            // Failing since the first failure after a success; for too long, it is disabled.
+            let since = d.failing_since.unwrap_or_else(Utc::now);
+            let disable =
+                Utc::now() - since > chrono::Duration::from_std(config.webhook_disable_after).unwrap_or_default();
+            diesel::sql_query(
+                "UPDATE webhooks SET failing_since = coalesce(failing_since, now()),
+                        active = active AND NOT $2,
+                        disabled_reason = CASE WHEN $2 THEN $3 ELSE disabled_reason END
+                  WHERE id = $1",
+            )
+            .bind::<Uuid, _>(d.webhook_id)
+            .bind::<diesel::sql_types::Bool, _>(disable)
+            .bind::<Text, _>(format!(
+                "Disabled: every delivery failed since {} (last: {error}). Fix the receiver, then create the webhook again.",
+                since.format("%Y-%m-%d %H:%M UTC")
+            ))
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// One round: claims the due deliveries (up to `limit`), sends them concurrently and records
+/// each outcome. Returns how many were attempted.
+pub async fn run_once(state: &AppState, client: &reqwest::Client, limit: i64) -> Result<usize, crate::db::BoxError> {
+    let mut conn = state.pool.get().await?;
+    let claimed: Vec<Claimed> = diesel::sql_query(CLAIM)
+        .bind::<BigInt, _>(limit)
+        .bind::<diesel::sql_types::Double, _>(LEASE_SECS as f64)
+        .load(&mut conn)
+        .await?;
+    let outcomes = futures_util::future::join_all(claimed.iter().map(|d| send(state, client, d))).await;
+    for (d, outcome) in claimed.iter().zip(outcomes) {
+        record(&mut conn, &state.config, d, outcome).await?;
+    }
+    Ok(claimed.len())
+}
+
+/// The worker: a round every `HAKI_WEBHOOK_POLL_MS`, at once again while rounds find work.
+pub async fn run(state: Arc<AppState>) {
+    let client = match client(&state.config) {
+        Ok(client) => client,
+        Err(e) => {
+            log::error!("webhook deliveries are off: the HTTP client cannot start: {e}");
+            return;
+        }
+    };
+    let mut every = tokio::time::interval(state.config.webhook_poll);
+    loop {
+        every.tick().await;
+        loop {
+            match run_once(&state, &client, 20).await {
+                Ok(20) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    log::warn!("webhook deliveries: {e}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_networks_are_out_of_reach() {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!reachable(ip.parse().unwrap(), true), "{ip}");
+        }
+        assert!(!reachable("127.0.0.1".parse().unwrap(), false));
+        assert!(reachable("127.0.0.1".parse().unwrap(), true));
+        assert!(reachable("41.90.64.1".parse().unwrap(), false));
+        assert!(reachable("2001:4860::8888".parse().unwrap(), false));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_ceiling() {
+        let base = Duration::from_secs(30);
+        for attempts in 1..=6 {
+            let wait = backoff(base, attempts).as_secs_f64();
+            let nominal = 30.0 * f64::from(1u32 << (attempts - 1));
+            assert!(
+                wait >= nominal * 0.75 - 0.01 && wait <= nominal * 1.25 + 0.01,
+                "{attempts}: {wait}"
+            );
+        }
+        assert!(backoff(base, 40) <= MAX_BACKOFF.mul_f64(1.25));
+    }
+
+    #[test]
+    fn signatures_cover_the_timestamp_and_the_body() {
+        let sign = |secret: &[u8], t, body: &[u8]| signature(secret, t, body).unwrap();
+        let a = sign(b"secret", 1700000000, b"{}");
+        assert!(a.starts_with("t=1700000000,v1="));
+        assert_ne!(a, sign(b"secret", 1700000001, b"{}"));
+        assert_ne!(a, sign(b"secret", 1700000000, b"{ }"));
+        assert_ne!(a, sign(b"other", 1700000000, b"{}"));
+    }
+}
