@@ -105,6 +105,13 @@ impl Config {
             .filter(|k| !k.is_empty())
             .map(|k| parse_key(k, "HAKI_DATA_KEYS_PREVIOUS"))
             .collect::<Result<_, _>>()?;
+        let webhook_timeout: u64 = parse("HAKI_WEBHOOK_TIMEOUT_SECONDS", "10")?;
+        if !(1..=60).contains(&webhook_timeout) {
+            return Err(ConfigError::Invalid {
+                name: "HAKI_WEBHOOK_TIMEOUT_SECONDS",
+                reason: "must be between 1 and 60 (a delivery is reserved for 120 seconds)".into(),
+            });
+        }
         let assessment_threshold: f64 = parse("HAKI_ASSESSMENT_THRESHOLD", "3.0")?;
         if !(1.0..=4.0).contains(&assessment_threshold) {
             return Err(ConfigError::Invalid {
@@ -136,7 +143,7 @@ impl Config {
             login_rate_per_minute: parse("HAKI_LOGIN_RATE_PER_MINUTE", "10")?,
             api_key_rate_per_minute: parse("HAKI_API_KEY_RATE_PER_MINUTE", "600")?,
             webhook_allow_loopback: parse("HAKI_WEBHOOK_ALLOW_LOOPBACK", "false")?,
-            webhook_timeout: Duration::from_secs(parse("HAKI_WEBHOOK_TIMEOUT_SECONDS", "10")?),
+            webhook_timeout: Duration::from_secs(webhook_timeout),
             webhook_max_attempts: parse("HAKI_WEBHOOK_MAX_ATTEMPTS", "8")?,
             webhook_backoff: Duration::from_secs(parse("HAKI_WEBHOOK_BACKOFF_SECONDS", "30")?),
             webhook_disable_after: Duration::from_secs(3600 * parse::<u64>("HAKI_WEBHOOK_DISABLE_AFTER_HOURS", "72")?),

@@ -52,6 +52,7 @@ pub enum ErrorCode {
     ConstraintViolation,
     CorsRefused,
     DatabaseUnavailable,
+    DeliveryInFlight,
     Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
@@ -80,12 +81,13 @@ pub enum ErrorCode {
     SelfLockout,
     SessionOutcomeRecorded,
     StaleVersion,
-    WebhookDisabled,
     TokenExpired,
+    TooManyWebhooks,
     Unauthenticated,
     UnknownParameter,
     UnsupportedMediaType,
     ValidationFailed,
+    WebhookDisabled,
 }
 
 /// RFC 9457 problem details, as every error of the API is rendered.

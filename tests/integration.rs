@@ -192,6 +192,21 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
     app.get("/api/v1/me", "haki_not-a-key")
         .await
         .expect_problem(401, "unauthenticated");
+    // A password change ends the account's keys, as it ends its sessions.
+    let desks = create_key(&app, &desk.token, json!({"name": "Desk"})).await;
+    let desks = desks["secret"].as_str().unwrap();
+    app.get("/api/v1/me", desks).await.expect(200);
+    app.send(
+        TestRequest::put()
+            .uri("/api/v1/me/password")
+            .insert_header(bearer(&desk.token))
+            .set_json(json!({"current_password": common::PASSWORD, "new_password": "a brand new long passphrase"})),
+    )
+    .await
+    .expect(200);
+    app.get("/api/v1/me", desks)
+        .await
+        .expect_problem(401, "unauthenticated");
 }
 
 #[actix_web::test]
@@ -326,6 +341,12 @@ async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
     )
     .await
     .expect(200);
+    // Entries out of reach are passed over once: an analyst asking for cases (none in reach) ends
+    // at the same position as the program manager who read everything.
+    let (_, pm_end) = feed(&app, &pm.token, None, "").await;
+    let (no_cases, analyst_end) = feed(&app, &analyst.token, None, "types=case").await;
+    assert!(no_cases.is_empty());
+    assert_eq!(analyst_end, pm_end);
     // A change that changes nothing is no change.
     app.patch(
         &format!("/api/v1/cases/{mine}"),
@@ -681,7 +702,7 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
     sql(
         &app,
         &format!(
-            "UPDATE webhooks SET failing_since = now() - interval '4 days' WHERE id = '{}'",
+            "UPDATE webhooks SET failing_since = now() - interval '4 days', last_failure_at = now() - interval '5 hours' WHERE id = '{}'",
             b["id"].as_str().unwrap()
         ),
     )
@@ -714,6 +735,57 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
         "{listed}"
     );
 
+    // A delivery being sent cannot be sent again until it is done.
+    let pending = app
+        .get(
+            &format!("/api/v1/webhooks/{}/deliveries", staff["id"].as_str().unwrap()),
+            &pm.token,
+        )
+        .await
+        .json();
+    let some = pending["data"][0]["id"].as_str().unwrap().to_string();
+    sql(
+        &app,
+        &format!("UPDATE webhook_deliveries SET claim_token = gen_random_uuid() WHERE id = '{some}'"),
+    )
+    .await;
+    app.post(
+        &format!(
+            "/api/v1/webhooks/{}/deliveries/{some}/redeliver",
+            staff["id"].as_str().unwrap()
+        ),
+        &pm.token,
+        json!({}),
+    )
+    .await
+    .expect_problem(409, "delivery_in_flight");
+
+    // A webhook lasts as long as its owner's right: a program manager moved to another role
+    // hears nothing more.
+    let before = receiver.at("/pm").len();
+    sql(
+        &app,
+        &format!("UPDATE users SET role = 'analyst' WHERE id = '{}'", pm.id),
+    )
+    .await;
+    let other_pm = app.create_user(Role::ProgramManager, None).await;
+    app.post(
+        &format!("/api/v1/cases/{case_id}/court-sessions"),
+        &other_pm.token,
+        json!({"court": "Malindi", "scheduled_on": "2025-04-01", "purpose": "plea"}),
+    )
+    .await
+    .expect(201);
+    haki::webhooks::delivery::run_once(&app.state, &client, 20)
+        .await
+        .unwrap();
+    assert_eq!(receiver.at("/pm").len(), before);
+    sql(
+        &app,
+        &format!("UPDATE users SET role = 'program_manager' WHERE id = '{}'", pm.id),
+    )
+    .await;
+
     // Deleted: nothing more is delivered to it.
     let gone = app
         .send(
@@ -744,4 +816,62 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
         .await
         .unwrap();
     assert_eq!(receiver.at("/a").len(), 4);
+}
+
+#[actix_web::test]
+async fn a_follow_up_coming_due_is_told_once() {
+    let app = TestApp::new().await;
+    let client = haki::webhooks::delivery::client(&app.state.config).unwrap();
+    let (receiver, base) = Receiver::start().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let cjc = app.create_partner("Bahari justice centre").await;
+    let desk = app.create_user(Role::Partner, Some(cjc)).await;
+    app.post(
+        "/api/v1/webhooks",
+        &pm.token,
+        json!({"url": format!("{base}/pm"), "events": ["survivor.follow_up_due"]}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        "/api/v1/webhooks",
+        &desk.token,
+        json!({"url": format!("{base}/desk"), "events": ["survivor.follow_up_due"]}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    let s = app
+        .post(
+            "/api/v1/survivors",
+            &pm.token,
+            json!({"pseudonym": "Zuri", "birth_year": 2010, "intake_on": "2024-01-01"}),
+        )
+        .await
+        .json();
+    let today = haki::vocab::today();
+    for days in [20, 31] {
+        sql(
+            &app,
+            &format!(
+                "INSERT INTO follow_ups (id, survivor_id, due_on) VALUES (gen_random_uuid(), '{}', '{}')",
+                s["id"].as_str().unwrap(),
+                today + chrono::Duration::days(days)
+            ),
+        )
+        .await;
+    }
+    for _ in 0..3 {
+        haki::webhooks::delivery::run_once(&app.state, &client, 20)
+            .await
+            .unwrap();
+    }
+    let got = receiver.at("/pm");
+    assert_eq!(got.len(), 1, "within 30 days, once: {got:?}");
+    let body: Value = serde_json::from_str(&got[0].2).unwrap();
+    assert_eq!(body["type"], "survivor.follow_up_due");
+    assert_eq!(
+        body["data"]["due_on"],
+        json!((today + chrono::Duration::days(20)).to_string())
+    );
+    assert!(!got[0].2.contains("Zuri"), "no survivor details: {}", got[0].2);
 }

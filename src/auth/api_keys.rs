@@ -47,6 +47,9 @@ pub struct ApiKeyRow {
     pub revoked_by: Option<UserId>,
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
+    /// The owner's token version when the key was made: a password change or deactivation since
+    /// ends the key, as it ends the owner's sessions.
+    pub token_version: i32,
 }
 
 /// An API key as its owner and admins see it: never the secret, once shown.
@@ -134,7 +137,7 @@ fn new_secret() -> String {
 /// The caller a key stands for, or why it does not work. Marks the key used (at most once a
 /// minute, so that a busy script does not write on every request).
 pub async fn authenticate(conn: &mut AsyncPgConnection, secret: &str, meta: RequestMeta) -> Result<AuthUser, ApiError> {
-    let found: Option<(ApiKeyRow, Role, Option<PartnerId>, bool)> = api_keys::table
+    let found: Option<(ApiKeyRow, Role, Option<PartnerId>, bool, i32)> = api_keys::table
         .inner_join(users::table)
         .filter(api_keys::secret_sha256.eq(digest(secret)))
         .select((
@@ -142,11 +145,12 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, secret: &str, meta: Requ
             users::role,
             users::organization_id,
             users::active,
+            users::token_version,
         ))
         .first(conn)
         .await
         .optional()?;
-    let Some((key, owner_role, owner_org, active)) = found else {
+    let Some((key, owner_role, owner_org, active, token_version)) = found else {
         return Err(ApiError::invalid_token("Unknown API key."));
     };
     let now = Utc::now();
@@ -157,9 +161,9 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, secret: &str, meta: Requ
         return Err(ApiError::invalid_token("The API key expired."));
     }
     // A key never acts above (or beside) what its owner may do now.
-    if !active || owner_role != key.role || owner_org != key.organization_id {
+    if !active || owner_role != key.role || owner_org != key.organization_id || token_version != key.token_version {
         return Err(ApiError::invalid_token(
-            "The API key's owner was deactivated or changed role; create a new key.",
+            "The API key's owner was deactivated, changed role or changed password; create a new key.",
         ));
     }
     diesel::update(api_keys::table.find(key.id))
@@ -270,13 +274,13 @@ pub async fn create_api_key(
     let mut conn = state.conn().await?;
     let row = conn
         .transaction(async |conn| {
-            let found: Option<(Role, Option<PartnerId>, bool)> = users::table
+            let found: Option<(Role, Option<PartnerId>, bool, i32)> = users::table
                 .find(owner)
-                .select((users::role, users::organization_id, users::active))
+                .select((users::role, users::organization_id, users::active, users::token_version))
                 .first(conn)
                 .await
                 .optional()?;
-            let Some((role, organization_id, true)) = found else {
+            let Some((role, organization_id, true, token_version)) = found else {
                 return Err(ApiError::invalid_field(
                     "owner_id",
                     "unknown_user",
@@ -299,6 +303,7 @@ pub async fn create_api_key(
                     revoked_by: None,
                     created_by: user.id,
                     created_at: Utc::now(),
+                    token_version,
                 })
                 .returning(ApiKeyRow::as_returning())
                 .get_result(conn)

@@ -87,18 +87,26 @@ struct Row {
     op: ChangeOp,
     #[diesel(sql_type = Timestamptz)]
     changed_at: DateTime<Utc>,
+    #[diesel(sql_type = Bool)]
+    visible: bool,
 }
 
-/// Entries after a position whose transactions, and all with smaller ids, have finished; within
-/// the caller's reach (`$3` case scope, `$4` survivor scope, `$5` referrals, `$6` trainings,
-/// `$7` partners, `$8` the caller, `$9` the caller's organisation).
+/// How many entries one request looks through at most: the position moves past entries the
+/// caller may not see, so a reader with a narrow reach does not scan them again next time.
+const WINDOW: i64 = 1000;
+
+/// Entries after a position whose transactions, and all with smaller ids, have finished, each
+/// with whether the caller may see it (`$3` case scope, `$4` survivor scope, `$5` referrals, `$6`
+/// trainings, `$7` partners, `$8` the caller, `$9` the caller's organisation, `$10` types).
 const FEED: &str = "
-SELECT c.xid::text AS xid, c.seq, c.resource_type, c.resource_id, c.op, c.changed_at
-  FROM changes c
- WHERE (c.xid, c.seq) > ($1::text::xid8, $2)
-   AND c.xid < pg_snapshot_xmin(pg_current_snapshot())
-   AND ($10::text[] IS NULL OR c.resource_type = ANY ($10))
-   AND CASE c.resource_type
+WITH scanned AS (
+    SELECT c.* FROM changes c
+     WHERE (c.xid, c.seq) > ($1::text::xid8, $2)
+       AND c.xid < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY c.xid, c.seq
+     LIMIT $11)
+SELECT c.xid::text AS xid, c.seq, c.resource_type, c.resource_id, c.op, c.changed_at,
+       (($10::text[] IS NULL OR c.resource_type = ANY ($10)) AND CASE c.resource_type
        WHEN 'case' THEN $3 = 'all' OR ($3 = 'assigned' AND EXISTS (
             SELECT 1 FROM case_assignments a WHERE a.case_id = c.resource_id AND a.user_id = $8 AND a.ended_at IS NULL))
        WHEN 'survivor' THEN $4 = 'all'
@@ -113,9 +121,9 @@ SELECT c.xid::text AS xid, c.seq, c.resource_type, c.resource_id, c.op, c.change
        WHEN 'training' THEN $6
        WHEN 'partner' THEN $7 = 'all' OR ($7 = 'own' AND c.resource_id = $9)
        ELSE false
-       END
- ORDER BY c.xid, c.seq
- LIMIT $11";
+       END) AS visible
+  FROM scanned c
+ ORDER BY c.xid, c.seq";
 
 /// Every create and update of cases, survivors (pseudonymous record), referrals, trainings and
 /// partner organisations the caller may see, in an order that never changes behind a reader:
@@ -152,7 +160,7 @@ pub async fn list_changes(
             seq: 0,
         },
     };
-    if from.xid.is_empty() || !from.xid.bytes().all(|b| b.is_ascii_digit()) || from.xid.len() > 20 {
+    if from.xid.parse::<u64>().is_err() {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidCursor,
             "The cursor is not one this API issued.",
@@ -209,23 +217,28 @@ pub async fn list_changes(
         .bind::<Uuid, _>(user.id)
         .bind::<Nullable<Uuid>, _>(partner.map(|p| p.0))
         .bind::<Nullable<Array<Text>>, _>(types)
-        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(WINDOW)
         .load(&mut conn)
         .await?;
+    // Up to `limit` visible entries; the position moves past every entry looked at before the
+    // last one returned (or past the whole window when fewer were visible).
     let mut next = from;
-    let data = rows
-        .into_iter()
-        .map(|r| {
-            next = Position { xid: r.xid, seq: r.seq };
-            Change {
+    let mut data = Vec::new();
+    for r in rows {
+        if data.len() as i64 == limit {
+            break;
+        }
+        next = Position { xid: r.xid, seq: r.seq };
+        if r.visible {
+            data.push(Change {
                 cursor: encode_cursor(&next),
                 resource_type: r.resource_type,
                 id: r.resource_id,
                 op: r.op,
                 changed_at: r.changed_at,
-            }
-        })
-        .collect();
+            });
+        }
+    }
     Ok(HttpResponse::Ok().json(ChangePage {
         data,
         next_cursor: encode_cursor(&next),

@@ -24,8 +24,9 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Settings of every pooled connection. JIT compilation off: the service's statements are short,
 /// and compiling the expressions of a large one (the alerts) took a second where running it takes
-/// a few milliseconds (measured on the benchmark dataset, see docs/performance.md).
-const SESSION_SETUP: &str = "SET jit = off";
+/// a few milliseconds (measured on the benchmark dataset, see docs/performance.md). A transaction
+/// left idle is ended: it would hold back the change feed (and vacuum) for everyone.
+const SESSION_SETUP: &str = "SET jit = off; SET idle_in_transaction_session_timeout = '60s'";
 
 pub fn build_pool(database_url: &str, max_size: usize, timeout: Duration) -> Result<DbPool, BuildError> {
     use diesel_async::{AsyncConnection, SimpleAsyncConnection, pooled_connection::ManagerConfig};

@@ -513,6 +513,7 @@ diesel::table! {
         revoked_by -> Nullable<Uuid>,
         created_by -> Uuid,
         created_at -> Timestamptz,
+        token_version -> Int4,
     }
 }
 
@@ -533,6 +534,7 @@ diesel::table! {
         failing_since -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        last_failure_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -551,6 +553,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         delivered_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        claim_token -> Nullable<Uuid>,
     }
 }
 

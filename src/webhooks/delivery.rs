@@ -22,8 +22,9 @@ use sha2::Sha256;
 use crate::{config::Config, state::AppState, survivors::vault::Sealed};
 
 /// How long a claimed delivery is reserved for the worker that claimed it: longer than any
-/// request may take, so that a worker that dies mid-way leaves it to be retried after.
-const LEASE_SECS: i64 = 120;
+/// request may take (`HAKI_WEBHOOK_TIMEOUT_SECONDS` is at most 60), so that a worker that dies
+/// mid-way leaves it to be retried after.
+pub const LEASE_SECS: i64 = 120;
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 
@@ -31,6 +32,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 struct Claimed {
     #[diesel(sql_type = Uuid)]
     id: uuid::Uuid,
+    #[diesel(sql_type = Uuid)]
+    claim_token: uuid::Uuid,
     #[diesel(sql_type = Uuid)]
     webhook_id: uuid::Uuid,
     #[diesel(sql_type = Uuid)]
@@ -51,24 +54,38 @@ struct Claimed {
     secret_ciphertext: Vec<u8>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     failing_since: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_failure_at: Option<DateTime<Utc>>,
 }
 
-/// Claims up to `limit` due deliveries of active webhooks in one statement.
-const CLAIM: &str = "
-WITH due AS (
-    SELECT d.id FROM webhook_deliveries d
-     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-     ORDER BY d.next_attempt_at
-     LIMIT $1
-     FOR UPDATE SKIP LOCKED),
-claimed AS (
-    UPDATE webhook_deliveries d
-       SET attempts = d.attempts + 1, last_attempt_at = now(),
-           next_attempt_at = now() + make_interval(secs => $2)
-      FROM due WHERE d.id = due.id
-    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.payload, d.attempts)
-SELECT c.*, w.url, w.secret_key_id, w.secret_nonce, w.secret_ciphertext, w.failing_since
-  FROM claimed c JOIN webhooks w ON w.id = c.webhook_id";
+/// Whether a webhook may still be told anything: active, not deleted, and its owner still holding
+/// the right it was made with (a program manager or admin for the program's webhooks, a user of
+/// the same organisation for a partner's).
+pub const STILL_ENTITLED: &str = "w.active AND w.deleted_at IS NULL AND EXISTS (
+    SELECT 1 FROM users u WHERE u.id = w.owner_id AND u.active
+       AND CASE WHEN w.organization_id IS NULL THEN u.role IN ('admin', 'program_manager')
+                ELSE u.role = 'partner' AND u.organization_id = w.organization_id END)";
+
+/// Claims up to `limit` due deliveries of webhooks still entitled to them, in one statement;
+/// each gets a fresh claim token, and is reserved for the lease.
+fn claim_sql() -> String {
+    format!(
+        "WITH due AS (
+             SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+              WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND {STILL_ENTITLED}
+              ORDER BY d.next_attempt_at
+              LIMIT $1
+              FOR UPDATE OF d SKIP LOCKED),
+         claimed AS (
+             UPDATE webhook_deliveries d
+                SET attempts = d.attempts + 1, last_attempt_at = now(), claim_token = gen_random_uuid(),
+                    next_attempt_at = now() + make_interval(secs => $2)
+               FROM due WHERE d.id = due.id
+             RETURNING d.id, d.claim_token, d.webhook_id, d.event_id, d.event_type, d.payload, d.attempts)
+         SELECT c.*, w.url, w.secret_key_id, w.secret_nonce, w.secret_ciphertext, w.failing_since, w.last_failure_at
+           FROM claimed c JOIN webhooks w ON w.id = c.webhook_id"
+    )
+}
 
 /// The signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<String, hmac::digest::InvalidLength> {
@@ -100,15 +117,16 @@ pub fn reachable(ip: IpAddr, allow_loopback: bool) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || a == 0
+                || a >= 240 // reserved
                 || (a == 100 && (64..128).contains(&b)) // shared address space (carrier NAT)
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
                 || (a == 198 && (b == 18 || b == 19)))
         }
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !(v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80) // link-local
+            let s = v6.segments();
+            // Only global unicast (2000::/3), and none of the forms that carry an IPv4 address
+            // (NAT64 64:ff9b::/96 lies outside it anyway; 6to4, Teredo) nor documentation.
+            (s[0] & 0xe000) == 0x2000 && s[0] != 0x2002 && !(s[0] == 0x2001 && (s[1] == 0 || s[1] == 0x0db8))
         }
     }
 }
@@ -140,6 +158,8 @@ pub fn client(config: &Config) -> Result<reqwest::Client, reqwest::Error> {
         .timeout(config.webhook_timeout)
         .connect_timeout(config.webhook_timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the address itself, past the filter.
+        .no_proxy()
         .dns_resolver(Arc::new(PublicOnly {
             allow_loopback: config.webhook_allow_loopback,
         }))
@@ -247,49 +267,64 @@ async fn record(
     d: &Claimed,
     outcome: Outcome,
 ) -> diesel::QueryResult<()> {
+    // Only the worker still holding the claim records (a redelivery or a deletion since wins).
     match outcome {
         Outcome::Delivered(status) => {
-            diesel::sql_query(
-                "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_status_code = $2,
-                        last_error = NULL WHERE id = $1",
+            let updated = diesel::sql_query(
+                "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_status_code = $3,
+                        last_error = NULL, claim_token = NULL
+                  WHERE id = $1 AND claim_token = $2 AND status = 'pending'",
             )
             .bind::<Uuid, _>(d.id)
+            .bind::<Uuid, _>(d.claim_token)
             .bind::<Integer, _>(i32::from(status))
             .execute(conn)
             .await?;
-            diesel::sql_query("UPDATE webhooks SET failing_since = NULL WHERE id = $1")
-                .bind::<Uuid, _>(d.webhook_id)
-                .execute(conn)
-                .await?;
+            if updated > 0 {
+                diesel::sql_query("UPDATE webhooks SET failing_since = NULL WHERE id = $1")
+                    .bind::<Uuid, _>(d.webhook_id)
+                    .execute(conn)
+                    .await?;
+            }
         }
         Outcome::Failed { status, error } => {
             let last = d.attempts >= config.webhook_max_attempts;
             let wait = backoff(config.webhook_backoff, d.attempts);
-            diesel::sql_query(
+            let updated = diesel::sql_query(
                 "UPDATE webhook_deliveries
-                    SET status = CASE WHEN $2 THEN 'failed' ELSE 'pending' END,
-                        next_attempt_at = now() + make_interval(secs => $3),
-                        last_status_code = $4, last_error = $5
-                  WHERE id = $1",
+                    SET status = CASE WHEN $3 THEN 'failed' ELSE 'pending' END,
+                        next_attempt_at = now() + make_interval(secs => $4),
+                        last_status_code = $5, last_error = $6, claim_token = NULL
+                  WHERE id = $1 AND claim_token = $2 AND status = 'pending'",
             )
             .bind::<Uuid, _>(d.id)
+            .bind::<Uuid, _>(d.claim_token)
             .bind::<diesel::sql_types::Bool, _>(last)
             .bind::<diesel::sql_types::Double, _>(wait.as_secs_f64())
             .bind::<Nullable<Integer>, _>(status.map(i32::from))
             .bind::<Text, _>(&error)
             .execute(conn)
             .await?;
-            // Failing since the first failure after a success; for too long, it is disabled.
-            let since = d.failing_since.unwrap_or_else(Utc::now);
-            let disable =
-                Utc::now() - since > chrono::Duration::from_std(config.webhook_disable_after).unwrap_or_default();
+            if updated == 0 {
+                return Ok(());
+            }
+            // Failing since the first failure after a success, or after a quiet spell longer than
+            // the window (failures days apart are not "failing for days"); too long, disabled.
+            let window = chrono::Duration::from_std(config.webhook_disable_after).unwrap_or_default();
+            let now = Utc::now();
+            let since = match (d.failing_since, d.last_failure_at) {
+                (Some(since), Some(previous)) if now - previous <= window => since,
+                _ => now,
+            };
+            let disable = now - since > window;
             diesel::sql_query(
-                "UPDATE webhooks SET failing_since = coalesce(failing_since, now()),
-                        active = active AND NOT $2,
-                        disabled_reason = CASE WHEN $2 THEN $3 ELSE disabled_reason END
+                "UPDATE webhooks SET failing_since = $2, last_failure_at = now(),
+                        active = active AND NOT $3,
+                        disabled_reason = CASE WHEN $3 THEN $4 ELSE disabled_reason END
                   WHERE id = $1",
             )
             .bind::<Uuid, _>(d.webhook_id)
+            .bind::<Timestamptz, _>(since)
             .bind::<diesel::sql_types::Bool, _>(disable)
             .bind::<Text, _>(format!(
                 "Disabled: every delivery failed since {} (last: {error}). Fix the receiver, then create the webhook again.",
@@ -297,6 +332,15 @@ async fn record(
             ))
             .execute(conn)
             .await?;
+            if disable {
+                diesel::sql_query(
+                    "UPDATE webhook_deliveries SET status = 'failed', last_error = 'the webhook was disabled', claim_token = NULL
+                      WHERE webhook_id = $1 AND status = 'pending'",
+                )
+                .bind::<Uuid, _>(d.webhook_id)
+                .execute(conn)
+                .await?;
+            }
         }
     }
     Ok(())
@@ -306,7 +350,8 @@ async fn record(
 /// each outcome. Returns how many were attempted.
 pub async fn run_once(state: &AppState, client: &reqwest::Client, limit: i64) -> Result<usize, crate::db::BoxError> {
     let mut conn = state.pool.get().await?;
-    let claimed: Vec<Claimed> = diesel::sql_query(CLAIM)
+    super::follow_ups_due(&mut conn).await?;
+    let claimed: Vec<Claimed> = diesel::sql_query(claim_sql())
         .bind::<BigInt, _>(limit)
         .bind::<diesel::sql_types::Double, _>(LEASE_SECS as f64)
         .load(&mut conn)
@@ -350,6 +395,14 @@ mod tests {
     #[test]
     fn private_networks_are_out_of_reach() {
         for ip in [
+            "192.0.0.8",
+            "240.0.0.1",
+            "fec0::1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378::1",
+            "2001:db8::1",
+            "::a9fe:a9fe",
             "10.1.2.3",
             "172.16.0.1",
             "192.168.1.1",

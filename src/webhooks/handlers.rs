@@ -38,6 +38,7 @@ pub struct WebhookRow {
     pub failing_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime<Utc>>,
 }
 
 /// A subscription of an address to events.
@@ -123,6 +124,9 @@ pub struct Delivery {
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
+
+/// How many webhooks one account may keep (each multiplies the service's outgoing traffic).
+const MAX_WEBHOOKS: i64 = 20;
 
 /// Checks an address a webhook may call: `https://`, or `http://` to loopback where configured
 /// for development; never an address written in a private network.
@@ -236,6 +240,18 @@ pub async fn create_webhook(
     let mut conn = state.conn().await?;
     let row = conn
         .transaction(async |conn| {
+            let live: i64 = webhooks::table
+                .filter(webhooks::owner_id.eq(user.id))
+                .filter(webhooks::deleted_at.is_null())
+                .count()
+                .get_result(conn)
+                .await?;
+            if live >= MAX_WEBHOOKS {
+                return Err(ApiError::conflict(
+                    crate::error::ErrorCode::TooManyWebhooks,
+                    format!("An account may keep {MAX_WEBHOOKS} webhooks; delete one first."),
+                ));
+            }
             let row: WebhookRow = diesel::insert_into(webhooks::table)
                 .values(&WebhookRow {
                     id,
@@ -251,12 +267,17 @@ pub async fn create_webhook(
                     failing_since: None,
                     created_at: Utc::now(),
                     deleted_at: None,
+                    last_failure_at: None,
                 })
                 .returning(WebhookRow::as_returning())
                 .get_result(conn)
                 .await?;
+            // The host, not the whole address: query strings often carry tokens.
+            let host = reqwest::Url::parse(&row.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string));
             AuditEvent::by(&user, "webhook.create", "webhook", row.id)
-                .details(json!({"url": row.url, "events": row.events}))
+                .details(json!({"host": host, "events": row.events}))
                 .record(conn)
                 .await?;
             Ok::<_, ApiError>(row)
@@ -303,6 +324,7 @@ pub async fn delete_webhook(
                 .set((
                     webhook_deliveries::status.eq(DeliveryStatus::Failed),
                     webhook_deliveries::last_error.eq("the webhook was deleted"),
+                    webhook_deliveries::claim_token.eq(None::<uuid::Uuid>),
                 ))
                 .execute(conn)
                 .await?;
@@ -374,6 +396,24 @@ pub async fn redeliver(
                     crate::error::ErrorCode::WebhookDisabled,
                     "The webhook is disabled or deleted; create it again to receive deliveries.",
                 ));
+            }
+            let in_flight: Option<Option<uuid::Uuid>> = webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(delivery))
+                .filter(webhook_deliveries::webhook_id.eq(id))
+                .select(webhook_deliveries::claim_token)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            match in_flight {
+                None => return Err(ApiError::not_found()),
+                Some(Some(_)) => {
+                    return Err(ApiError::conflict(
+                        crate::error::ErrorCode::DeliveryInFlight,
+                        "This delivery is being sent right now; look again in a minute.",
+                    ));
+                }
+                Some(None) => {}
             }
             let row: Delivery = diesel::update(webhook_deliveries::table)
                 .filter(webhook_deliveries::id.eq(delivery))

@@ -19,11 +19,13 @@ text_enum! {
     /// What a webhook can hear about. `referral.status_changed`: a referral was acknowledged,
     /// accepted, declined or withdrawn (partners hear about their own referrals only).
     /// `case.stage_changed`: a case moved to another stage. `court_session.scheduled`: a court
-    /// session was scheduled. The last two are the program's only.
+    /// session was scheduled. `survivor.follow_up_due`: a survivor's two-year follow-up is due
+    /// within 30 days (told once). The last three are the program's only.
     pub enum EventType {
         #[serde(rename = "referral.status_changed")] #[strum(serialize = "referral.status_changed")] ReferralStatusChanged,
         #[serde(rename = "case.stage_changed")] #[strum(serialize = "case.stage_changed")] CaseStageChanged,
         #[serde(rename = "court_session.scheduled")] #[strum(serialize = "court_session.scheduled")] CourtSessionScheduled,
+        #[serde(rename = "survivor.follow_up_due")] #[strum(serialize = "survivor.follow_up_due")] SurvivorFollowUpDue,
     }
 }
 
@@ -37,13 +39,17 @@ impl EventType {
 /// The deliveries of one event to every active webhook that subscribed to it and may hear it:
 /// the event's envelope (`$1` its type) around `data` (`$2`), for the program's webhooks and, when
 /// a partner organisation (`$3`) is given, that organisation's. One event id for all.
-const EMIT: &str = "
-INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload)
-SELECT gen_random_uuid(), w.id, e.id, $1::text,
-       jsonb_build_object('id', e.id, 'type', $1::text, 'created_at', now(), 'data', e.data)
-  FROM (SELECT gen_random_uuid() AS id, $2::jsonb AS data) e, webhooks w
- WHERE w.active AND w.deleted_at IS NULL AND $1::text = ANY (w.events)
-   AND (w.organization_id IS NULL OR w.organization_id = $3::uuid)";
+fn emit_sql() -> String {
+    format!(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload)
+         SELECT gen_random_uuid(), w.id, e.id, $1::text,
+                jsonb_build_object('id', e.id, 'type', $1::text, 'created_at', now(), 'data', e.data)
+           FROM (SELECT gen_random_uuid() AS id, $2::jsonb AS data) e, webhooks w
+          WHERE $1::text = ANY (w.events) AND (w.organization_id IS NULL OR w.organization_id = $3::uuid)
+            AND {}",
+        delivery::STILL_ENTITLED
+    )
+}
 
 async fn emit(
     conn: &mut AsyncPgConnection,
@@ -51,7 +57,7 @@ async fn emit(
     data: serde_json::Value,
     partner: Option<uuid::Uuid>,
 ) -> diesel::QueryResult<()> {
-    diesel::sql_query(EMIT)
+    diesel::sql_query(emit_sql())
         .bind::<Text, _>(event.as_ref())
         .bind::<diesel::sql_types::Jsonb, _>(data)
         .bind::<Nullable<Uuid>, _>(partner)
@@ -125,6 +131,35 @@ pub async fn court_session_scheduled(
         }),
         None,
     )
+    .await
+}
+
+/// Follow-ups that came within 30 days of their due date since the last look: each is noted and
+/// its event queued for the program's webhooks in one statement, once, whichever instance looks.
+pub async fn follow_ups_due(conn: &mut AsyncPgConnection) -> diesel::QueryResult<usize> {
+    diesel::sql_query(format!(
+        "WITH noticed AS (
+             INSERT INTO follow_up_notices (follow_up_id)
+             SELECT f.id FROM follow_ups f
+              WHERE f.status = 'scheduled'
+                AND f.due_on <= (now() AT TIME ZONE 'Africa/Nairobi')::date + 30
+                AND NOT EXISTS (SELECT 1 FROM follow_up_notices x WHERE x.follow_up_id = f.id)
+             ON CONFLICT DO NOTHING
+             RETURNING follow_up_id),
+         events AS (
+             SELECT gen_random_uuid() AS id, f.id AS follow_up_id, f.survivor_id, f.due_on
+               FROM noticed n JOIN follow_ups f ON f.id = n.follow_up_id)
+         INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload)
+         SELECT gen_random_uuid(), w.id, e.id, 'survivor.follow_up_due',
+                jsonb_build_object('id', e.id, 'type', 'survivor.follow_up_due', 'created_at', now(),
+                  'data', jsonb_build_object('follow_up_id', e.follow_up_id, 'survivor_id', e.survivor_id,
+                                             'due_on', e.due_on, 'url', '/api/v1/follow-ups/' || e.follow_up_id))
+           FROM events e, webhooks w
+          WHERE w.organization_id IS NULL AND 'survivor.follow_up_due' = ANY (w.events)
+            AND {}",
+        delivery::STILL_ENTITLED
+    ))
+    .execute(conn)
     .await
 }
 
