@@ -5,15 +5,18 @@ mod common;
 
 use actix_web::test::TestRequest;
 use common::{TestApp, bearer};
-use diesel_async::RunQueryDsl;
 use haki::auth::Role;
 use serde_json::{Value, json};
 
 async fn sql(app: &TestApp, statement: &str) {
-    diesel::sql_query(statement)
-        .execute(&mut app.conn().await)
-        .await
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    app.sql(statement).await
+}
+
+/// A referral of a child of 14 in Kilifi, with consent.
+fn referral_body(external_id: &str, urgency: &str, alias: &str) -> Value {
+    json!({"external_id": external_id, "urgency": urgency, "child_alias": alias, "age": 14, "county": "kilifi",
+           "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
+           "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}})
 }
 
 async fn create_key(app: &TestApp, token: &str, body: Value) -> Value {
@@ -311,9 +314,7 @@ async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
         .post(
             "/api/v1/referrals",
             &desk.token,
-            json!({"external_id": "F-1", "urgency": "routine", "child_alias": "F.F.", "age": 14, "county": "kilifi",
-                   "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
-                   "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}}),
+            referral_body("F-1", "routine", "F.F."),
         )
         .await;
     referral.expect(201);
@@ -567,13 +568,7 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
 
     // The justice centre's referral is acknowledged: its webhook fails twice, then takes it.
     let r = app
-        .post(
-            "/api/v1/referrals",
-            &desk.token,
-            json!({"external_id": "W-1", "urgency": "urgent", "child_alias": "W.W.", "age": 14, "county": "kilifi",
-                   "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
-                   "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}}),
-        )
+        .post("/api/v1/referrals", &desk.token, referral_body("W-1", "urgent", "W.W."))
         .await;
     r.expect(201);
     let referral = r.json()["id"].as_str().unwrap().to_string();
@@ -712,9 +707,7 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
         .post(
             "/api/v1/referrals",
             &other_desk.token,
-            json!({"external_id": "B-1", "urgency": "routine", "child_alias": "B.B.", "age": 14, "county": "kilifi",
-                   "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
-                   "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}}),
+            referral_body("B-1", "routine", "B.B."),
         )
         .await
         .json();
@@ -799,9 +792,7 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
         .post(
             "/api/v1/referrals",
             &desk.token,
-            json!({"external_id": "W-2", "urgency": "routine", "child_alias": "X.X.", "age": 14, "county": "kilifi",
-                   "concern": "c", "whereabouts": "with_family", "safe_tonight": true,
-                   "consent_to_share": {"given_by": "guardian", "obtained_on": "2025-01-01"}}),
+            referral_body("W-2", "routine", "X.X."),
         )
         .await
         .json();

@@ -5,15 +5,11 @@
 mod common;
 
 use common::TestApp;
-use diesel_async::RunQueryDsl;
 use haki::auth::Role;
 use serde_json::{Value, json};
 
 async fn sql(app: &TestApp, statement: &str) {
-    diesel::sql_query(statement)
-        .execute(&mut app.conn().await)
-        .await
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    app.sql(statement).await
 }
 
 fn id(v: &Value) -> String {

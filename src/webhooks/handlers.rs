@@ -16,7 +16,7 @@ use crate::{
         pagination::{Page, PageParams},
         schema::{webhook_deliveries, webhooks},
     },
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, Problem},
     extract::ValidatedJson,
     ids::{PartnerId, UserId},
     state::AppState,
@@ -207,7 +207,10 @@ pub async fn list_webhooks(
     tag = "integration",
     operation_id = "create_webhook",
     request_body = CreateWebhook,
-    responses((status = 201, body = CreatedWebhook, headers(("Location" = String))))
+    responses(
+        (status = 201, body = CreatedWebhook, headers(("Location" = String))),
+        (status = 409, description = "The account keeps the most webhooks it may", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/webhooks")]
 pub async fn create_webhook(
@@ -377,7 +380,10 @@ pub async fn list_deliveries(
     tag = "integration",
     operation_id = "redeliver_webhook_delivery",
     params(("id" = uuid::Uuid, Path), ("delivery" = uuid::Uuid, Path)),
-    responses((status = 202, description = "Due again", body = Delivery))
+    responses(
+        (status = 202, description = "Due again", body = Delivery),
+        (status = 409, description = "The webhook is disabled or deleted, or the delivery is being sent right now", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/webhooks/{id}/deliveries/{delivery}/redeliver")]
 pub async fn redeliver(

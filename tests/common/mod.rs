@@ -311,6 +311,14 @@ impl TestApp {
             .expect("count");
         row.n
     }
+
+    /// Runs a statement straight on this test's database (fixtures no endpoint writes as needed).
+    pub async fn sql(&self, statement: &str) {
+        diesel::sql_query(statement)
+            .execute(&mut self.conn().await)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
 }
 
 impl Drop for TestApp {
