@@ -458,6 +458,11 @@ impl Receiver {
                             .get_mut(&path)
                             .and_then(|s| (!s.is_empty()).then(|| s.remove(0)))
                             .unwrap_or(200);
+                        // Scripted 0: hang past any client's patience.
+                        if status == 0 {
+                            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        }
+                        let status = status.max(200);
                         actix_web::HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
                     }
                 },
@@ -865,4 +870,61 @@ async fn a_follow_up_coming_due_is_told_once() {
         json!((today + chrono::Duration::days(20)).to_string())
     );
     assert!(!got[0].2.contains("Zuri"), "no survivor details: {}", got[0].2);
+}
+
+#[actix_web::test]
+async fn a_receiver_that_hangs_is_cut_off_and_the_delivery_fails_after_its_last_attempt() {
+    let app = TestApp::with_config(|c| {
+        c.webhook_timeout = std::time::Duration::from_secs(1);
+        c.webhook_max_attempts = 2;
+    })
+    .await;
+    let client = haki::webhooks::delivery::client(&app.state.config).unwrap();
+    let (receiver, base) = Receiver::start().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            &pm.token,
+            json!({"url": format!("{base}/slow"), "events": ["case.stage_changed"]}),
+        )
+        .await
+        .json();
+    receiver.fail("/slow", &[0, 0]);
+    let case = app
+        .post(
+            "/api/v1/cases",
+            &pm.token,
+            json!({"county": "kilifi", "location_type": "hotel", "reported_on": "2025-03-01"}),
+        )
+        .await
+        .json();
+    app.post(
+        &format!("/api/v1/cases/{}/transitions", case["id"].as_str().unwrap()),
+        &pm.token,
+        json!({"to": "investigation", "occurred_on": "2025-03-02"}),
+    )
+    .await
+    .expect(200);
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        haki::webhooks::delivery::run_once(&app.state, &client, 20)
+            .await
+            .unwrap();
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "cut off, not waited for"
+    );
+    let deliveries = app
+        .get(
+            &format!("/api/v1/webhooks/{}/deliveries", hook["id"].as_str().unwrap()),
+            &pm.token,
+        )
+        .await
+        .json();
+    let d = &deliveries["data"][0];
+    assert_eq!(d["status"], "failed", "{d}");
+    assert_eq!(d["attempts"], 2);
+    assert!(d["last_error"].as_str().unwrap().contains("in time"), "{d}");
 }
