@@ -17,7 +17,9 @@ pub struct AppState {
     pub config: Config,
     pub pool: DbPool,
     pub jwt: JwtKeys,
-    pub login_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Failed logins per client address: only failures count, so an office of colleagues behind
+    /// one address can all sign in, while a burst of wrong guesses is stopped.
+    pub login_failures: LoginFailures,
     /// Requests per API key (each key its own budget).
     pub api_key_limiter: DefaultKeyedRateLimiter<crate::ids::ApiKeyId>,
     pub metrics: Metrics,
@@ -37,7 +39,10 @@ impl AppState {
         Ok(Arc::new(AppState {
             jwt: JwtKeys::new(&config),
             api_key_limiter: RateLimiter::keyed(Quota::per_minute(per_key)),
-            login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            login_failures: LoginFailures {
+                limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+                blocked: std::sync::Mutex::new(std::collections::HashMap::new()),
+            },
             metrics: Metrics::new()?,
             vault: Vault::new(&config.data_key, &config.data_keys_previous),
             hash_mac: hash_mac(&config.jwt_secret)?,
@@ -61,6 +66,43 @@ impl AppState {
     /// A pooled connection; a database that cannot be reached becomes a 503.
     pub async fn conn(&self) -> ApiResult<DbConn> {
         Ok(self.pool.get().await?)
+    }
+}
+
+/// Failed logins per client address, and the addresses blocked until a time.
+pub struct LoginFailures {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    blocked: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
+}
+
+impl LoginFailures {
+    /// How long `addr` must still wait, if it is blocked.
+    pub fn blocked(&self, addr: IpAddr) -> Option<std::time::Duration> {
+        let now = std::time::Instant::now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match blocked.get(&addr) {
+            Some(until) if *until > now => Some(*until - now),
+            Some(_) => {
+                blocked.remove(&addr);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Counts a failed login from `addr`; past the allowance, blocks it and says for how long.
+    pub fn fail(&self, addr: IpAddr) -> Option<std::time::Duration> {
+        use governor::clock::{Clock, DefaultClock};
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        let not_until = self.limiter.check_key(&addr).err()?;
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let mut blocked = self.blocked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        blocked.retain(|_, until| *until > now);
+        blocked.insert(addr, now + wait);
+        Some(wait)
     }
 }
 

@@ -171,6 +171,29 @@ async fn success_resets_the_failure_count() {
 }
 
 #[actix_web::test]
+async fn thirty_colleagues_behind_one_address_all_sign_in() {
+    let app = TestApp::new().await;
+    let mut people = Vec::new();
+    for _ in 0..30 {
+        people.push(app.create_user(Role::CaseWorker, None).await);
+    }
+    for person in &people {
+        app.login_from(&person.email, common::PASSWORD, "10.7.7.7:4000")
+            .await
+            .expect(200);
+    }
+    // A few typos among them do not lock the office out either.
+    for person in people.iter().take(3) {
+        app.login_from(&person.email, "a typo in the password", "10.7.7.7:4000")
+            .await
+            .expect(401);
+        app.login_from(&person.email, common::PASSWORD, "10.7.7.7:4000")
+            .await
+            .expect(200);
+    }
+}
+
+#[actix_web::test]
 async fn login_is_rate_limited_per_client_address() {
     let app = TestApp::new().await;
     for _ in 0..10 {
