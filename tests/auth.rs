@@ -680,3 +680,43 @@ async fn the_client_address_behind_trusted_proxies_cannot_be_forged() {
     app.send(login("198.51.100.20:5000", "203.0.113.99")).await.expect(200);
     assert_eq!(last_login_addr().await, (2, Some("198.51.100.20".to_string())));
 }
+
+#[actix_web::test]
+async fn easily_guessed_passwords_are_refused() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    for password in ["password1234", "123456789012", "qwertyuiopasdf"] {
+        let problem = app
+            .post(
+                "/api/v1/users",
+                &admin.token,
+                json!({"email": "new@haki.test", "display_name": "New", "role": "analyst", "password": password}),
+            )
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], "password", "{problem}");
+        assert_eq!(problem["errors"][0]["code"], "common_password", "{problem}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email = 'new@haki.test'")
+            .await,
+        0
+    );
+    let problem = app
+        .send(
+            TestRequest::put()
+                .uri("/api/v1/me/password")
+                .insert_header(bearer(&admin.token))
+                .set_json(json!({"current_password": PASSWORD, "new_password": "passwordpassword"})),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["code"], "common_password");
+    app.post(
+        "/api/v1/users",
+        &admin.token,
+        json!({"email": "new@haki.test", "display_name": "New", "role": "analyst", "password": "correct horse battery staple"}),
+    )
+    .await
+    .expect(201);
+}

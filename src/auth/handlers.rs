@@ -43,7 +43,10 @@ pub struct ChangePassword {
     #[validate(length(min = 1, max = 256))]
     #[schema(format = "password", min_length = 1, max_length = 256)]
     pub current_password: String,
-    #[validate(length(min = password::MIN_PASSWORD_LEN, max = password::MAX_PASSWORD_LEN))]
+    #[validate(
+        length(min = password::MIN_PASSWORD_LEN, max = password::MAX_PASSWORD_LEN),
+        custom(function = "password::not_common")
+    )]
     #[schema(format = "password", min_length = 12, max_length = 256)]
     pub new_password: String,
 }

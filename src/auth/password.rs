@@ -10,6 +10,76 @@ use crate::error::{ApiError, ApiResult};
 pub const MIN_PASSWORD_LEN: u64 = 12;
 pub const MAX_PASSWORD_LEN: u64 = 256;
 
+/// Passwords long enough to pass the length rule that guessing lists still try first.
+const COMMON: &[&str] = &[
+    "passwordpassword",
+    "password1234",
+    "password12345",
+    "password123456",
+    "passw0rd1234",
+    "p@ssw0rd1234",
+    "iloveyou1234",
+    "qwerty123456",
+    "qwertyuiop12",
+    "qwertyuiopasdf",
+    "1q2w3e4r5t6y",
+    "1qaz2wsx3edc",
+    "abcdefghijkl",
+    "abcd12345678",
+    "abc123abc123",
+    "welcome12345",
+    "welcome123456",
+    "letmein12345",
+    "administrator",
+    "administrator1",
+    "changeme1234",
+    "football1234",
+    "baseball1234",
+    "superman1234",
+    "trustno1trustno1",
+    "monkey123456",
+    "dragon123456",
+    "sunshine1234",
+    "princess1234",
+    "mombasa12345",
+    "kenya1234567",
+    "nairobi12345",
+    "haki12345678",
+    "hakipassword",
+    "haki password",
+];
+
+/// Refuses a password a guessing list would try early: one repeated character, a run of
+/// consecutive keys or digits, or one of the common long passwords.
+pub fn not_common(password: &str) -> Result<(), validator::ValidationError> {
+    let p = password.trim().to_lowercase();
+    let chars: Vec<char> = p.chars().collect();
+    // Too short is the length rule's to say.
+    if (chars.len() as u64) < MIN_PASSWORD_LEN {
+        return Ok(());
+    }
+    let repeated = chars.windows(2).all(|w| w[0] == w[1]);
+    // Runs along the keyboard or the alphabet, and counting digits (123456789012…).
+    let runs = [
+        "qwertyuiopasdfghjklzxcvbnm",
+        "abcdefghijklmnopqrstuvwxyz",
+        "zyxwvutsrqponmlkjihgfedcba",
+    ];
+    let sequence = runs.iter().any(|run| run.contains(p.as_str()))
+        || is_cycle_of(&p, "1234567890")
+        || is_cycle_of(&p, "0987654321");
+    if repeated || sequence || COMMON.contains(&p.as_str()) {
+        return Err(validator::ValidationError::new("common_password")
+            .with_message("is too easy to guess: choose a longer phrase of unrelated words".into()));
+    }
+    Ok(())
+}
+
+/// Whether `p` is `pattern` repeated from its start (123456789012…).
+fn is_cycle_of(p: &str, pattern: &str) -> bool {
+    p.chars().zip(pattern.chars().cycle()).all(|(a, b)| a == b)
+}
+
 pub fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
     Ok(Argon2::default().hash_password(password.as_bytes())?.to_string())
 }
@@ -39,4 +109,30 @@ pub async fn verify_decoy(password: String) -> ApiResult<()> {
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_common;
+
+    #[test]
+    fn guessable_passwords_are_refused() {
+        for p in [
+            "passwordpassword",
+            "Password1234",
+            "123456789012",
+            "aaaaaaaaaaaa",
+            "qwertyuiopasdf",
+            "abcdefghijkl",
+        ] {
+            assert!(not_common(p).is_err(), "{p}");
+        }
+        for p in [
+            "a long passphrase here",
+            "correct horse battery staple",
+            "haki demo password",
+        ] {
+            assert!(not_common(p).is_ok(), "{p}");
+        }
+    }
 }

@@ -73,7 +73,10 @@ pub struct CreateUser {
     pub role: Role,
     /// Required for the `partner` role.
     pub organization_id: Option<PartnerId>,
-    #[validate(length(min = MIN_PASSWORD_LEN, max = MAX_PASSWORD_LEN))]
+    #[validate(
+        length(min = MIN_PASSWORD_LEN, max = MAX_PASSWORD_LEN),
+        custom(function = "crate::auth::password::not_common")
+    )]
     #[schema(min_length = 12, max_length = 256, format = "password")]
     pub password: String,
 }
@@ -102,7 +105,10 @@ pub struct UpdateUser {
     #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub unlock: Option<bool>,
     /// Sets a new password (e.g. a temporary one); existing tokens stop working.
-    #[validate(length(min = MIN_PASSWORD_LEN, max = MAX_PASSWORD_LEN))]
+    #[validate(
+        length(min = MIN_PASSWORD_LEN, max = MAX_PASSWORD_LEN),
+        custom(function = "crate::auth::password::not_common")
+    )]
     #[schema(min_length = 12, max_length = 256, format = "password", nullable = false)]
     #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub password: Option<String>,
