@@ -537,6 +537,16 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
     )
     .await;
     let secret = a["secret"].as_str().unwrap().to_string();
+    // A partner's referral, submitted and acknowledged by the program (a status change).
+    let acknowledged = async |token: &str, referral: Value| {
+        let r = app.post("/api/v1/referrals", token, referral).await;
+        r.expect(201);
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        app.post(&format!("/api/v1/referrals/{id}/acknowledge"), &pm.token, json!({}))
+            .await
+            .expect(200);
+        id
+    };
     assert!(
         app.get("/api/v1/webhooks", &desk.token).await.json()["data"][0]
             .get("secret")
@@ -708,21 +718,7 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
     )
     .await;
     receiver.fail("/b", &[500]);
-    let theirs = app
-        .post(
-            "/api/v1/referrals",
-            &other_desk.token,
-            referral_body("B-1", "routine", "B.B."),
-        )
-        .await
-        .json();
-    app.post(
-        &format!("/api/v1/referrals/{}/acknowledge", theirs["id"].as_str().unwrap()),
-        &pm.token,
-        json!({}),
-    )
-    .await
-    .expect(200);
+    acknowledged(&other_desk.token, referral_body("B-1", "routine", "B.B.")).await;
     haki::webhooks::delivery::run_once(&app.state, &client, 20)
         .await
         .unwrap();
@@ -793,21 +789,7 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
         )
         .await;
     gone.expect(200);
-    let r = app
-        .post(
-            "/api/v1/referrals",
-            &desk.token,
-            referral_body("W-2", "routine", "X.X."),
-        )
-        .await
-        .json();
-    app.post(
-        &format!("/api/v1/referrals/{}/acknowledge", r["id"].as_str().unwrap()),
-        &pm.token,
-        json!({}),
-    )
-    .await
-    .expect(200);
+    acknowledged(&desk.token, referral_body("W-2", "routine", "X.X.")).await;
     haki::webhooks::delivery::run_once(&app.state, &client, 20)
         .await
         .unwrap();
