@@ -22,6 +22,10 @@ pub struct Config {
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub token_ttl: Duration,
+    /// A session unused for this long ends (its refresh token stops working).
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, however it is used.
+    pub session_lifetime: Duration,
     pub db_pool_size: usize,
     pub db_timeout: Duration,
     pub cors_origins: Vec<String>,
@@ -129,6 +133,8 @@ impl Config {
             jwt_issuer: text("HAKI_JWT_ISSUER", "haki"),
             jwt_audience: text("HAKI_JWT_AUDIENCE", "haki-api"),
             token_ttl: Duration::from_secs(parse("HAKI_TOKEN_TTL_SECONDS", "900")?),
+            session_idle: Duration::from_secs(60 * parse::<u64>("HAKI_SESSION_IDLE_MINUTES", "30")?),
+            session_lifetime: Duration::from_secs(3600 * parse::<u64>("HAKI_SESSION_HOURS", "12")?),
             db_pool_size: parse("HAKI_DB_POOL_SIZE", "10")?,
             db_timeout: Duration::from_millis(parse("HAKI_DB_TIMEOUT_MS", "5000")?),
             cors_origins: text("HAKI_CORS_ORIGINS", "")

@@ -720,3 +720,159 @@ async fn easily_guessed_passwords_are_refused() {
     .await
     .expect(201);
 }
+
+#[actix_web::test]
+async fn sessions_rotate_refresh_tokens_detect_reuse_and_end() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    let admin = app.admin().await;
+    let refresh = async |token: &str| {
+        app.send(
+            TestRequest::post()
+                .uri("/api/v1/auth/refresh")
+                .set_json(json!({"refresh_token": token})),
+        )
+        .await
+    };
+    let first = app.login(&user.email, PASSWORD).await;
+    first.expect(200);
+    let first = first.json();
+    let r1 = first["refresh_token"].as_str().unwrap().to_string();
+    assert!(r1.starts_with("hakr_"));
+    assert_eq!(first["refresh_expires_in"], 1800);
+
+    // Rotation: the refresh token works once; the new pair works.
+    let second = refresh(&r1).await;
+    second.expect(200);
+    let second = second.json();
+    let (a2, r2) = (
+        second["access_token"].as_str().unwrap().to_string(),
+        second["refresh_token"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(r1, r2);
+    app.get("/api/v1/me", &a2).await.expect(200);
+    // Reuse of the rotated token: someone copied it. The whole session ends, for both.
+    refresh(&r1).await.expect_problem(401, "unauthenticated");
+    app.get("/api/v1/me", &a2).await.expect_problem(401, "unauthenticated");
+    refresh(&r2).await.expect_problem(401, "unauthenticated");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'auth.refresh_reused'")
+            .await,
+        1
+    );
+    // Tokens are kept only as hashes.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM refresh_tokens WHERE encode(token_hash, 'escape') LIKE '%{}%'",
+            &r2[5..15]
+        ))
+        .await,
+        0
+    );
+
+    // Two devices: each listed, the other one signed out from here.
+    let phone = app.login(&user.email, PASSWORD).await.json();
+    let laptop = app.login(&user.email, PASSWORD).await.json();
+    let phone_access = phone["access_token"].as_str().unwrap();
+    let laptop_access = laptop["access_token"].as_str().unwrap();
+    let listed = app.get("/api/v1/me/sessions", laptop_access).await.json();
+    let listed = listed["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.iter().filter(|s| s["current"] == true).count(), 1);
+    let phone_session = listed.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/me/sessions/{phone_session}"))
+            .insert_header(bearer(laptop_access)),
+    )
+    .await
+    .expect(204);
+    app.get("/api/v1/me", phone_access)
+        .await
+        .expect_problem(401, "unauthenticated");
+    refresh(phone["refresh_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/me/sessions/{}", uuid::Uuid::now_v7()))
+            .insert_header(bearer(laptop_access)),
+    )
+    .await
+    .expect_problem(404, "not_found");
+
+    // Idle too long, or past its lifetime: over.
+    let idle = app.login(&user.email, PASSWORD).await.json();
+    app.sql("UPDATE sessions SET last_seen_at = now() - interval '31 minutes' WHERE revoked_at IS NULL")
+        .await;
+    refresh(idle["refresh_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    let old = app.login(&user.email, PASSWORD).await.json();
+    app.sql("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE revoked_at IS NULL")
+        .await;
+    app.get("/api/v1/me", old["access_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    refresh(old["refresh_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+
+    // Sign-out ends this session's tokens at once.
+    let mine = app.login(&user.email, PASSWORD).await.json();
+    let access = mine["access_token"].as_str().unwrap();
+    app.send(
+        TestRequest::post()
+            .uri("/api/v1/auth/logout")
+            .insert_header(bearer(access)),
+    )
+    .await
+    .expect(204);
+    app.get("/api/v1/me", access)
+        .await
+        .expect_problem(401, "unauthenticated");
+    refresh(mine["refresh_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+
+    // A password change ends every other session; its answer opens a fresh one.
+    let other = app.login(&user.email, PASSWORD).await.json();
+    let here = app.login(&user.email, PASSWORD).await.json();
+    let changed = app
+        .send(
+            TestRequest::put()
+                .uri("/api/v1/me/password")
+                .insert_header(bearer(here["access_token"].as_str().unwrap()))
+                .set_json(json!({"current_password": PASSWORD, "new_password": "a brand new long passphrase"})),
+        )
+        .await;
+    changed.expect(200);
+    refresh(other["refresh_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    let fresh = refresh(changed.json()["refresh_token"].as_str().unwrap()).await;
+    fresh.expect(200);
+
+    // An admin ends every session of a user (a lost phone).
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/users/{}/sessions", user.id))
+            .insert_header(bearer(&admin.token)),
+    )
+    .await
+    .expect(204);
+    refresh(fresh.json()["refresh_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/users/{}/sessions", user.id))
+            .insert_header(bearer(&app.create_user(Role::ProgramManager, None).await.token)),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    assert!(app.count("SELECT count(*) FROM audit_log WHERE action IN ('auth.logout', 'auth.session_ended', 'auth.sessions_ended', 'auth.refresh')").await >= 4);
+}

@@ -183,6 +183,7 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, secret: &str, meta: Requ
         role: key.role,
         organization_id: key.organization_id,
         api_key: Some(key.id),
+        session: None,
         meta,
     })
 }

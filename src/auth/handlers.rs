@@ -1,6 +1,6 @@
 use std::net::{IpAddr, Ipv4Addr};
 
-use actix_web::{HttpResponse, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,10 @@ use serde_json::json;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::{AuthUser, password};
+use super::{
+    AuthUser, password,
+    sessions::{self, SessionTokens},
+};
 use crate::{
     audit::AuditEvent,
     error::{ApiError, ApiResult, ErrorCode, Problem},
@@ -28,15 +31,6 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenResponse {
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the token expires.
-    pub expires_in: u64,
-}
-
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
@@ -53,16 +47,12 @@ pub struct ChangePassword {
 
 const LOGIN_FAILED: &str = "The email or password is wrong, or the account is locked or inactive.";
 
-fn issue_token(state: &AppState, user: &crate::users::models::UserRow) -> ApiResult<TokenResponse> {
-    let access_token = state
-        .jwt
-        .issue(user.id, user.role, user.organization_id, user.token_version)
-        .map_err(ApiError::internal)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.jwt.ttl.as_secs(),
-    })
+/// The client's self-description, kept with its session so a person can tell devices apart.
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// What the audit log keeps of a typed login email: a keyed hash, never the text (a password typed
@@ -81,13 +71,14 @@ fn typed_email_hash(state: &AppState, email: &str) -> String {
     security(()),
     request_body = LoginRequest,
     responses(
-        (status = 200, body = TokenResponse),
+        (status = 200, body = SessionTokens),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
     )
 )]
 #[post("/auth/login")]
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     meta: RequestMeta,
     body: ValidatedJson<LoginRequest>,
@@ -148,15 +139,19 @@ pub async fn login(
         return Err(refused());
     }
 
-    conn.transaction(async |conn| {
-        queries::record_login(conn, user.id).await?;
-        AuditEvent::anonymous(&meta, "auth.login", "user", Some(user.id.to_string()))
-            .actor(user.id, user.role)
-            .record(conn)
-            .await
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(issue_token(&state, &user)?))
+    let user_agent = user_agent(&req);
+    let tokens = conn
+        .transaction(async |conn| {
+            queries::record_login(conn, user.id).await?;
+            let tokens = sessions::open(conn, &state, &user, &meta, user_agent).await?;
+            AuditEvent::anonymous(&meta, "auth.login", "user", Some(user.id.to_string()))
+                .actor(user.id, user.role)
+                .record(conn)
+                .await?;
+            Ok::<_, ApiError>(tokens)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(tokens))
 }
 
 /// The caller's own account and what its role may do.
@@ -186,14 +181,14 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
     Ok(ok_with_etag(me.user.version, &me))
 }
 
-/// Change the caller's password. Every other token of the account stops working; the response
-/// carries a fresh one.
+/// Change the caller's password. Every session and token of the account ends (API keys too); the
+/// response opens a fresh session.
 #[utoipa::path(
     tag = "auth",
     operation_id = "change_my_password",
     request_body = ChangePassword,
     responses(
-        (status = 200, body = TokenResponse),
+        (status = 200, body = SessionTokens),
         (status = 422, description = "The current password is wrong or the new one is invalid", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The account is locked after repeated wrong passwords", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
         (status = 409, description = "The password was changed meanwhile", body = Problem, content_type = "application/problem+json"),
@@ -201,6 +196,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
 )]
 #[put("/me/password")]
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     body: ValidatedJson<ChangePassword>,
@@ -244,6 +240,7 @@ pub async fn change_password(
         ));
     }
     let hash = password::hash(new_password).await?;
+    let agent = user_agent(&req);
     let updated = conn
         .transaction(async |conn| {
             // The token version moves on from the row as locked now, so that two changes (or a
@@ -266,8 +263,9 @@ pub async fn change_password(
             AuditEvent::by(&user, "user.password_changed", "user", user.id)
                 .record(conn)
                 .await?;
-            Ok::<_, ApiError>(row)
+            let tokens = sessions::open(conn, &state, &row, &user.meta, agent).await?;
+            Ok::<_, ApiError>(tokens)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(issue_token(&state, &updated)?))
+    Ok(HttpResponse::Ok().json(updated))
 }

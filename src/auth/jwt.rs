@@ -25,6 +25,9 @@ pub struct Claims {
     pub jti: Uuid,
     /// The account's token version when issued; a newer one revokes this token.
     pub tv: i32,
+    /// The session the token belongs to: signing out of it ends the token too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 pub struct JwtKeys {
@@ -59,6 +62,7 @@ impl JwtKeys {
         role: Role,
         org: Option<PartnerId>,
         token_version: i32,
+        session: Option<Uuid>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
@@ -71,6 +75,7 @@ impl JwtKeys {
             exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
             jti: Uuid::now_v7(),
             tv: token_version,
+            sid: session,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }

@@ -5,6 +5,7 @@ pub mod handlers;
 pub mod jwt;
 pub mod password;
 pub mod policy;
+pub mod sessions;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 use diesel::prelude::*;
@@ -41,13 +42,15 @@ pub struct AuthUser {
     pub organization_id: Option<PartnerId>,
     /// The API key the request came with (`None`: a signed-in session's token).
     pub api_key: Option<crate::ids::ApiKeyId>,
+    /// The session the access token belongs to.
+    pub session: Option<uuid::Uuid>,
     pub meta: RequestMeta,
 }
 
 const BAD_TOKEN: &str = "A valid bearer token is required.";
 
 /// Paths under `/api/v1` that answer without credentials.
-const PUBLIC: &[&str] = &["/api/v1/auth/login"];
+const PUBLIC: &[&str] = &["/api/v1/auth/login", "/api/v1/auth/refresh"];
 
 /// Whether `path` answers without credentials (and so is never stored for replay: a login
 /// response holds a token).
@@ -139,12 +142,20 @@ async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .first(&mut conn)
         .await
         .optional()?;
+    if let Some(session) = claims.sid
+        && !sessions::is_open(&mut conn, session).await?
+    {
+        return Err(ApiError::invalid_token(
+            "The session is over (signed out, timed out or revoked); sign in again.",
+        ));
+    }
     match row {
         Some((role, organization_id, true, token_version)) if claims.tv == token_version => Ok(AuthUser {
             id: claims.sub,
             role,
             organization_id,
             api_key: None,
+            session: claims.sid,
             meta: RequestMeta::of(req),
         }),
         _ => Err(ApiError::invalid_token(
@@ -160,5 +171,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(handlers::change_password)
         .service(api_keys::list_api_keys)
         .service(api_keys::create_api_key)
-        .service(api_keys::revoke_api_key);
+        .service(api_keys::revoke_api_key)
+        .service(sessions::refresh)
+        .service(sessions::logout)
+        .service(sessions::list_my_sessions)
+        .service(sessions::end_my_session)
+        .service(sessions::end_user_sessions);
 }

@@ -147,6 +147,8 @@ pub fn test_config(database_url: String) -> Config {
         body_limit: 64 * 1024,
         small_cell_k: 5,
         export_k: 5,
+        session_idle: std::time::Duration::from_secs(30 * 60),
+        session_lifetime: std::time::Duration::from_secs(12 * 3600),
         api_key_rate_per_minute: 600,
         webhook_allow_loopback: true,
         webhook_timeout: std::time::Duration::from_secs(2),
@@ -277,7 +279,7 @@ impl TestApp {
         )
         .await
         .expect("insert user");
-        let token = self.state.jwt.issue(id, role, organization, 1).expect("token");
+        let token = self.state.jwt.issue(id, role, organization, 1, None).expect("token");
         TestUser { id, email, token, role }
     }
 
