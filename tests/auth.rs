@@ -685,7 +685,13 @@ async fn the_client_address_behind_trusted_proxies_cannot_be_forged() {
 async fn easily_guessed_passwords_are_refused() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
-    for password in ["password1234", "123456789012", "qwertyuiopasdf"] {
+    for password in [
+        "password1234",
+        "123456789012",
+        "qwertyuiopasdf",
+        "12345678901 ",
+        "            ",
+    ] {
         let problem = app
             .post(
                 "/api/v1/users",
@@ -854,6 +860,33 @@ async fn sessions_rotate_refresh_tokens_detect_reuse_and_end() {
         .await
         .expect_problem(401, "unauthenticated");
     let fresh = refresh(changed.json()["refresh_token"].as_str().unwrap()).await;
+    fresh.expect(200);
+
+    // Deactivation ends every session, and reactivation does not bring them back.
+    let kept = refresh(fresh.json()["refresh_token"].as_str().unwrap()).await;
+    kept.expect(200);
+    let kept = kept.json();
+    let set_active = async |active: bool| {
+        let current = app.get(&format!("/api/v1/users/{}", user.id), &admin.token).await;
+        let etag = current.header("etag").unwrap().to_string();
+        app.patch(
+            &format!("/api/v1/users/{}", user.id),
+            &admin.token,
+            Some(&etag),
+            json!({"active": active}),
+        )
+        .await
+        .expect(200);
+    };
+    set_active(false).await;
+    set_active(true).await;
+    refresh(kept["refresh_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.get("/api/v1/me", kept["access_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    let fresh = app.login(&user.email, "a brand new long passphrase").await;
     fresh.expect(200);
 
     // An admin ends every session of a user (a lost phone).

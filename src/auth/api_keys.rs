@@ -189,7 +189,7 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, secret: &str, meta: Requ
 }
 
 /// Keys are managed from a signed-in session, never with a key (a leaked key cannot mint more).
-fn require_session(user: &AuthUser) -> ApiResult<()> {
+pub(crate) fn require_session(user: &AuthUser) -> ApiResult<()> {
     if user.api_key.is_some() {
         let name: &'static str = policy::Permission::UseApiKeys.into();
         return Err(ApiError::new(

@@ -263,6 +263,7 @@ pub async fn change_password(
             AuditEvent::by(&user, "user.password_changed", "user", user.id)
                 .record(conn)
                 .await?;
+            sessions::revoke(conn, user.id, None, "password changed").await?;
             let tokens = sessions::open(conn, &state, &row, &user.meta, agent).await?;
             Ok::<_, ApiError>(tokens)
         })

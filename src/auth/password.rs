@@ -52,11 +52,15 @@ const COMMON: &[&str] = &[
 /// Refuses a password a guessing list would try early: one repeated character, a run of
 /// consecutive keys or digits, or one of the common long passwords.
 pub fn not_common(password: &str) -> Result<(), validator::ValidationError> {
+    // Too short is the length rule's to say; long enough only with spaces around it is not.
+    if (password.chars().count() as u64) < MIN_PASSWORD_LEN {
+        return Ok(());
+    }
     let p = password.trim().to_lowercase();
     let chars: Vec<char> = p.chars().collect();
-    // Too short is the length rule's to say.
     if (chars.len() as u64) < MIN_PASSWORD_LEN {
-        return Ok(());
+        return Err(validator::ValidationError::new("common_password")
+            .with_message("must have at least 12 characters besides spaces around them".into()));
     }
     let repeated = chars.windows(2).all(|w| w[0] == w[1]);
     // Runs along the keyboard or the alphabet, and counting digits (123456789012…).

@@ -167,7 +167,8 @@ pub async fn is_open(conn: &mut AsyncPgConnection, session: uuid::Uuid) -> Query
     .await
 }
 
-async fn revoke(
+/// Ends a user's open sessions (or only `only`); how many ended.
+pub async fn revoke(
     conn: &mut AsyncPgConnection,
     filter_user: UserId,
     only: Option<uuid::Uuid>,
@@ -225,13 +226,13 @@ pub async fn refresh(
                 return Ok(Err(session_over()));
             };
             if rotated_at.is_some() {
-                // Used twice: someone holds a copy. End the session for both.
-                if revoke(conn, session.user_id, Some(session.id), "refresh token reused").await? > 0 {
-                    AuditEvent::anonymous(&meta, "auth.refresh_reused", "session", Some(session.id.to_string()))
-                        .details(json!({"user_id": session.user_id}))
-                        .record(conn)
-                        .await?;
-                }
+                // Used twice: someone holds a copy. End the session for both (and keep the trace
+                // even when it had already ended).
+                revoke(conn, session.user_id, Some(session.id), "refresh token reused").await?;
+                AuditEvent::anonymous(&meta, "auth.refresh_reused", "session", Some(session.id.to_string()))
+                    .details(json!({"user_id": session.user_id}))
+                    .record(conn)
+                    .await?;
                 return Ok(Err(session_over()));
             }
             let now = Utc::now();
@@ -275,6 +276,7 @@ pub async fn refresh(
 )]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    super::api_keys::require_session(&user)?;
     let mut conn = state.conn().await?;
     if let Some(session) = user.session {
         conn.transaction(async |conn| {
@@ -302,11 +304,14 @@ pub async fn list_my_sessions(
     user: AuthUser,
     page: crate::extract::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
+    super::api_keys::require_session(&user)?;
     let limit = page.limit()?;
+    let idle = chrono::Duration::from_std(state.config.session_idle).map_err(ApiError::internal)?;
     let mut query = sessions::table
         .filter(sessions::user_id.eq(user.id))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(Utc::now()))
+        .filter(sessions::last_seen_at.gt(Utc::now() - idle))
         .select(SessionRow::as_select())
         .into_boxed();
     if let Some(after) = page.after::<uuid::Uuid>()? {
@@ -347,6 +352,7 @@ pub async fn end_my_session(
     user: AuthUser,
     id: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
+    super::api_keys::require_session(&user)?;
     let id = id.into_inner();
     let mut conn = state.conn().await?;
     conn.transaction(async |conn| {

@@ -155,18 +155,24 @@ pub async fn update_user(
                 return Err(partner_needs_organization());
             }
             let unlock = input.unlock == Some(true);
+            // A new password, or deactivation, ends every session and token of the account (and
+            // they stay ended if it is reactivated).
+            let ends_sessions = new_hash.is_some() || input.active == Some(false);
             let changes = UserChanges {
                 display_name: input.display_name.as_deref().map(|s| s.trim().to_string()),
                 role: input.role,
                 organization_id: input.organization_id,
                 active: input.active,
                 password_changed_at: new_hash.as_ref().map(|_| Utc::now()),
-                token_version: new_hash.as_ref().map(|_| current.token_version + 1),
+                token_version: ends_sessions.then_some(current.token_version + 1),
                 password_hash: new_hash,
                 failed_logins: unlock.then_some(0),
                 locked_until: unlock.then_some(None),
             };
             let row = queries::update(conn, id, &changes).await?;
+            if ends_sessions {
+                crate::auth::sessions::revoke(conn, id, None, "password reset or account deactivated").await?;
+            }
             let mut changed: Vec<&str> = Vec::new();
             for (name, present) in [
                 ("display_name", changes.display_name.is_some()),
