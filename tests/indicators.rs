@@ -9,10 +9,6 @@ use common::{TestApp, bearer};
 use haki::auth::Role;
 use serde_json::{Value, json};
 
-async fn sql(app: &TestApp, statement: &str) {
-    app.sql(statement).await
-}
-
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
@@ -103,15 +99,13 @@ async fn each_indicator_counts_what_its_definition_says() {
     charge(&first, "2025-04-01").await;
     charge(&second, "2024-12-31").await;
     let acquitted = charge(&second, "2025-02-01").await;
-    sql(
-        &app,
-        &format!("UPDATE charges SET status = 'convicted', decided_on = '2025-06-01' WHERE id = '{convicted}'"),
-    )
+    app.sql(&format!(
+        "UPDATE charges SET status = 'convicted', decided_on = '2025-06-01' WHERE id = '{convicted}'"
+    ))
     .await;
-    sql(
-        &app,
-        &format!("UPDATE charges SET status = 'acquitted', decided_on = '2025-06-02' WHERE id = '{acquitted}'"),
-    )
+    app.sql(&format!(
+        "UPDATE charges SET status = 'acquitted', decided_on = '2025-06-02' WHERE id = '{acquitted}'"
+    ))
     .await;
 
     // Court sessions: held and accompanied (in), held alone, adjourned, held and accompanied the
@@ -122,9 +116,7 @@ async fn each_indicator_counts_what_its_definition_says() {
         ("2025-05-03", "adjourned", true, "'witness_absent'"),
         ("2026-01-01", "held", true, "NULL"),
     ] {
-        sql(
-            &app,
-            &format!(
+        app.sql(&format!(
                 "INSERT INTO court_sessions (id, case_id, court, scheduled_on, purpose, status, adjournment_reason, survivor_accompanied)
                  VALUES (gen_random_uuid(), '{}', 'Malindi', '{on}', 'hearing', '{status}', {reason}, {accompanied})",
                 cases[0]
@@ -134,16 +126,16 @@ async fn each_indicator_counts_what_its_definition_says() {
     }
     // Closures: restored in the period (in), restored but reopened, another reason.
     let (a, b, c) = (&survivors[0], &survivors[1], &survivors[2]);
-    sql(&app, &format!("INSERT INTO survivor_closures (id, survivor_id, closed_on, reason) VALUES (gen_random_uuid(), '{a}', '2025-07-01', 'restored')")).await;
-    sql(&app, &format!("INSERT INTO survivor_closures (id, survivor_id, closed_on, reason, reopened_on) VALUES (gen_random_uuid(), '{b}', '2025-07-01', 'restored', '2025-08-01')")).await;
-    sql(&app, &format!("INSERT INTO survivor_closures (id, survivor_id, closed_on, reason) VALUES (gen_random_uuid(), '{c}', '2025-07-01', 'relocated')")).await;
+    app.sql(&format!("INSERT INTO survivor_closures (id, survivor_id, closed_on, reason) VALUES (gen_random_uuid(), '{a}', '2025-07-01', 'restored')")).await;
+    app.sql(&format!("INSERT INTO survivor_closures (id, survivor_id, closed_on, reason, reopened_on) VALUES (gen_random_uuid(), '{b}', '2025-07-01', 'restored', '2025-08-01')")).await;
+    app.sql(&format!("INSERT INTO survivor_closures (id, survivor_id, closed_on, reason) VALUES (gen_random_uuid(), '{c}', '2025-07-01', 'relocated')")).await;
     // Follow-ups: sustained in the period (in), needing support, sustained after the period.
     for (survivor, on, outcome) in [
         (a, "2025-08-01", "sustained"),
         (b, "2025-08-01", "needs_support"),
         (b, "2026-01-02", "sustained"),
     ] {
-        sql(&app, &format!("INSERT INTO follow_ups (id, survivor_id, due_on, status, conducted_on, outcome) VALUES (gen_random_uuid(), '{survivor}', '{on}', 'done', '{on}', '{outcome}')")).await;
+        app.sql(&format!("INSERT INTO follow_ups (id, survivor_id, due_on, status, conducted_on, outcome) VALUES (gen_random_uuid(), '{survivor}', '{on}', 'done', '{on}', '{outcome}')")).await;
     }
     // Trainings: 18 people in the period, 7 the day before it.
     for (starts, female, male) in [("2025-03-10", 4, 14), ("2024-12-31", 3, 4)] {
@@ -159,17 +151,16 @@ async fn each_indicator_counts_what_its_definition_says() {
     }
     // Partners: the justice centre's MOU is in force (in); others expired before the period,
     // inactive, or signed after it.
-    sql(
-        &app,
-        &format!("UPDATE partners SET mou_signed_on = '2024-01-01', counties = '{{kilifi}}' WHERE id = '{cjc}'"),
-    )
+    app.sql(&format!(
+        "UPDATE partners SET mou_signed_on = '2024-01-01', counties = '{{kilifi}}' WHERE id = '{cjc}'"
+    ))
     .await;
     for (name, signed, expires, active) in [
         ("Expired", "'2023-01-01'", "'2024-12-31'", true),
         ("Inactive", "'2024-01-01'", "NULL", false),
         ("Later", "'2026-01-01'", "NULL", true),
     ] {
-        sql(&app, &format!("INSERT INTO partners (id, name, kind, counties, mou_signed_on, mou_expires_on, active) VALUES (gen_random_uuid(), '{name}', 'ngo', '{{kilifi}}', {signed}, {expires}, {active})")).await;
+        app.sql(&format!("INSERT INTO partners (id, name, kind, counties, mou_signed_on, mou_expires_on, active) VALUES (gen_random_uuid(), '{name}', 'ngo', '{{kilifi}}', {signed}, {expires}, {active})")).await;
     }
     // Referrals: submitted in the period, and around midnight of New Year in East Africa Time.
     for (external, at) in [
@@ -187,13 +178,10 @@ async fn each_indicator_counts_what_its_definition_says() {
             )
             .await;
         r.expect(201);
-        sql(
-            &app,
-            &format!(
-                "UPDATE referrals SET created_at = '{at}' WHERE id = '{}'",
-                id(&r.json())
-            ),
-        )
+        app.sql(&format!(
+            "UPDATE referrals SET created_at = '{at}' WHERE id = '{}'",
+            id(&r.json())
+        ))
         .await;
     }
 

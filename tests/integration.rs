@@ -8,10 +8,6 @@ use common::{TestApp, bearer};
 use haki::auth::Role;
 use serde_json::{Value, json};
 
-async fn sql(app: &TestApp, statement: &str) {
-    app.sql(statement).await
-}
-
 /// A referral of a child of 14 in Kilifi, with consent.
 fn referral_body(external_id: &str, urgency: &str, alias: &str) -> Value {
     json!({"external_id": external_id, "urgency": urgency, "child_alias": alias, "age": 14, "county": "kilifi",
@@ -166,13 +162,10 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
     .await;
     let expiring_secret = expiring["secret"].as_str().unwrap();
     app.get("/api/v1/me", expiring_secret).await.expect(200);
-    sql(
-        &app,
-        &format!(
-            "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = '{}'",
-            expiring["id"].as_str().unwrap()
-        ),
-    )
+    app.sql(&format!(
+        "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = '{}'",
+        expiring["id"].as_str().unwrap()
+    ))
     .await;
     assert!(
         app.get("/api/v1/me", expiring_secret)
@@ -184,11 +177,8 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
     // Never above its owner: a key whose owner changed role (or was deactivated) stops.
     let still = create_key(&app, &pm.token, json!({"name": "Still"})).await;
     let still_secret = still["secret"].as_str().unwrap();
-    sql(
-        &app,
-        &format!("UPDATE users SET role = 'analyst' WHERE id = '{}'", pm.id),
-    )
-    .await;
+    app.sql(&format!("UPDATE users SET role = 'analyst' WHERE id = '{}'", pm.id))
+        .await;
     app.get("/api/v1/me", still_secret)
         .await
         .expect_problem(401, "unauthenticated");
@@ -309,7 +299,7 @@ async fn the_change_feed_resumes_without_gaps_or_repeats_within_reach() {
     };
     let mine = case("kilifi").await;
     let theirs = case("kwale").await;
-    sql(&app, &format!("INSERT INTO case_assignments (id, case_id, user_id, role) VALUES (gen_random_uuid(), '{mine}', '{}', 'investigator')", worker.id)).await;
+    app.sql(&format!("INSERT INTO case_assignments (id, case_id, user_id, role) VALUES (gen_random_uuid(), '{mine}', '{}', 'investigator')", worker.id)).await;
     let referral = app
         .post(
             "/api/v1/referrals",
@@ -681,7 +671,7 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
     assert_eq!(receiver.at("/a")[3].0, got[0].0);
 
     // Two workers (two service instances on one database) never send one delivery twice.
-    sql(&app, &format!(
+    app.sql(&format!(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload)
          SELECT gen_random_uuid(), '{}', gen_random_uuid(), 'case.stage_changed', '{{\"n\": 1}}'::jsonb FROM generate_series(1, 30)",
         staff["id"].as_str().unwrap()
@@ -709,9 +699,7 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
     assert_eq!(unique.len(), ids.len());
 
     // A webhook failing every delivery for too long is disabled, and says why.
-    sql(
-        &app,
-        &format!(
+    app.sql(&format!(
             "UPDATE webhooks SET failing_since = now() - interval '4 days', last_failure_at = now() - interval '5 hours' WHERE id = '{}'",
             b["id"].as_str().unwrap()
         ),
@@ -738,10 +726,9 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
         .await
         .json();
     let some = pending["data"][0]["id"].as_str().unwrap().to_string();
-    sql(
-        &app,
-        &format!("UPDATE webhook_deliveries SET claim_token = gen_random_uuid() WHERE id = '{some}'"),
-    )
+    app.sql(&format!(
+        "UPDATE webhook_deliveries SET claim_token = gen_random_uuid() WHERE id = '{some}'"
+    ))
     .await;
     app.post(
         &format!(
@@ -757,11 +744,8 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
     // A webhook lasts as long as its owner's right: a program manager moved to another role
     // hears nothing more.
     let before = receiver.at("/pm").len();
-    sql(
-        &app,
-        &format!("UPDATE users SET role = 'analyst' WHERE id = '{}'", pm.id),
-    )
-    .await;
+    app.sql(&format!("UPDATE users SET role = 'analyst' WHERE id = '{}'", pm.id))
+        .await;
     let other_pm = app.create_user(Role::ProgramManager, None).await;
     app.post(
         &format!("/api/v1/cases/{case_id}/court-sessions"),
@@ -774,10 +758,10 @@ async fn webhooks_are_signed_retried_isolated_and_delivered_once() {
         .await
         .unwrap();
     assert_eq!(receiver.at("/pm").len(), before);
-    sql(
-        &app,
-        &format!("UPDATE users SET role = 'program_manager' WHERE id = '{}'", pm.id),
-    )
+    app.sql(&format!(
+        "UPDATE users SET role = 'program_manager' WHERE id = '{}'",
+        pm.id
+    ))
     .await;
 
     // Deleted: nothing more is delivered to it.
@@ -828,14 +812,11 @@ async fn a_follow_up_coming_due_is_told_once() {
         .json();
     let today = haki::vocab::today();
     for days in [20, 31] {
-        sql(
-            &app,
-            &format!(
-                "INSERT INTO follow_ups (id, survivor_id, due_on) VALUES (gen_random_uuid(), '{}', '{}')",
-                s["id"].as_str().unwrap(),
-                today + chrono::Duration::days(days)
-            ),
-        )
+        app.sql(&format!(
+            "INSERT INTO follow_ups (id, survivor_id, due_on) VALUES (gen_random_uuid(), '{}', '{}')",
+            s["id"].as_str().unwrap(),
+            today + chrono::Duration::days(days)
+        ))
         .await;
     }
     for _ in 0..3 {

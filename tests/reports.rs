@@ -8,10 +8,6 @@ use common::TestApp;
 use haki::auth::Role;
 use serde_json::{Value, json};
 
-async fn sql(app: &TestApp, statement: &str) {
-    app.sql(statement).await
-}
-
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
@@ -135,10 +131,10 @@ async fn the_overview_counts_each_section_and_withholds_small_counts() {
         c.expect(201);
         cases.push(id(&c.json()));
     }
-    sql(
-        &app,
-        &format!("UPDATE cases SET stage = 'investigation' WHERE id = '{}'", cases[1]),
-    )
+    app.sql(&format!(
+        "UPDATE cases SET stage = 'investigation' WHERE id = '{}'",
+        cases[1]
+    ))
     .await;
     // Suspects: one arrested ten days after its case's report, one at large; one on the case
     // reported before the period (not counted).
@@ -163,9 +159,7 @@ async fn the_overview_counts_each_section_and_withholds_small_counts() {
         ("2025-05-03", "adjourned", "NULL", "'witness_absent'"),
         ("2026-01-01", "held", "true", "NULL"),
     ] {
-        sql(
-            &app,
-            &format!(
+        app.sql(&format!(
                 "INSERT INTO court_sessions (id, case_id, court, scheduled_on, purpose, status, adjournment_reason, survivor_accompanied)
                  VALUES (gen_random_uuid(), '{}', 'Malindi', '{on}', 'hearing', '{status}', {reason}, {accompanied})",
                 cases[0]
@@ -205,13 +199,10 @@ async fn the_overview_counts_each_section_and_withholds_small_counts() {
     for (token, external) in [(&desk.token, "J-1"), (&desk.token, "J-2"), (&shelter_desk.token, "S-1")] {
         let r = app.post("/api/v1/referrals", token, referral(external, "kilifi")).await;
         r.expect(201);
-        sql(
-            &app,
-            &format!(
-                "UPDATE referrals SET created_at = '2025-03-01 10:00+03' WHERE id = '{}'",
-                id(&r.json())
-            ),
-        )
+        app.sql(&format!(
+            "UPDATE referrals SET created_at = '2025-03-01 10:00+03' WHERE id = '{}'",
+            id(&r.json())
+        ))
         .await;
     }
     // A training in the period.
@@ -434,26 +425,20 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
         cases.push((id(&c.json()), c.json()["reference"].as_str().unwrap().to_string()));
     }
     let [(a, a_ref), (b, b_ref), (c, c_ref)] = [cases[0].clone(), cases[1].clone(), cases[2].clone()];
-    sql(&app, &format!("INSERT INTO case_assignments (id, case_id, user_id, role) VALUES (gen_random_uuid(), '{a}', '{}', 'lead_investigator')", worker.id)).await;
+    app.sql(&format!("INSERT INTO case_assignments (id, case_id, user_id, role) VALUES (gen_random_uuid(), '{a}', '{}', 'lead_investigator')", worker.id)).await;
     // Stalled: nothing for 31 days (A) and for exactly 30 (B). At large: 91 days after the
     // report (A) and 90 (B).
-    sql(
-        &app,
-        &format!(
-            "UPDATE cases SET reported_on = '{}', last_activity_on = '{}' WHERE id = '{a}'",
-            day(-91),
-            day(-31)
-        ),
-    )
+    app.sql(&format!(
+        "UPDATE cases SET reported_on = '{}', last_activity_on = '{}' WHERE id = '{a}'",
+        day(-91),
+        day(-31)
+    ))
     .await;
-    sql(
-        &app,
-        &format!(
-            "UPDATE cases SET reported_on = '{}', last_activity_on = '{}' WHERE id = '{b}'",
-            day(-90),
-            day(-30)
-        ),
-    )
+    app.sql(&format!(
+        "UPDATE cases SET reported_on = '{}', last_activity_on = '{}' WHERE id = '{b}'",
+        day(-90),
+        day(-30)
+    ))
     .await;
     // Suspects: an at-large recruiter on A (no trafficking charge: ctip_gap); an at-large
     // recruiter on B charged under the CTIP Act; a customer on C charged under s.8(4).
@@ -470,16 +455,16 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
     let (sb, s_b) = suspect(&b, "recruiter");
     let (sc, s_c) = suspect(&c, "customer");
     for statement in [s_a, s_b, s_c] {
-        sql(&app, &statement).await;
+        app.sql(&statement).await;
     }
-    sql(&app, &format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sb}', '{b}', 'ctip-3-5', '{}')", day(-5))).await;
-    sql(&app, &format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sc}', '{c}', 'soa-8-4', '{}')", day(-5))).await;
+    app.sql(&format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sb}', '{b}', 'ctip-3-5', '{}')", day(-5))).await;
+    app.sql(&format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sc}', '{c}', 'soa-8-4', '{}')", day(-5))).await;
     // On B an s.8(3) charge (a child of 12–15) that fits Baraka, 14: no flag.
-    sql(&app, &format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sb}', '{b}', 'soa-8-3', '{}')", day(-5))).await;
+    app.sql(&format!("INSERT INTO charges (id, suspect_id, case_id, offence_code, filed_on) VALUES (gen_random_uuid(), '{sb}', '{b}', 'soa-8-3', '{}')", day(-5))).await;
     // Court sessions on A: in 7 days unaccompanied (alert), in 8 days (too far), in 3 days with
     // accompaniment planned.
     for (offset, accompanied) in [(7, "NULL"), (8, "NULL"), (3, "true")] {
-        sql(&app, &format!("INSERT INTO court_sessions (id, case_id, court, scheduled_on, purpose, survivor_accompanied) VALUES (gen_random_uuid(), '{a}', 'Malindi', '{}', 'hearing', {accompanied})", day(offset))).await;
+        app.sql(&format!("INSERT INTO court_sessions (id, case_id, court, scheduled_on, purpose, survivor_accompanied) VALUES (gen_random_uuid(), '{a}', 'Malindi', '{}', 'hearing', {accompanied})", day(offset))).await;
     }
 
     // Survivors: Amina (the aftercare officer's, a victim on A and aged 10 on C) with no
@@ -504,17 +489,16 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
     let amina = survivor("Amina", today.year() - 10).await;
     let baraka = survivor("Baraka", today.year() - 14).await;
     for (s, case) in [(&amina, &a), (&amina, &c), (&baraka, &b)] {
-        sql(
-            &app,
-            &format!("INSERT INTO case_survivors (case_id, survivor_id, role) VALUES ('{case}', '{s}', 'victim')"),
-        )
+        app.sql(&format!(
+            "INSERT INTO case_survivors (case_id, survivor_id, role) VALUES ('{case}', '{s}', 'victim')"
+        ))
         .await;
     }
     for s in [&amina, &baraka] {
-        sql(&app, &format!("INSERT INTO survivor_assignments (id, survivor_id, user_id, role) VALUES (gen_random_uuid(), '{s}', '{}', 'counsellor')", aftercare.id)).await;
+        app.sql(&format!("INSERT INTO survivor_assignments (id, survivor_id, user_id, role) VALUES (gen_random_uuid(), '{s}', '{}', 'counsellor')", aftercare.id)).await;
     }
-    sql(&app, &format!("INSERT INTO survivor_services (id, survivor_id, kind, status) VALUES (gen_random_uuid(), '{amina}', 'trauma_counselling', 'planned')")).await;
-    sql(&app, &format!("INSERT INTO survivor_services (id, survivor_id, kind, status, start_on) VALUES (gen_random_uuid(), '{baraka}', 'psychosocial_support', 'active', '{}')", day(-9))).await;
+    app.sql(&format!("INSERT INTO survivor_services (id, survivor_id, kind, status) VALUES (gen_random_uuid(), '{amina}', 'trauma_counselling', 'planned')")).await;
+    app.sql(&format!("INSERT INTO survivor_services (id, survivor_id, kind, status, start_on) VALUES (gen_random_uuid(), '{baraka}', 'psychosocial_support', 'active', '{}')", day(-9))).await;
     // Consents: one expiring in 30 days (alert), one in 31; one expiring in 10 days already
     // renewed for a year (no alert).
     for (offset, purpose) in [
@@ -523,7 +507,7 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
         (10, "storytelling"),
         (375, "storytelling"),
     ] {
-        sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on, expires_on) VALUES (gen_random_uuid(), '{amina}', '{purpose}', 'guardian', '{}', '{}')", day(-10), day(offset))).await;
+        app.sql(&format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on, expires_on) VALUES (gen_random_uuid(), '{amina}', '{purpose}', 'guardian', '{}', '{}')", day(-10), day(offset))).await;
     }
     app.post(
         &format!("/api/v1/survivors/{baraka}/assessments"),
@@ -534,13 +518,10 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
     .await
     .expect(201);
     for offset in [30, 31, 0, -1] {
-        sql(
-            &app,
-            &format!(
-                "INSERT INTO follow_ups (id, survivor_id, due_on) VALUES (gen_random_uuid(), '{baraka}', '{}')",
-                day(offset)
-            ),
-        )
+        app.sql(&format!(
+            "INSERT INTO follow_ups (id, survivor_id, due_on) VALUES (gen_random_uuid(), '{baraka}', '{}')",
+            day(offset)
+        ))
         .await;
     }
     // The aftercare officer asks to close Amina's restoration: a program manager decides.
@@ -560,10 +541,9 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
         let r = app.post("/api/v1/referrals", &desk.token, body).await;
         r.expect(201);
         let rid = id(&r.json());
-        sql(
-            &app,
-            &format!("UPDATE referrals SET created_at = now() - interval '{hours} hours' WHERE id = '{rid}'"),
-        )
+        app.sql(&format!(
+            "UPDATE referrals SET created_at = now() - interval '{hours} hours' WHERE id = '{rid}'"
+        ))
         .await;
         if external == "U-30" {
             common::TestApp::post(
@@ -695,10 +675,9 @@ async fn alerts_follow_each_rule_for_each_user_within_reach() {
     // Another aftercare officer has nothing waiting.
     assert!(alerts(&app, &other_aftercare.token, "").await.is_empty());
     // Unassigned from the case, the case worker stops seeing it at once.
-    sql(
-        &app,
-        &format!("UPDATE case_assignments SET ended_at = now() WHERE case_id = '{a}'"),
-    )
+    app.sql(&format!(
+        "UPDATE case_assignments SET ended_at = now() WHERE case_id = '{a}'"
+    ))
     .await;
     assert!(kinds_for(&alerts(&app, &worker.token, "").await, &a_ref).is_empty());
     // Admins see every record's alerts but neither triage nor approve.
@@ -745,7 +724,7 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
     };
     let case_2025 = case("2025-03-01", json!(["child_sex_tourism", "early_forced_marriage"])).await;
     let case_2024 = case("2024-12-31", json!(["sexual_exploitation_in_prostitution"])).await;
-    sql(&app, &format!("INSERT INTO suspects (id, case_id, name, role, relationship) VALUES (gen_random_uuid(), '{case_2025}', 'Aunt', 'recruiter', 'relative')")).await;
+    app.sql(&format!("INSERT INTO suspects (id, case_id, name, role, relationship) VALUES (gen_random_uuid(), '{case_2025}', 'Aunt', 'recruiter', 'relative')")).await;
 
     // Survivors on the 2025 case: (pseudonym, sex, birth year, citizenship, consent, role).
     let people = [
@@ -780,22 +759,19 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
             .await;
         s.expect(201);
         let sid = id(&s.json());
-        sql(
-            &app,
-            &format!(
-                "INSERT INTO case_survivors (case_id, survivor_id, role) VALUES ('{case_2025}', '{sid}', '{role}')"
-            ),
-        )
+        app.sql(&format!(
+            "INSERT INTO case_survivors (case_id, survivor_id, role) VALUES ('{case_2025}', '{sid}', '{role}')"
+        ))
         .await;
         match consent {
             // Her guardian consented to research; she said no.
-            Some("refused") => sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on, child_assent) VALUES (gen_random_uuid(), '{sid}', 'research', 'guardian', '2025-03-02', false)")).await,
-            Some(purpose) => sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on) VALUES (gen_random_uuid(), '{sid}', '{purpose}', 'guardian', '2025-03-02')")).await,
+            Some("refused") => app.sql(&format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on, child_assent) VALUES (gen_random_uuid(), '{sid}', 'research', 'guardian', '2025-03-02', false)")).await,
+            Some(purpose) => app.sql(&format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on) VALUES (gen_random_uuid(), '{sid}', '{purpose}', 'guardian', '2025-03-02')")).await,
             None => {}
         }
         if pseudonym == "Pendo" {
             // Her referral recorded threats and false promises.
-            sql(&app, &format!("INSERT INTO referrals (id, partner_id, external_id, status, urgency, child_alias, county, concern, indicators, whereabouts, safe_tonight, consent_given_by, consent_obtained_on, acknowledged_at, concluded_at, case_id, survivor_id)
+            app.sql(&format!("INSERT INTO referrals (id, partner_id, external_id, status, urgency, child_alias, county, concern, indicators, whereabouts, safe_tonight, consent_given_by, consent_obtained_on, acknowledged_at, concluded_at, case_id, survivor_id)
                 VALUES (gen_random_uuid(), '{cjc}', 'P-1', 'accepted', 'routine', 'P', 'kilifi', 'c', '{{threats,false_promises,out_of_school}}', 'with_family', true, 'guardian', '2025-03-01', now(), now(), '{case_2025}', '{sid}')")).await;
         }
     }
@@ -808,12 +784,11 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
         )
         .await;
     let old = id(&old.json());
-    sql(
-        &app,
-        &format!("INSERT INTO case_survivors (case_id, survivor_id) VALUES ('{case_2024}', '{old}')"),
-    )
+    app.sql(&format!(
+        "INSERT INTO case_survivors (case_id, survivor_id) VALUES ('{case_2024}', '{old}')"
+    ))
     .await;
-    sql(&app, &format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on) VALUES (gen_random_uuid(), '{old}', 'research', 'guardian', '2025-01-02')")).await;
+    app.sql(&format!("INSERT INTO consents (id, survivor_id, purpose, given_by, given_on) VALUES (gen_random_uuid(), '{old}', 'research', 'guardian', '2025-01-02')")).await;
 
     let path = "/api/v1/exports/htcds?from=2025-01-01&to=2025-12-31";
     let export = app.get(path, &analyst.token).await;
@@ -889,11 +864,8 @@ async fn the_htcds_export_is_de_identified_consented_and_k_anonymous() {
     assert!(text.contains("2025,female,9-17,minor,KE,KE,sexual_exploitation;forced_marriage,prostitution,false_promises;threats,family,reported,"));
 
     // A smaller k generalises less; consent withdrawn takes a survivor out at once.
-    sql(
-        &app,
-        "UPDATE consents SET withdrawn_at = now() WHERE purpose = 'data_sharing'",
-    )
-    .await;
+    app.sql("UPDATE consents SET withdrawn_at = now() WHERE purpose = 'data_sharing'")
+        .await;
     let after = app.get(path, &analyst.token).await.json();
     assert_eq!(after["rows_without_consent"], 4);
     assert_eq!(

@@ -136,21 +136,27 @@ async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     })?;
 
     let mut conn = state.conn().await?;
-    let row: Option<(Role, Option<PartnerId>, bool, i32)> = users::table
+    // The account and, for a session's token, whether the session is still open: one round trip.
+    let row: Option<(Role, Option<PartnerId>, bool, i32, bool)> = users::table
         .find(claims.sub)
-        .select((users::role, users::organization_id, users::active, users::token_version))
+        .select((
+            users::role,
+            users::organization_id,
+            users::active,
+            users::token_version,
+            sessions::open_expr(claims.sid),
+        ))
         .first(&mut conn)
         .await
         .optional()?;
-    if let Some(session) = claims.sid
-        && !sessions::is_open(&mut conn, session).await?
-    {
+    let row = row.map(|(role, org, active, tv, open)| (role, org, active, tv, open || claims.sid.is_none()));
+    if row.as_ref().is_some_and(|r| !r.4) {
         return Err(ApiError::invalid_token(
             "The session is over (signed out, timed out or revoked); sign in again.",
         ));
     }
     match row {
-        Some((role, organization_id, true, token_version)) if claims.tv == token_version => Ok(AuthUser {
+        Some((role, organization_id, true, token_version, _)) if claims.tv == token_version => Ok(AuthUser {
             id: claims.sub,
             role,
             organization_id,

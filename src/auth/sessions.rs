@@ -154,17 +154,26 @@ pub async fn open(
     tokens(state, user, session.id, refresh_token)
 }
 
+/// The SQL of "this session is open".
+pub type OpenSession = diesel::dsl::exists<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<
+            diesel::dsl::Filter<sessions::table, diesel::dsl::Eq<sessions::id, uuid::Uuid>>,
+            diesel::dsl::IsNull<sessions::revoked_at>,
+        >,
+        diesel::dsl::Gt<sessions::expires_at, DateTime<Utc>>,
+    >,
+>;
+
 /// Whether the session an access token names is still open (not revoked, not past its absolute
-/// lifetime).
-pub async fn is_open(conn: &mut AsyncPgConnection, session: uuid::Uuid) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
+/// lifetime), as an expression to select beside the account (false without a session).
+pub fn open_expr(session: Option<uuid::Uuid>) -> OpenSession {
+    diesel::dsl::exists(
         sessions::table
-            .filter(sessions::id.eq(session))
+            .filter(sessions::id.eq(session.unwrap_or_else(uuid::Uuid::nil)))
             .filter(sessions::revoked_at.is_null())
             .filter(sessions::expires_at.gt(Utc::now())),
-    ))
-    .get_result(conn)
-    .await
+    )
 }
 
 /// Ends a user's open sessions (or only `only`); how many ended.
@@ -185,6 +194,24 @@ pub async fn revoke(
         .set((sessions::revoked_at.eq(Utc::now()), sessions::revoked_reason.eq(reason)))
         .execute(conn)
         .await
+}
+
+/// Ends one of the caller's own open sessions with its audit entry; whether there was one.
+async fn end_own(
+    conn: &mut AsyncPgConnection,
+    user: &AuthUser,
+    session: uuid::Uuid,
+    reason: &str,
+    action: &str,
+) -> ApiResult<bool> {
+    conn.transaction(async |conn| {
+        if revoke(conn, user.id, Some(session), reason).await? == 0 {
+            return Ok(false);
+        }
+        AuditEvent::by(user, action, "session", session).record(conn).await?;
+        Ok::<_, ApiError>(true)
+    })
+    .await
 }
 
 fn session_over() -> ApiError {
@@ -277,16 +304,9 @@ pub async fn refresh(
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     super::api_keys::require_session(&user)?;
-    let mut conn = state.conn().await?;
     if let Some(session) = user.session {
-        conn.transaction(async |conn| {
-            revoke(conn, user.id, Some(session), "signed out").await?;
-            AuditEvent::by(&user, "auth.logout", "session", session)
-                .record(conn)
-                .await?;
-            Ok::<_, ApiError>(())
-        })
-        .await?;
+        let mut conn = state.conn().await?;
+        end_own(&mut conn, &user, session, "signed out", "auth.logout").await?;
     }
     Ok(HttpResponse::NoContent().finish())
 }
@@ -353,18 +373,18 @@ pub async fn end_my_session(
     id: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     super::api_keys::require_session(&user)?;
-    let id = id.into_inner();
     let mut conn = state.conn().await?;
-    conn.transaction(async |conn| {
-        if revoke(conn, user.id, Some(id), "signed out from another device").await? == 0 {
-            return Err(ApiError::not_found());
-        }
-        AuditEvent::by(&user, "auth.session_ended", "session", id)
-            .record(conn)
-            .await?;
-        Ok::<_, ApiError>(())
-    })
-    .await?;
+    if !end_own(
+        &mut conn,
+        &user,
+        id.into_inner(),
+        "signed out from another device",
+        "auth.session_ended",
+    )
+    .await?
+    {
+        return Err(ApiError::not_found());
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
