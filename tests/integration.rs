@@ -891,3 +891,45 @@ async fn a_receiver_that_hangs_is_cut_off_and_the_delivery_fails_after_its_last_
     assert_eq!(d["attempts"], 2);
     assert!(d["last_error"].as_str().unwrap().contains("in time"), "{d}");
 }
+
+#[actix_web::test]
+async fn a_scheduled_court_session_is_told_to_the_program() {
+    let app = TestApp::new().await;
+    let client = haki::webhooks::delivery::client(&app.state.config).unwrap();
+    let (receiver, base) = Receiver::start().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    app.post(
+        "/api/v1/webhooks",
+        &pm.token,
+        json!({"url": format!("{base}/court"), "events": ["court_session.scheduled"]}),
+    )
+    .await
+    .expect(201);
+    let case = app
+        .post(
+            "/api/v1/cases",
+            &pm.token,
+            json!({"county": "kilifi", "location_type": "hotel", "reported_on": "2025-03-01"}),
+        )
+        .await
+        .json();
+    let case_id = case["id"].as_str().unwrap();
+    let session = app
+        .post(
+            &format!("/api/v1/cases/{case_id}/court-sessions"),
+            &pm.token,
+            json!({"court": "Malindi", "scheduled_on": "2025-04-01", "purpose": "plea"}),
+        )
+        .await;
+    session.expect(201);
+    haki::webhooks::delivery::run_once(&app.state, &client, 20)
+        .await
+        .unwrap();
+    let got = receiver.at("/court");
+    assert_eq!(got.len(), 1);
+    let body: Value = serde_json::from_str(&got[0].2).unwrap();
+    assert_eq!(body["type"], "court_session.scheduled");
+    assert_eq!(body["data"]["court_session_id"], session.json()["id"]);
+    assert_eq!(body["data"]["case_id"], json!(case_id));
+    assert_eq!(body["data"]["scheduled_on"], "2025-04-01");
+}
