@@ -7,17 +7,44 @@ type Case = components["schemas"]["Case"];
 type Problem = components["schemas"]["Problem"];
 type ErrorCode = components["schemas"]["ErrorCode"];
 
-export async function walkthrough(baseUrl: string, email: string, password: string): Promise<void> {
+type SessionTokens = components["schemas"]["SessionTokens"];
+type MfaStep = components["schemas"]["MfaStep"];
+
+export async function walkthrough(
+  baseUrl: string,
+  email: string,
+  password: string,
+  authenticatorCode: (step: MfaStep) => Promise<string>,
+): Promise<void> {
   const api = createClient<paths>({ baseUrl });
 
-  // Log in.
+  // Log in; an account with a second factor answers a challenge first.
   const login = await api.POST("/api/v1/auth/login", { body: { email, password } });
   if (login.error) {
     report(login.error);
     return;
   }
-  const token: string = login.data.access_token;
-  const expiresIn: number = login.data.expires_in;
+  let tokens: SessionTokens;
+  if ("challenge" in login.data) {
+    const challenge: string = login.data.challenge;
+    const verified = await api.POST("/api/v1/auth/mfa", {
+      body: { challenge, code: await authenticatorCode(login.data.mfa_required) },
+    });
+    if (verified.error) {
+      report(verified.error);
+      return;
+    }
+    tokens = verified.data;
+  } else {
+    tokens = login.data;
+  }
+  const token: string = tokens.access_token;
+  const expiresIn: number = tokens.expires_in;
+  const refreshToken: string | null = tokens.refresh_token;
+  if (refreshToken !== null) {
+    const renewed = await api.POST("/api/v1/auth/refresh", { body: { refresh_token: refreshToken } });
+    if (renewed.data) console.log(`renewed, idle limit ${renewed.data.refresh_expires_in}s`);
+  }
   const headers = { Authorization: `Bearer ${token}` };
   console.log(`token valid for ${expiresIn}s`);
 

@@ -190,12 +190,15 @@ def main():
                     "--workers",
                     "1",
                     "--output-truncate=true",
-                    # Signing out (or an admin ending the caller's own sessions) would end the
-                    # session the fuzz runs in; both are driven by tests/auth.rs instead.
+                    # Signing out (or an admin ending the caller's own sessions, or resetting
+                    # a second factor, which ends them too) would end the session the fuzz runs
+                    # in; these are driven by tests/auth.rs instead.
                     "--exclude-operation-id",
                     "logout",
                     "--exclude-operation-id",
                     "end_user_sessions",
+                    "--exclude-operation-id",
+                    "reset_user_mfa",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -95,7 +95,7 @@ case "${1:-}" in
     service_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); port=f":{p.port}" if p.port else ""; print(u.urlunsplit(p._replace(netloc=f"{sys.argv[2]}:{sys.argv[3]}@{p.hostname}{port}")))' "$url" "$role" "$role_pw")
     cargo build --locked --quiet
     export DATABASE_URL=$service_url HAKI_MIGRATION_DATABASE_URL=$url
-    export HAKI_BIND=127.0.0.1:$port HAKI_LOGIN_RATE_PER_MINUTE=100000 RUST_LOG=${RUST_LOG:-warn},haki=info
+    export HAKI_BIND=127.0.0.1:$port HAKI_LOGIN_RATE_PER_MINUTE=100000 HAKI_MFA_REQUIRED_ROLES= RUST_LOG=${RUST_LOG:-warn},haki=info
     HAKI_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n'); export HAKI_JWT_SECRET
     HAKI_DATA_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n'); export HAKI_DATA_KEY
     target/debug/haki migrate >/dev/null

@@ -45,6 +45,13 @@ if [ -z "${HAKI_DATA_KEY:-}" ]; then
   export HAKI_DATA_KEY
 fi
 
+# On this local instance a second factor is optional for every role unless HAKI_MFA_REQUIRED_ROLES
+# says otherwise (the service's own default requires one of admins and program managers).
+if [ -z "${HAKI_MFA_REQUIRED_ROLES+set}" ]; then
+  export HAKI_MFA_REQUIRED_ROLES=
+  [ "${1:-serve}" = serve ] && echo "Second factor optional for every role here; set HAKI_MFA_REQUIRED_ROLES=admin,program_manager to require it."
+fi
+
 # Cargo shows its progress; the first release build compiles every dependency (a few minutes).
 [ -x target/release/haki ] || echo "Building Haki (release). The first build takes a few minutes; later ones are quick."
 cargo build --release --locked

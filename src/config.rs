@@ -53,6 +53,18 @@ pub struct Config {
     pub webhook_delivery: bool,
     pub lockout_threshold: i32,
     pub lockout_duration: Duration,
+    /// Roles that must sign in with a second factor (others may enrol one).
+    pub mfa_required_roles: Vec<crate::auth::Role>,
+    /// How long a password reset token works.
+    pub password_reset_ttl: Duration,
+    /// The SMTP server reset links are sent through (`smtp://`, `smtps://`; credentials in the
+    /// URL); `None`: users cannot ask for a reset by email, an admin issues one.
+    pub smtp_url: Option<String>,
+    /// The sender of the service's email.
+    pub mail_from: Option<String>,
+    /// The page of the frontend that takes a reset token: the emailed link is this followed by
+    /// the token; `None`: the email holds the token alone.
+    pub password_reset_url: Option<String>,
     /// The reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks); empty:
     /// the header is ignored and the peer address is the client.
     pub trusted_proxies: Vec<Cidr>,
@@ -123,7 +135,45 @@ impl Config {
                 reason: "must be between 1.0 and 4.0".into(),
             });
         }
+        let session_idle = Duration::from_secs(60 * parse::<u64>("HAKI_SESSION_IDLE_MINUTES", "30")?);
+        let session_lifetime = Duration::from_secs(3600 * parse::<u64>("HAKI_SESSION_HOURS", "12")?);
+        if session_idle.is_zero() || session_lifetime.is_zero() || session_idle > session_lifetime {
+            return Err(ConfigError::Invalid {
+                name: "HAKI_SESSION_IDLE_MINUTES",
+                reason: "must be at least 1 and at most HAKI_SESSION_HOURS (at least 1) in minutes".into(),
+            });
+        }
+        let mfa_required_roles = text("HAKI_MFA_REQUIRED_ROLES", "admin,program_manager")
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                r.parse().map_err(|_| ConfigError::Invalid {
+                    name: "HAKI_MFA_REQUIRED_ROLES",
+                    reason: format!("`{r}` is not a role"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let password_reset_hours: u64 = parse("HAKI_PASSWORD_RESET_HOURS", "24")?;
+        if !(1..=168).contains(&password_reset_hours) {
+            return Err(ConfigError::Invalid {
+                name: "HAKI_PASSWORD_RESET_HOURS",
+                reason: "must be between 1 and 168 (a week)".into(),
+            });
+        }
+        let smtp_url = Some(text("HAKI_SMTP_URL", "").trim().to_string()).filter(|u| !u.is_empty());
+        let mail_from = Some(text("HAKI_MAIL_FROM", "").trim().to_string()).filter(|u| !u.is_empty());
+        if smtp_url.is_some() && mail_from.is_none() {
+            return Err(ConfigError::Missing("HAKI_MAIL_FROM (HAKI_SMTP_URL is set)"));
+        }
         Ok(Config {
+            session_idle,
+            session_lifetime,
+            mfa_required_roles,
+            password_reset_ttl: Duration::from_secs(3600 * password_reset_hours),
+            smtp_url,
+            mail_from,
+            password_reset_url: Some(text("HAKI_PASSWORD_RESET_URL", "").trim().to_string()).filter(|u| !u.is_empty()),
             data_key,
             data_keys_previous,
             assessment_threshold,
@@ -133,8 +183,6 @@ impl Config {
             jwt_issuer: text("HAKI_JWT_ISSUER", "haki"),
             jwt_audience: text("HAKI_JWT_AUDIENCE", "haki-api"),
             token_ttl: Duration::from_secs(parse("HAKI_TOKEN_TTL_SECONDS", "900")?),
-            session_idle: Duration::from_secs(60 * parse::<u64>("HAKI_SESSION_IDLE_MINUTES", "30")?),
-            session_lifetime: Duration::from_secs(3600 * parse::<u64>("HAKI_SESSION_HOURS", "12")?),
             db_pool_size: parse("HAKI_DB_POOL_SIZE", "10")?,
             db_timeout: Duration::from_millis(parse("HAKI_DB_TIMEOUT_MS", "5000")?),
             cors_origins: text("HAKI_CORS_ORIGINS", "")

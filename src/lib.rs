@@ -15,6 +15,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ids;
 pub mod indicators;
+pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

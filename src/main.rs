@@ -282,13 +282,20 @@ async fn reencrypt_identities(config: Config) -> Result<(), BoxError> {
                 let fresh = vault.seal(row.survivor_id, &plain)?;
                 haki::survivors::queries::reseal_identity(conn, row.survivor_id, &fresh).await?;
             }
+            let factors = haki::auth::mfa::reseal_factors(conn, &vault).await?;
             AuditEvent::operator("identities.reencrypt", "system", "identity-vault")
-                .details(serde_json::json!({"count": count, "key_id": vault.current_key_id()}))
+                .details(
+                    serde_json::json!({"count": count, "second_factors": factors, "key_id": vault.current_key_id()}),
+                )
                 .record(conn)
                 .await?;
-            Ok::<_, BoxError>(count)
+            Ok::<_, BoxError>((count, factors))
         })
         .await?;
-    println!("re-encrypted {count} identities with key {}", vault.current_key_id());
+    let (count, factors) = count;
+    println!(
+        "re-encrypted {count} identities and {factors} second-factor secrets with key {}",
+        vault.current_key_id()
+    );
     Ok(())
 }

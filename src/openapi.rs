@@ -326,6 +326,7 @@ const REQUIRED_WITH_OWN_ANSWER: &[(&str, &str)] = &[("SubmitReferral", "consent_
 const ALTERNATIVES: &[(&str, &[&str], bool)] = &[
     ("CreateSurvivor", &["birth_year", "age_at_intake"], false),
     ("LinkSurvivor", &["survivor_id", "survivor"], true),
+    ("MfaVerify", &["code", "recovery_code"], true),
     ("SubmitReferral", &["age", "birth_year"], false),
 ];
 

@@ -24,6 +24,8 @@ pub struct AppState {
     pub api_key_limiter: DefaultKeyedRateLimiter<crate::ids::ApiKeyId>,
     pub metrics: Metrics,
     pub vault: Vault,
+    /// Sends reset links when an SMTP server is configured.
+    pub mailer: Option<crate::mail::Mailer>,
     /// Keys the hashes the service keeps of what clients send (idempotent requests, typed login
     /// emails), so they cannot be reversed by guessing without the server's secret. Set up once;
     /// each hash starts from a copy.
@@ -44,6 +46,7 @@ impl AppState {
                 blocked: std::sync::Mutex::new(std::collections::HashMap::new()),
             },
             metrics: Metrics::new()?,
+            mailer: crate::mail::Mailer::from_config(&config)?,
             vault: Vault::new(&config.data_key, &config.data_keys_previous),
             hash_mac: hash_mac(&config.jwt_secret)?,
             config,

@@ -909,3 +909,761 @@ async fn sessions_rotate_refresh_tokens_detect_reuse_and_end() {
     .expect_problem(403, "forbidden");
     assert!(app.count("SELECT count(*) FROM audit_log WHERE action IN ('auth.logout', 'auth.session_ended', 'auth.sessions_ended', 'auth.refresh')").await >= 4);
 }
+
+/// The code an authenticator app shows at `at` (seconds) for a base32 `secret`.
+fn totp_code(secret: &str, at: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, String::new())
+        .generate(u64::try_from(at).unwrap())
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn post_public(app: &TestApp, path: &str, body: serde_json::Value) -> common::Resp {
+    app.send(
+        TestRequest::post()
+            .uri(path)
+            .peer_addr("10.0.0.1:5000".parse().unwrap())
+            .set_json(body),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn reset_tokens_from_an_admin_work_once_and_expire() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    let issue = async || {
+        let r = app
+            .post(
+                &format!("/api/v1/users/{}/password-reset", user.id),
+                &admin.token,
+                json!({}),
+            )
+            .await;
+        r.expect(201);
+        r.json()["token"].as_str().unwrap().to_string()
+    };
+    let reset = async |token: &str, password: &str| {
+        post_public(
+            &app,
+            "/api/v1/auth/reset-password",
+            json!({"token": token, "new_password": password}),
+        )
+        .await
+    };
+    // Only admins issue them.
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    app.post(
+        &format!("/api/v1/users/{}/password-reset", user.id),
+        &pm.token,
+        json!({}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+
+    let session = app.login(&user.email, PASSWORD).await.json();
+    let first = issue().await;
+    assert!(first.starts_with("hakp_"));
+    // A new token voids the earlier one.
+    let token = issue().await;
+    reset(&first, "a long and fresh passphrase")
+        .await
+        .expect_problem(422, "validation_failed");
+    // The new password is checked like any other.
+    let weak = reset(&token, "password1234")
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(weak["errors"][0]["code"], "common_password");
+    reset(&token, "short").await.expect_problem(422, "validation_failed");
+
+    // A locked account is unlocked by the reset; every session ends.
+    app.sql(&format!(
+        "UPDATE users SET locked_until = now() + interval '1 hour' WHERE id = '{}'",
+        user.id
+    ))
+    .await;
+    reset(&token, "a long and fresh passphrase").await.expect(204);
+    app.get("/api/v1/me", session["access_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.login(&user.email, PASSWORD)
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.login(&user.email, "a long and fresh passphrase").await.expect(200);
+    // Once only.
+    reset(&token, "another long passphrase")
+        .await
+        .expect_problem(422, "validation_failed");
+
+    // A password change voids a token waiting in a mailbox.
+    let waiting = issue().await;
+    let signed_in = app.login(&user.email, "a long and fresh passphrase").await.json();
+    app.send(
+        TestRequest::put()
+            .uri("/api/v1/me/password")
+            .insert_header(bearer(signed_in["access_token"].as_str().unwrap()))
+            .set_json(json!({"current_password": "a long and fresh passphrase", "new_password": "a long and fresh passphrase 2"})),
+    )
+    .await
+    .expect(200);
+    reset(&waiting, "another long passphrase")
+        .await
+        .expect_problem(422, "validation_failed");
+
+    // An admin's API key cannot issue one: a key never passed a second factor.
+    let admin_session = app.login(&admin.email, PASSWORD).await.json();
+    let key = app
+        .post(
+            "/api/v1/api-keys",
+            admin_session["access_token"].as_str().unwrap(),
+            json!({"name": "admin script"}),
+        )
+        .await
+        .json();
+    let key = key["secret"].as_str().unwrap();
+    app.post(&format!("/api/v1/users/{}/password-reset", user.id), key, json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/users/{}/mfa", user.id))
+            .insert_header(bearer(key)),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.post("/api/v1/me/mfa/totp", key, json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+
+    // Expired.
+    let late = issue().await;
+    app.sql("UPDATE password_resets SET expires_at = now() - interval '1 second'")
+        .await;
+    let expired = reset(&late, "another long passphrase")
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(expired["errors"][0]["field"], "token");
+
+    // Kept only as keyed hashes; each step audited.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM password_resets WHERE encode(token_hash, 'escape') LIKE '%{}%'",
+            &late[5..15]
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'auth.password_reset_issued'")
+            .await,
+        4
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.password_reset' AND actor_id = '{}'",
+            user.id
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'auth.password_reset_failed'")
+            .await,
+        2
+    );
+
+    // Without email set up, asking for a link answers the same for any address and sends nothing.
+    let known = post_public(&app, "/api/v1/auth/forgot-password", json!({"email": user.email})).await;
+    let unknown = post_public(
+        &app,
+        "/api/v1/auth/forgot-password",
+        json!({"email": "nobody@haki.test"}),
+    )
+    .await;
+    known.expect(202);
+    unknown.expect(202);
+    assert_eq!(known.json(), unknown.json());
+    assert_eq!(
+        app.count("SELECT count(*) FROM password_resets WHERE used_at IS NULL AND expires_at > now()")
+            .await,
+        0
+    );
+}
+
+/// A minimal SMTP server that keeps each message it receives.
+async fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = messages.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(message) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().unwrap().push(data.take().unwrap());
+                            write.write_all(b"250 kept\r\n").await.unwrap();
+                        } else {
+                            message.push_str(&line);
+                            message.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, messages)
+}
+
+#[actix_web::test]
+async fn a_forgotten_password_is_reset_by_an_emailed_link() {
+    let (port, mail) = smtp_sink().await;
+    let app = TestApp::with_config(|c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        c.mail_from = Some("Haki <haki@haki.test>".into());
+        c.password_reset_url = Some("https://app.haki.test/reset#".into());
+    })
+    .await;
+    let user = app.create_user(Role::AftercareOfficer, None).await;
+    let known = post_public(&app, "/api/v1/auth/forgot-password", json!({"email": user.email})).await;
+    let unknown = post_public(
+        &app,
+        "/api/v1/auth/forgot-password",
+        json!({"email": "nobody@haki.test"}),
+    )
+    .await;
+    known.expect(202);
+    unknown.expect(202);
+    assert_eq!(known.json(), unknown.json());
+    // Asking again soon sends nothing more.
+    post_public(&app, "/api/v1/auth/forgot-password", json!({"email": user.email}))
+        .await
+        .expect(202);
+
+    let mut message = None;
+    for _ in 0..100 {
+        let received: Vec<String> = mail.lock().unwrap().clone();
+        if let Some(m) = received.into_iter().next() {
+            message = Some(m);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let message = message.expect("a reset email").replace("=\n", "");
+    assert!(message.contains(&user.email), "{message}");
+    let token = message
+        .split("https://app.haki.test/reset#")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a link")
+        .to_string();
+    assert!(token.starts_with("hakp_"));
+    post_public(
+        &app,
+        "/api/v1/auth/reset-password",
+        json!({"token": token, "new_password": "remembered at last, long"}),
+    )
+    .await
+    .expect(204);
+    app.login(&user.email, "remembered at last, long").await.expect(200);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(mail.lock().unwrap().len(), 1, "one email for two requests");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'auth.password_reset_requested' AND details->>'outcome' = 'sent'").await,
+        1
+    );
+}
+
+#[actix_web::test]
+async fn a_second_factor_is_enrolled_asked_for_and_reset() {
+    let app = TestApp::with_config(|c| {
+        c.lockout_threshold = 8;
+        c.login_rate_per_minute = 100;
+    })
+    .await;
+    let admin = app.admin().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    let signed_in = app.login(&user.email, PASSWORD).await.json();
+    let access = signed_in["access_token"].as_str().unwrap().to_string();
+
+    // Enrol: the secret is shown once; a wrong code does not confirm it, the right one does.
+    let enrolment = app.post("/api/v1/me/mfa/totp", &access, json!({})).await;
+    enrolment.expect(200);
+    let enrolment = enrolment.json();
+    let secret = enrolment["secret"].as_str().unwrap().to_string();
+    assert!(
+        enrolment["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Haki:")
+    );
+    let wrong = if totp_code(&secret, now()) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    app.post("/api/v1/me/mfa/totp/confirm", &access, json!({"code": wrong}))
+        .await
+        .expect_problem(422, "validation_failed");
+    let first_code = totp_code(&secret, now());
+    let confirmed = app
+        .post("/api/v1/me/mfa/totp/confirm", &access, json!({"code": first_code}))
+        .await;
+    confirmed.expect(200);
+    let recovery: Vec<String> = confirmed.json()["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    assert_eq!(app.get("/api/v1/me", &access).await.json()["mfa_enabled"], true);
+    app.post("/api/v1/me/mfa/totp", &access, json!({}))
+        .await
+        .expect_problem(409, "already_exists");
+
+    // Signing in now asks for a code.
+    let challenge = async || {
+        let r = app.login(&user.email, PASSWORD).await;
+        r.expect(200);
+        let body = r.json();
+        assert_eq!(body["mfa_required"], "totp");
+        assert!(body.get("access_token").is_none());
+        body["challenge"].as_str().unwrap().to_string()
+    };
+    let verify = async |body: serde_json::Value| post_public(&app, "/api/v1/auth/mfa", body).await;
+    let c = challenge().await;
+    // The code that confirmed the enrolment was used: it does not work again.
+    verify(json!({"challenge": c, "code": first_code}))
+        .await
+        .expect_problem(422, "validation_failed");
+    let next = totp_code(&secret, now() + 30);
+    let tokens = verify(json!({"challenge": c, "code": next})).await;
+    tokens.expect(200);
+    let tokens = tokens.json();
+    app.get("/api/v1/me", tokens["access_token"].as_str().unwrap())
+        .await
+        .expect(200);
+    assert!(tokens["recovery_codes"].is_null());
+    // A challenge works once, and a code once.
+    verify(json!({"challenge": c, "code": next}))
+        .await
+        .expect_problem(401, "unauthenticated");
+    let c = challenge().await;
+    verify(json!({"challenge": c, "code": next}))
+        .await
+        .expect_problem(422, "validation_failed");
+    // Neither or both of code and recovery code.
+    verify(json!({"challenge": c}))
+        .await
+        .expect_problem(422, "validation_failed");
+    verify(json!({"challenge": c, "code": "123456", "recovery_code": recovery[0]}))
+        .await
+        .expect_problem(422, "validation_failed");
+
+    // A recovery code stands in for a code, once.
+    let by_recovery = verify(json!({"challenge": c, "recovery_code": recovery[0].to_uppercase()})).await;
+    by_recovery.expect(200);
+    let c = challenge().await;
+    verify(json!({"challenge": c, "recovery_code": recovery[0]}))
+        .await
+        .expect_problem(422, "validation_failed");
+
+    // Wrong codes end the challenge after five and count toward the account's lockout.
+    app.sql(&format!("UPDATE users SET failed_logins = 0 WHERE id = '{}'", user.id))
+        .await;
+    let c = challenge().await;
+    for _ in 0..5 {
+        verify(json!({"challenge": c, "code": wrong}))
+            .await
+            .expect_problem(422, "validation_failed");
+    }
+    assert_eq!(
+        app.count(&format!("SELECT failed_logins FROM users WHERE id = '{}'", user.id))
+            .await,
+        5
+    );
+    verify(json!({"challenge": c, "code": totp_code(&secret, now() + 60)}))
+        .await
+        .expect_problem(401, "unauthenticated");
+    let c = challenge().await;
+    for _ in 0..3 {
+        verify(json!({"challenge": c, "code": wrong}))
+            .await
+            .expect_problem(422, "validation_failed");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM users WHERE id = '{}' AND locked_until > now()",
+            user.id
+        ))
+        .await,
+        1
+    );
+    verify(json!({"challenge": c, "code": totp_code(&secret, now() + 60)}))
+        .await
+        .expect_problem(401, "unauthenticated");
+    app.sql(&format!(
+        "UPDATE users SET locked_until = NULL, failed_logins = 0 WHERE id = '{}'",
+        user.id
+    ))
+    .await;
+
+    // The admin resets the factor (a lost phone): the sessions end, sign-in needs no code again.
+    let staff = app.create_user(Role::ProgramManager, None).await;
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/users/{}/mfa", user.id))
+            .insert_header(bearer(&staff.token)),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.send(
+        TestRequest::delete()
+            .uri(&format!("/api/v1/users/{}/mfa", user.id))
+            .insert_header(bearer(&admin.token)),
+    )
+    .await
+    .expect(204);
+    app.get("/api/v1/me", tokens["access_token"].as_str().unwrap())
+        .await
+        .expect_problem(401, "unauthenticated");
+    let plain = app.login(&user.email, PASSWORD).await;
+    plain.expect(200);
+    assert!(plain.json()["access_token"].is_string());
+
+    for action in [
+        "auth.mfa_enrolled",
+        "auth.mfa_failed",
+        "auth.mfa_reset",
+        "auth.mfa_challenged",
+    ] {
+        assert!(
+            app.count(&format!("SELECT count(*) FROM audit_log WHERE action = '{action}'"))
+                .await
+                >= 1,
+            "{action} audited"
+        );
+    }
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND details->>'second_factor' = 'recovery_code'"
+        )
+        .await,
+        1
+    );
+    // The secret is sealed, recovery codes are hashed.
+    let raw_secret = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM totp_factors WHERE position('\\x{}'::bytea IN ciphertext) > 0",
+            hex::encode(&raw_secret[..8])
+        ))
+        .await,
+        0
+    );
+}
+
+#[actix_web::test]
+async fn a_role_that_requires_a_second_factor_enrols_at_sign_in() {
+    let app = TestApp::with_config(|c| c.mfa_required_roles = vec![Role::ProgramManager]).await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let first = app.login(&pm.email, PASSWORD).await;
+    first.expect(200);
+    let first = first.json();
+    assert_eq!(first["mfa_required"], "enrol");
+    let c = first["challenge"].as_str().unwrap();
+    // No recovery codes before enrolment; no tokens without a code.
+    post_public(
+        &app,
+        "/api/v1/auth/mfa",
+        json!({"challenge": c, "recovery_code": "abcd-efgh-jkmn"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    let enrolment = post_public(&app, "/api/v1/auth/mfa/enrol", json!({"challenge": c})).await;
+    enrolment.expect(200);
+    let secret = enrolment.json()["secret"].as_str().unwrap().to_string();
+    let done = post_public(
+        &app,
+        "/api/v1/auth/mfa",
+        json!({"challenge": c, "code": totp_code(&secret, now())}),
+    )
+    .await;
+    done.expect(200);
+    let done = done.json();
+    assert_eq!(done["recovery_codes"].as_array().unwrap().len(), 10);
+    let me = app
+        .get("/api/v1/me", done["access_token"].as_str().unwrap())
+        .await
+        .json();
+    assert_eq!(
+        (me["mfa_enabled"].clone(), me["mfa_required"].clone()),
+        (json!(true), json!(true))
+    );
+
+    // From now on the sign-in asks for a code, and an enrolment challenge is refused.
+    let next = app.login(&pm.email, PASSWORD).await.json();
+    assert_eq!(next["mfa_required"], "totp");
+    post_public(&app, "/api/v1/auth/mfa/enrol", json!({"challenge": next["challenge"]}))
+        .await
+        .expect_problem(401, "unauthenticated");
+    // Roles it is not required of sign in with a password alone.
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    assert!(app.login(&worker.email, PASSWORD).await.json()["access_token"].is_string());
+}
+
+#[actix_web::test]
+async fn a_browser_keeps_its_refresh_token_in_a_strict_cookie() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::Analyst, None).await;
+    let login = post_public(
+        &app,
+        "/api/v1/auth/login",
+        json!({"email": user.email, "password": PASSWORD, "refresh_cookie": true}),
+    )
+    .await;
+    login.expect(200);
+    assert!(login.json()["refresh_token"].is_null());
+    let cookie = login.header("set-cookie").unwrap().to_string();
+    for part in [
+        "haki_refresh=hakr_",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/api/v1/auth",
+    ] {
+        assert!(cookie.contains(part), "{part} in {cookie}");
+    }
+    let value = cookie.split(';').next().unwrap().to_string();
+    let refresh = async |cookie: &str| {
+        app.send(
+            TestRequest::post()
+                .uri("/api/v1/auth/refresh")
+                .insert_header(("Cookie", cookie))
+                .set_json(json!({})),
+        )
+        .await
+    };
+    let renewed = refresh(&value).await;
+    renewed.expect(200);
+    assert!(renewed.json()["refresh_token"].is_null());
+    let next = renewed
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(next, value);
+    // The rotated cookie used again ends the session.
+    refresh(&value).await.expect_problem(401, "unauthenticated");
+    refresh(&next).await.expect_problem(401, "unauthenticated");
+    // Without a cookie or a token there is nothing to renew.
+    refresh("other=1").await.expect_problem(401, "unauthenticated");
+
+    // Sign-out removes the cookie.
+    let again = post_public(
+        &app,
+        "/api/v1/auth/login",
+        json!({"email": user.email, "password": PASSWORD, "refresh_cookie": true}),
+    )
+    .await
+    .json();
+    let out = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/auth/logout")
+                .insert_header(bearer(again["access_token"].as_str().unwrap())),
+        )
+        .await;
+    out.expect(204);
+    let removal = out.header("set-cookie").unwrap();
+    assert!(
+        removal.starts_with("haki_refresh=;") && removal.contains("Max-Age=0"),
+        "{removal}"
+    );
+}
+
+#[actix_web::test]
+async fn no_secret_of_signing_in_reaches_the_logs_the_audit_log_or_other_answers() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    let mut secrets: Vec<String> = vec![PASSWORD.to_string()];
+    let mut answers: Vec<String> = Vec::new();
+
+    let login = app.login(&user.email, PASSWORD).await.json();
+    let access = login["access_token"].as_str().unwrap().to_string();
+    let refreshed = post_public(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": login["refresh_token"]}),
+    )
+    .await
+    .json();
+    secrets.extend([access.clone(), login["refresh_token"].as_str().unwrap().to_string()]);
+    let access = refreshed["access_token"].as_str().unwrap().to_string();
+    secrets.extend([access.clone(), refreshed["refresh_token"].as_str().unwrap().to_string()]);
+
+    // A mistyped password in the email field, and a wrong password.
+    let typo = "my secret passphrase typed in the email field";
+    app.login(typo, PASSWORD).await.expect(401);
+    app.login(&user.email, "wrong but still a secret").await.expect(401);
+    secrets.extend([typo.to_string(), "wrong but still a secret".to_string()]);
+
+    // A second factor: its secret, codes, recovery codes and challenge.
+    let enrolment = app.post("/api/v1/me/mfa/totp", &access, json!({})).await.json();
+    let secret = enrolment["secret"].as_str().unwrap().to_string();
+    let code = totp_code(&secret, now());
+    let codes = app
+        .post("/api/v1/me/mfa/totp/confirm", &access, json!({"code": code}))
+        .await
+        .json();
+    let recovery: Vec<String> = codes["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let challenge = app.login(&user.email, PASSWORD).await.json()["challenge"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_recovery = post_public(
+        &app,
+        "/api/v1/auth/mfa",
+        json!({"challenge": challenge, "recovery_code": recovery[3]}),
+    )
+    .await
+    .json();
+    secrets.extend([
+        secret.clone(),
+        enrolment["otpauth_uri"].as_str().unwrap().to_string(),
+        challenge,
+    ]);
+    secrets.extend(recovery);
+    let access = by_recovery["access_token"].as_str().unwrap().to_string();
+    secrets.extend([
+        access.clone(),
+        by_recovery["refresh_token"].as_str().unwrap().to_string(),
+    ]);
+
+    // A password change, an API key, a reset token and its use.
+    let changed = app
+        .send(
+            TestRequest::put()
+                .uri("/api/v1/me/password")
+                .insert_header(bearer(&access))
+                .set_json(json!({"current_password": PASSWORD, "new_password": "the next long passphrase"})),
+        )
+        .await
+        .json();
+    let access = changed["access_token"].as_str().unwrap().to_string();
+    secrets.extend(["the next long passphrase".to_string(), access.clone()]);
+    let key = app
+        .post("/api/v1/api-keys", &access, json!({"name": "sync script"}))
+        .await
+        .json();
+    secrets.push(key["secret"].as_str().unwrap().to_string());
+    let reset = app
+        .post(
+            &format!("/api/v1/users/{}/password-reset", user.id),
+            &admin.token,
+            json!({}),
+        )
+        .await
+        .json();
+    let reset_token = reset["token"].as_str().unwrap().to_string();
+    post_public(
+        &app,
+        "/api/v1/auth/reset-password",
+        json!({"token": reset_token, "new_password": "reset to a long passphrase"}),
+    )
+    .await
+    .expect(204);
+    secrets.extend([reset_token, "reset to a long passphrase".to_string()]);
+
+    // What others may read: the account, its sessions, the user list and the audit log.
+    let fresh = app.login(&user.email, "reset to a long passphrase").await.json();
+    let challenge = fresh["challenge"].as_str().unwrap().to_string();
+    let fresh = post_public(
+        &app,
+        "/api/v1/auth/mfa",
+        json!({"challenge": challenge, "code": totp_code(&secret, now() + 30)}),
+    )
+    .await
+    .json();
+    let access = fresh["access_token"].as_str().unwrap().to_string();
+    for path in [
+        "/api/v1/me".to_string(),
+        "/api/v1/me/sessions".into(),
+        "/api/v1/api-keys".into(),
+    ] {
+        answers.push(app.get(&path, &access).await.text());
+    }
+    for path in [
+        format!("/api/v1/users/{}", user.id),
+        "/api/v1/users".into(),
+        "/api/v1/audit-log?limit=100".into(),
+    ] {
+        let r = app.get(&path, &admin.token).await;
+        r.expect(200);
+        answers.push(r.text());
+    }
+
+    let logged = common::logged();
+    assert!(
+        logged.iter().any(|line| line.contains("POST /api/v1/auth/mfa 200")),
+        "requests are logged"
+    );
+    for secret in &secrets {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM audit_log WHERE position({} IN audit_log::text) > 0",
+                sql_text(secret)
+            ))
+            .await,
+            0,
+            "a secret in the audit log"
+        );
+        assert!(
+            !logged.iter().any(|line| line.contains(secret.as_str())),
+            "a secret in the logs"
+        );
+        assert!(
+            !answers.iter().any(|a| a.contains(secret.as_str())),
+            "a secret in an answer"
+        );
+    }
+}
+
+fn sql_text(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}

@@ -4,7 +4,6 @@
 //! and keys survive a rotation of the JWT secret). Revocation and expiry take effect at once.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -128,12 +127,6 @@ fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-/// A fresh secret: the prefix and 32 random bytes, base64url.
-fn new_secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
 /// The caller a key stands for, or why it does not work. Marks the key used (at most once a
 /// minute, so that a busy script does not write on every request).
 pub async fn authenticate(conn: &mut AsyncPgConnection, secret: &str, meta: RequestMeta) -> Result<AuthUser, ApiError> {
@@ -195,7 +188,7 @@ pub(crate) fn require_session(user: &AuthUser) -> ApiResult<()> {
         return Err(ApiError::new(
             actix_web::http::StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
-            format!("The `{name}` permission is used from a signed-in session: an API key cannot manage keys."),
+            format!("The `{name}` permission is used from a signed-in session: an API key cannot manage keys, sessions or sign-in factors."),
         )
         .with_extensions(json!({ "permission": name })));
     }
@@ -271,7 +264,7 @@ pub async fn create_api_key(
             "must be in the future",
         ));
     }
-    let secret = new_secret();
+    let secret = super::new_secret(PREFIX);
     let mut conn = state.conn().await?;
     let row = conn
         .transaction(async |conn| {

@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::{
-    AuthUser, password,
+    AuthUser,
+    mfa::{self, LoginResponse},
+    password,
     sessions::{self, SessionTokens},
 };
 use crate::{
@@ -29,6 +31,10 @@ pub struct LoginRequest {
     #[validate(length(min = 1, max = 256))]
     #[schema(format = "password", max_length = 256, min_length = 1)]
     pub password: String,
+    /// Keep the refresh token in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to
+    /// `/api/v1/auth` instead of the body (browsers: script cannot read it).
+    #[serde(default)]
+    pub refresh_cookie: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Validate)]
@@ -43,12 +49,15 @@ pub struct ChangePassword {
     )]
     #[schema(format = "password", min_length = 12, max_length = 256)]
     pub new_password: String,
+    /// Set the new session's refresh token in the `haki_refresh` cookie instead of the body.
+    #[serde(default)]
+    pub refresh_cookie: bool,
 }
 
 const LOGIN_FAILED: &str = "The email or password is wrong, or the account is locked or inactive.";
 
 /// The client's self-description, kept with its session so a person can tell devices apart.
-fn user_agent(req: &HttpRequest) -> Option<String> {
+pub(crate) fn user_agent(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -57,21 +66,22 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
 
 /// What the audit log keeps of a typed login email: a keyed hash, never the text (a password typed
 /// into the email field must not land in the log). Attempts with the same email share a hash.
-fn typed_email_hash(state: &AppState, email: &str) -> String {
+pub(crate) fn typed_email_hash(state: &AppState, email: &str) -> String {
     hex::encode(state.keyed_hash(&[b"login email", email.trim().to_lowercase().as_bytes()]))
 }
 
-/// Exchange email and password for an access token. Unknown email, wrong password, locked and
-/// inactive accounts all answer the same 401. Failed attempts are limited per client address
-/// (successful ones never are, so colleagues behind one address all sign in): past the
-/// allowance, 429 with `Retry-After`.
+/// Exchange email and password for an access token and a refresh token. An account with a second
+/// factor (or whose role requires one) gets a challenge instead, to finish at `POST /auth/mfa`.
+/// Unknown email, wrong password, locked and inactive accounts all answer the same 401. Failed
+/// attempts are limited per client address (successful ones never are, so colleagues behind one
+/// address all sign in): past the allowance, 429 with `Retry-After`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "login",
     security(()),
     request_body = LoginRequest,
     responses(
-        (status = 200, body = SessionTokens),
+        (status = 200, body = LoginResponse, headers(("Set-Cookie" = String, description = "The refresh token, when `refresh_cookie` asked for it"))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
     )
@@ -93,7 +103,11 @@ pub async fn login(
         None => ApiError::unauthenticated(LOGIN_FAILED),
     };
 
-    let LoginRequest { email, password: given } = body.0;
+    let LoginRequest {
+        email,
+        password: given,
+        refresh_cookie,
+    } = body.0;
     let mut conn = state.conn().await?;
     let Some(user) = queries::find_by_email(&mut conn, &email).await? else {
         password::verify_decoy(given).await?;
@@ -140,18 +154,24 @@ pub async fn login(
     }
 
     let user_agent = user_agent(&req);
-    let tokens = conn
+    let answer = conn
         .transaction(async |conn| {
+            if let Some(challenge) = mfa::challenge_if_needed(conn, &state, &user, &meta).await? {
+                return Ok(LoginResponse::Mfa(challenge));
+            }
             queries::record_login(conn, user.id).await?;
             let tokens = sessions::open(conn, &state, &user, &meta, user_agent).await?;
             AuditEvent::anonymous(&meta, "auth.login", "user", Some(user.id.to_string()))
                 .actor(user.id, user.role)
                 .record(conn)
                 .await?;
-            Ok::<_, ApiError>(tokens)
+            Ok::<_, ApiError>(LoginResponse::Tokens(tokens))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(tokens))
+    Ok(match answer {
+        LoginResponse::Tokens(tokens) => tokens.respond(&state, refresh_cookie),
+        challenge => HttpResponse::Ok().json(challenge),
+    })
 }
 
 /// The caller's own account and what its role may do.
@@ -162,6 +182,10 @@ pub struct Me {
     /// Every permission of the caller's role (DESIGN §2), so that a frontend need not repeat the
     /// role table; a 403 names the permission that was missing.
     pub permissions: Vec<super::policy::Permission>,
+    /// Whether signing in asks for a code of an authenticator.
+    pub mfa_enabled: bool,
+    /// Whether the caller's role must sign in with a second factor.
+    pub mfa_required: bool,
 }
 
 /// The caller's own account and permissions.
@@ -174,8 +198,11 @@ pub struct Me {
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
     let row = queries::find(&mut conn, user.id).await?;
+    let (mfa_required, mfa_enabled) = mfa::factor_state(&mut conn, &state, &row).await?;
     let me = Me {
         permissions: super::policy::permissions(row.role),
+        mfa_enabled,
+        mfa_required,
         user: User::from(row),
     };
     Ok(ok_with_etag(me.user.version, &me))
@@ -204,6 +231,7 @@ pub async fn change_password(
     let ChangePassword {
         current_password,
         new_password,
+        refresh_cookie,
     } = body.0;
     if current_password == new_password {
         return Err(ApiError::invalid_field(
@@ -264,9 +292,10 @@ pub async fn change_password(
                 .record(conn)
                 .await?;
             sessions::revoke(conn, user.id, None, "password changed").await?;
+            super::reset::void_tokens(conn, user.id).await?;
             let tokens = sessions::open(conn, &state, &row, &user.meta, agent).await?;
             Ok::<_, ApiError>(tokens)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(updated))
+    Ok(updated.respond(&state, refresh_cookie))
 }

@@ -3,8 +3,10 @@
 pub mod api_keys;
 pub mod handlers;
 pub mod jwt;
+pub mod mfa;
 pub mod password;
 pub mod policy;
+pub mod reset;
 pub mod sessions;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
@@ -47,10 +49,25 @@ pub struct AuthUser {
     pub meta: RequestMeta,
 }
 
+/// A fresh secret: `prefix` (so that secret scanners recognise a leaked one) and 32 random bytes,
+/// base64url.
+pub fn new_secret(prefix: &str) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let bytes: [u8; 32] = rand::random();
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
 const BAD_TOKEN: &str = "A valid bearer token is required.";
 
 /// Paths under `/api/v1` that answer without credentials.
-const PUBLIC: &[&str] = &["/api/v1/auth/login", "/api/v1/auth/refresh"];
+const PUBLIC: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/mfa",
+    "/api/v1/auth/mfa/enrol",
+    "/api/v1/auth/reset-password",
+    "/api/v1/auth/forgot-password",
+];
 
 /// Whether `path` answers without credentials (and so is never stored for replay: a login
 /// response holds a token).
@@ -59,10 +76,14 @@ pub fn is_public(path: &str) -> bool {
 }
 
 /// Whether the answer to a POST on `path` holds a secret (a token, an API key's or a webhook's
-/// secret), so it is
-/// never stored for replay.
+/// secret, a reset token, a second factor's secret or recovery codes), so it is never stored for
+/// replay.
 pub fn answers_secret(path: &str) -> bool {
-    is_public(path) || path == "/api/v1/api-keys" || path == "/api/v1/webhooks"
+    is_public(path)
+        || path == "/api/v1/api-keys"
+        || path == "/api/v1/webhooks"
+        || path.starts_with("/api/v1/me/mfa/")
+        || (path.starts_with("/api/v1/users/") && path.ends_with("/password-reset"))
 }
 
 /// Authenticates every request to `/api/v1` (but the public ones) before anything else looks at
@@ -182,5 +203,13 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(sessions::logout)
         .service(sessions::list_my_sessions)
         .service(sessions::end_my_session)
-        .service(sessions::end_user_sessions);
+        .service(sessions::end_user_sessions)
+        .service(reset::issue_password_reset)
+        .service(reset::reset_password)
+        .service(reset::forgot_password)
+        .service(mfa::verify_mfa)
+        .service(mfa::enrol_at_sign_in)
+        .service(mfa::start_totp_enrolment)
+        .service(mfa::confirm_totp_enrolment)
+        .service(mfa::reset_user_mfa);
 }

@@ -4,8 +4,11 @@
 //! (`HAKI_SESSION_IDLE_MINUTES`), at its absolute lifetime (`HAKI_SESSION_HOURS`), on sign-out,
 //! and when its account's password changes or it is deactivated.
 
-use actix_web::{HttpResponse, delete, get, post, web};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    cookie::{Cookie, SameSite, time::Duration as CookieAge},
+    delete, get, post, web,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -30,6 +33,11 @@ use crate::{
 
 /// Refresh tokens start with this, so that secret scanners can recognise a leaked one.
 const PREFIX: &str = "hakr_";
+
+/// The cookie a browser keeps its refresh token in (`HttpOnly; Secure; SameSite=Strict`, sent only
+/// to `/api/v1/auth`), when it asks for that with `refresh_cookie`.
+pub const COOKIE: &str = "haki_refresh";
+const COOKIE_PATH: &str = "/api/v1/auth";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
@@ -69,23 +77,57 @@ pub struct SessionTokens {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    /// Exchange it at `POST /auth/refresh` for new tokens; it works once.
-    pub refresh_token: String,
-    /// Seconds the session may stay unused before it ends.
+    /// Exchange it at `POST /auth/refresh` for new tokens; it works once. `null` when it was set
+    /// in the `haki_refresh` cookie instead (`refresh_cookie`).
+    pub refresh_token: Option<String>,
+    /// Seconds the session may stay unused before it ends (less near the end of its lifetime).
     pub refresh_expires_in: u64,
+    /// Ten one-time recovery codes, shown only when this sign-in enrolled a second factor: each
+    /// stands in for a code of the authenticator once (keep them somewhere safe).
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+impl SessionTokens {
+    /// The answer carrying these tokens: the refresh token in the body, or, for a browser that
+    /// asked for it, in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to `/api/v1/auth`.
+    pub fn respond(mut self, state: &AppState, cookie: bool) -> HttpResponse {
+        let mut response = HttpResponse::Ok();
+        if cookie && let Some(token) = self.refresh_token.take() {
+            let age = i64::try_from(state.config.session_lifetime.as_secs()).unwrap_or(i64::MAX);
+            response.cookie(
+                Cookie::build(COOKIE, token)
+                    .path(COOKIE_PATH)
+                    .http_only(true)
+                    .secure(true)
+                    .same_site(SameSite::Strict)
+                    .max_age(CookieAge::seconds(age))
+                    .finish(),
+            );
+        }
+        response.json(self)
+    }
+}
+
+/// A `Set-Cookie` that removes the refresh-token cookie.
+fn expired_cookie() -> Cookie<'static> {
+    let mut cookie = Cookie::build(COOKIE, "")
+        .path(COOKIE_PATH)
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    cookie.make_removal();
+    cookie
 }
 
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    /// The refresh token; leave it out when it is kept in the `haki_refresh` cookie (the new one
+    /// is then set there too).
     #[validate(length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
-    pub refresh_token: String,
-}
-
-fn new_refresh_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    pub refresh_token: Option<String>,
 }
 
 fn hash(state: &AppState, token: &str) -> Vec<u8> {
@@ -93,7 +135,7 @@ fn hash(state: &AppState, token: &str) -> Vec<u8> {
 }
 
 async fn add_refresh_token(conn: &mut AsyncPgConnection, state: &AppState, session: uuid::Uuid) -> QueryResult<String> {
-    let token = new_refresh_token();
+    let token = super::new_secret(PREFIX);
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::token_hash.eq(hash(state, &token)),
@@ -104,7 +146,9 @@ async fn add_refresh_token(conn: &mut AsyncPgConnection, state: &AppState, sessi
     Ok(token)
 }
 
-fn tokens(state: &AppState, user: &UserRow, session: uuid::Uuid, refresh_token: String) -> ApiResult<SessionTokens> {
+fn tokens(state: &AppState, user: &UserRow, session: &SessionRow, refresh_token: String) -> ApiResult<SessionTokens> {
+    // Unused, the session ends after its idle spell, and however used, at its lifetime's end.
+    let remaining = u64::try_from((session.expires_at - Utc::now()).num_seconds()).unwrap_or(0);
     let access_token = state
         .jwt
         .issue(
@@ -112,15 +156,16 @@ fn tokens(state: &AppState, user: &UserRow, session: uuid::Uuid, refresh_token: 
             user.role,
             user.organization_id,
             user.token_version,
-            Some(session),
+            Some(session.id),
         )
         .map_err(ApiError::internal)?;
     Ok(SessionTokens {
         access_token,
         token_type: "Bearer",
         expires_in: state.jwt.ttl.as_secs(),
-        refresh_token,
-        refresh_expires_in: state.config.session_idle.as_secs(),
+        refresh_token: Some(refresh_token),
+        refresh_expires_in: state.config.session_idle.as_secs().min(remaining),
+        recovery_codes: None,
     })
 }
 
@@ -151,7 +196,7 @@ pub async fn open(
         .get_result(conn)
         .await?;
     let refresh_token = add_refresh_token(conn, state, session.id).await?;
-    tokens(state, user, session.id, refresh_token)
+    tokens(state, user, &session, refresh_token)
 }
 
 /// The SQL of "this session is open".
@@ -219,24 +264,35 @@ fn session_over() -> ApiError {
 }
 
 /// Exchange a refresh token for new tokens: the old refresh token stops working. Presenting a
-/// refresh token that was already exchanged ends the whole session (it was copied).
+/// refresh token that was already exchanged ends the whole session (it was copied). A browser
+/// that keeps it in the `haki_refresh` cookie sends `{}` and gets the new one in the cookie.
 #[utoipa::path(
     tag = "auth",
     operation_id = "refresh_session",
     security(()),
     request_body = RefreshRequest,
     responses(
-        (status = 200, body = SessionTokens),
+        (status = 200, body = SessionTokens, headers(("Set-Cookie" = String, description = "The new refresh token, when the old one came in the cookie"))),
         (status = 401, description = "Unknown, used or expired refresh token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/refresh")]
 pub async fn refresh(
+    req: HttpRequest,
     state: web::Data<AppState>,
     meta: RequestMeta,
     body: ValidatedJson<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let presented = hash(&state, body.0.refresh_token.trim());
+    let (token, from_cookie) = match body.0.refresh_token {
+        Some(token) => (token, false),
+        None => (
+            req.cookie(COOKIE)
+                .map(|c| c.value().to_string())
+                .ok_or_else(session_over)?,
+            true,
+        ),
+    };
+    let presented = hash(&state, token.trim());
     let idle = chrono::Duration::from_std(state.config.session_idle).map_err(ApiError::internal)?;
     let mut conn = state.conn().await?;
     let outcome = conn
@@ -289,17 +345,18 @@ pub async fn refresh(
                 .actor(user.id, user.role)
                 .record(conn)
                 .await?;
-            Ok::<_, ApiError>(Ok(tokens(&state, &user, session.id, refresh_token)?))
+            Ok::<_, ApiError>(Ok(tokens(&state, &user, &session, refresh_token)?))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(outcome?))
+    Ok(outcome?.respond(&state, from_cookie))
 }
 
-/// Sign out: this session ends at once (its access and refresh tokens stop working).
+/// Sign out: this session ends at once (its access and refresh tokens stop working), and the
+/// refresh-token cookie, if any, is removed.
 #[utoipa::path(
     tag = "auth",
     operation_id = "logout",
-    responses((status = 204, description = "Signed out"))
+    responses((status = 204, description = "Signed out", headers(("Set-Cookie" = String, description = "Removes the refresh-token cookie"))))
 )]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
@@ -308,7 +365,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<Htt
         let mut conn = state.conn().await?;
         end_own(&mut conn, &user, session, "signed out", "auth.logout").await?;
     }
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
 }
 
 /// Your open sessions (signed-in devices), newest first.

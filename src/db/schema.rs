@@ -585,7 +585,58 @@ diesel::table! {
 
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        issued_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Uuid,
+        key_id -> Text,
+        nonce -> Bytea,
+        ciphertext -> Bytea,
+        created_at -> Timestamptz,
+        confirmed_at -> Nullable<Timestamptz>,
+        last_step -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Bytea,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        token_version -> Int4,
+        enrol -> Bool,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        attempts -> Int4,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(totp_factors -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    password_resets,
+    totp_factors,
+    recovery_codes,
+    mfa_challenges,
     sessions,
     refresh_tokens,
     webhooks,

@@ -157,7 +157,11 @@ pub async fn update_user(
             let unlock = input.unlock == Some(true);
             // A new password, or deactivation, ends every session and token of the account (and
             // they stay ended if it is reactivated).
-            let ends_sessions = new_hash.is_some() || input.active == Some(false);
+            // So does a promotion into a role that must sign in with a second factor.
+            let promoted = input
+                .role
+                .is_some_and(|r| r != current.role && state.config.mfa_required_roles.contains(&r));
+            let ends_sessions = new_hash.is_some() || input.active == Some(false) || promoted;
             let changes = UserChanges {
                 display_name: input.display_name.as_deref().map(|s| s.trim().to_string()),
                 role: input.role,
@@ -171,7 +175,8 @@ pub async fn update_user(
             };
             let row = queries::update(conn, id, &changes).await?;
             if ends_sessions {
-                crate::auth::sessions::revoke(conn, id, None, "password reset or account deactivated").await?;
+                crate::auth::sessions::revoke(conn, id, None, "password reset, deactivation or promotion").await?;
+                crate::auth::reset::void_tokens(conn, id).await?;
             }
             let mut changed: Vec<&str> = Vec::new();
             for (name, present) in [

@@ -1,5 +1,4 @@
 use actix_web::{HttpResponse, delete, get, post, web};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -234,8 +233,7 @@ pub async fn create_webhook(
     }
     let events = crate::extract::dedup(input.events);
     let id = uuid::Uuid::now_v7();
-    let secret_bytes: [u8; 32] = rand::random();
-    let secret = format!("whsec_{}", URL_SAFE_NO_PAD.encode(secret_bytes));
+    let secret = crate::auth::new_secret("whsec_");
     let sealed = state
         .vault
         .seal_bound(id.as_bytes(), secret.as_bytes())

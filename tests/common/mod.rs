@@ -6,7 +6,7 @@ use std::{
     collections::hash_map::DefaultHasher,
     hash::{Hash, Hasher},
     net::SocketAddr,
-    sync::{Arc, LazyLock},
+    sync::{Arc, LazyLock, Mutex},
 };
 
 use actix_http::Request;
@@ -160,6 +160,11 @@ pub fn test_config(database_url: String) -> Config {
         login_rate_per_minute: 10,
         lockout_threshold: 5,
         lockout_duration: std::time::Duration::from_secs(900),
+        mfa_required_roles: Vec::new(),
+        password_reset_ttl: std::time::Duration::from_secs(24 * 3600),
+        smtp_url: None,
+        mail_from: None,
+        password_reset_url: None,
         trusted_proxies: vec!["10.9.0.0/16".parse().unwrap()],
         metrics_token: Some(METRICS_TOKEN.to_string()),
         workers: 1,
@@ -170,6 +175,46 @@ pub fn test_config(database_url: String) -> Config {
         referral_urgent_window: std::time::Duration::from_secs(24 * 3600),
         referral_emergency_window: std::time::Duration::from_secs(2 * 3600),
     }
+}
+
+/// Every line logged in this test process (debug and above), so that a test can check what the
+/// service writes to its logs; warnings and errors also go to the output of a failing test.
+static LOGGED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Debug
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = format!("{} {} {}", record.level(), record.target(), record.args());
+        if record.level() <= log::Level::Warn {
+            eprintln!("{line}");
+        }
+        LOGGED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(line);
+    }
+
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static CAPTURE: Capture = Capture;
+    if log::set_logger(&CAPTURE).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+}
+
+/// The log lines written so far by this test process.
+pub fn logged() -> Vec<String> {
+    LOGGED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
 }
 
 pub struct TestApp {
@@ -184,8 +229,7 @@ impl TestApp {
     }
 
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
-        // Server errors (logged, never sent to clients) show in the output of a failing test.
-        let _ = env_logger::builder().is_test(true).try_init();
+        capture_logs();
         let mut admin = admin_conn().await;
         let template = ensure_template(&mut admin).await;
         let db_name = format!("haki_test_{}", uuid::Uuid::now_v7().simple());
