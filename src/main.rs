@@ -116,7 +116,8 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     let workers = config.workers;
     let shutdown = config.shutdown_timeout;
     let state = AppState::new(config, pool)?;
-    // Stored idempotent responses are purged once their 24 hours are over.
+    // Stored idempotent responses are purged once their 24 hours are over; what ended sessions,
+    // challenges and reset tokens leave behind once it can matter no more.
     let purging = state.clone();
     actix_web::rt::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(15 * 60));
@@ -126,6 +127,11 @@ async fn serve(config: Config) -> Result<(), BoxError> {
                 Ok(0) => {}
                 Ok(n) => log::info!("purged {n} expired idempotent responses"),
                 Err(err) => log::warn!("could not purge expired idempotent responses: {err}"),
+            }
+            match haki::auth::sessions::purge_expired(&purging).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("purged {n} rows of ended sessions, challenges and reset tokens"),
+                Err(err) => log::warn!("could not purge ended sessions: {err}"),
             }
         }
     });

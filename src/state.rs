@@ -1,6 +1,6 @@
 //! What every handler shares: configuration, the pool, signing keys, limiters, metrics.
 
-use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
+use std::{num::NonZeroU32, sync::Arc};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -19,7 +19,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Failed logins per client address: only failures count, so an office of colleagues behind
     /// one address can all sign in, while a burst of wrong guesses is stopped.
-    pub login_failures: LoginFailures,
+    pub login_failures: crate::auth::limits::LoginFailures,
     /// Requests per API key (each key its own budget).
     pub api_key_limiter: DefaultKeyedRateLimiter<crate::ids::ApiKeyId>,
     pub metrics: Metrics,
@@ -34,17 +34,15 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, pool: DbPool) -> Result<Arc<Self>, crate::db::BoxError> {
-        let per_minute =
-            NonZeroU32::new(config.login_rate_per_minute).ok_or("HAKI_LOGIN_RATE_PER_MINUTE must be at least 1")?;
+        if config.login_rate_per_minute == 0 {
+            return Err("HAKI_LOGIN_RATE_PER_MINUTE must be at least 1".into());
+        }
         let per_key =
             NonZeroU32::new(config.api_key_rate_per_minute).ok_or("HAKI_API_KEY_RATE_PER_MINUTE must be at least 1")?;
         Ok(Arc::new(AppState {
             jwt: JwtKeys::new(&config),
             api_key_limiter: RateLimiter::keyed(Quota::per_minute(per_key)),
-            login_failures: LoginFailures {
-                limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
-                blocked: std::sync::Mutex::new(std::collections::HashMap::new()),
-            },
+            login_failures: crate::auth::limits::LoginFailures::new(config.login_rate_per_minute),
             metrics: Metrics::new()?,
             mailer: crate::mail::Mailer::from_config(&config)?,
             vault: Vault::new(&config.data_key, &config.data_keys_previous),
@@ -69,43 +67,6 @@ impl AppState {
     /// A pooled connection; a database that cannot be reached becomes a 503.
     pub async fn conn(&self) -> ApiResult<DbConn> {
         Ok(self.pool.get().await?)
-    }
-}
-
-/// Failed logins per client address, and the addresses blocked until a time.
-pub struct LoginFailures {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
-    blocked: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
-}
-
-impl LoginFailures {
-    /// How long `addr` must still wait, if it is blocked.
-    pub fn blocked(&self, addr: IpAddr) -> Option<std::time::Duration> {
-        let now = std::time::Instant::now();
-        let mut blocked = self.blocked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match blocked.get(&addr) {
-            Some(until) if *until > now => Some(*until - now),
-            Some(_) => {
-                blocked.remove(&addr);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Counts a failed login from `addr`; past the allowance, blocks it and says for how long.
-    pub fn fail(&self, addr: IpAddr) -> Option<std::time::Duration> {
-        use governor::clock::{Clock, DefaultClock};
-        if self.limiter.len() > 100_000 {
-            self.limiter.retain_recent();
-        }
-        let not_until = self.limiter.check_key(&addr).err()?;
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        let mut blocked = self.blocked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = std::time::Instant::now();
-        blocked.retain(|_, until| *until > now);
-        blocked.insert(addr, now + wait);
-        Some(wait)
     }
 }
 

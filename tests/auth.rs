@@ -213,6 +213,92 @@ async fn login_is_rate_limited_per_client_address() {
         .expect(401);
 }
 
+#[actix_web::test]
+async fn a_burst_of_concurrent_guesses_is_stopped_like_a_sequence() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    let guesses = (0..40).map(|i| {
+        let peer = format!("10.8.8.8:{}", 2000 + i);
+        let email = user.email.clone();
+        let app = &app;
+        async move {
+            app.login_from(&email, &format!("guess number {i:02} of many"), &peer)
+                .await
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|r| r.status == 401).count();
+    let refused = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!(checked + refused, 40);
+    // Attempts in flight count against the address: no more guesses than its allowance.
+    assert!((1..=10).contains(&checked), "{checked} guesses were checked");
+    assert!(
+        answers
+            .iter()
+            .filter(|r| r.status == 429)
+            .all(|r| r.header("retry-after").is_some())
+    );
+    assert!(
+        app.count(&format!("SELECT failed_logins FROM users WHERE id = '{}'", user.id))
+            .await
+            <= 10
+    );
+}
+
+#[actix_web::test]
+async fn what_ended_sessions_leave_behind_is_purged_and_live_sessions_are_kept() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    let live = app.login(&user.email, PASSWORD).await.json();
+    let rotated = post_public(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": live["refresh_token"]}),
+    )
+    .await
+    .json();
+    let ended = app.login(&user.email, PASSWORD).await.json();
+    app.send(
+        TestRequest::post()
+            .uri("/api/v1/auth/logout")
+            .insert_header(bearer(ended["access_token"].as_str().unwrap())),
+    )
+    .await
+    .expect(204);
+    app.sql("UPDATE sessions SET revoked_at = now() - interval '2 days' WHERE revoked_at IS NOT NULL")
+        .await;
+    let admin = app.admin().await;
+    app.post(
+        &format!("/api/v1/users/{}/password-reset", user.id),
+        &admin.token,
+        json!({}),
+    )
+    .await
+    .expect(201);
+    app.sql("UPDATE password_resets SET expires_at = now() - interval '2 days'")
+        .await;
+
+    let purged = haki::auth::sessions::purge_expired(&app.state).await.unwrap();
+    assert_eq!(
+        purged, 2,
+        "the ended session's refresh token and the expired reset token"
+    );
+    // The live session keeps its rotated token (reuse is still detected) and its current one.
+    assert_eq!(app.count("SELECT count(*) FROM refresh_tokens").await, 2);
+    assert_eq!(app.count("SELECT count(*) FROM sessions").await, 2);
+    post_public(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": rotated["refresh_token"]}),
+    )
+    .await
+    .expect(200);
+    app.sql("UPDATE sessions SET revoked_at = now() - interval '31 days' WHERE revoked_at IS NOT NULL")
+        .await;
+    assert_eq!(haki::auth::sessions::purge_expired(&app.state).await.unwrap(), 1);
+    assert_eq!(app.count("SELECT count(*) FROM sessions").await, 1);
+}
+
 fn forge(claims: serde_json::Value, secret: &[u8], alg: Algorithm) -> String {
     jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret)).unwrap()
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::{
-    AuthUser,
+    AuthUser, limits,
     mfa::{self, LoginResponse},
     password,
     sessions::{self, SessionTokens},
@@ -94,13 +94,11 @@ pub async fn login(
     body: ValidatedJson<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let client = meta.client_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if let Some(wait) = state.login_failures.blocked(client) {
-        return Err(ApiError::too_many_requests(wait.as_secs() + 1));
-    }
-    // A failure counts against the address; past its allowance the answer is 429 from now on.
-    let refused = || match state.login_failures.fail(client) {
-        Some(wait) => ApiError::too_many_requests(wait.as_secs() + 1),
-        None => ApiError::unauthenticated(LOGIN_FAILED),
+    let attempt = state.login_failures.begin(client).map_err(limits::too_many)?;
+    // A failure counts against the address; past its allowance the answer is 429 for a while.
+    let refused = |attempt: limits::Attempt| {
+        attempt.fail();
+        ApiError::unauthenticated(LOGIN_FAILED)
     };
 
     let LoginRequest {
@@ -115,9 +113,15 @@ pub async fn login(
             .details(json!({"email_hash": typed_email_hash(&state, &email), "reason": "unknown_email"}))
             .record(&mut conn)
             .await?;
-        return Err(refused());
+        return Err(refused(attempt));
     };
 
+    // One check of this account's password at a time: a burst meets the lockout like a sequence.
+    let Some(_alone) = state.login_failures.verify_alone(user.id) else {
+        return Err(ApiError::too_many_requests(1));
+    };
+    // The account as it is now that no other check of it is in flight.
+    let user = queries::find(&mut conn, user.id).await?;
     let matches = password::verify(given, user.password_hash.clone()).await?;
     let reason = if user.is_locked(Utc::now()) {
         Some("locked")
@@ -150,7 +154,7 @@ pub async fn login(
                 .record(&mut conn)
                 .await?;
         }
-        return Err(refused());
+        return Err(refused(attempt));
     }
 
     let user_agent = user_agent(&req);
@@ -240,6 +244,9 @@ pub async fn change_password(
             "must differ from the current password",
         ));
     }
+    let Some(_alone) = state.login_failures.verify_alone(user.id) else {
+        return Err(ApiError::too_many_requests(1));
+    };
     let mut conn = state.conn().await?;
     let current = queries::find(&mut conn, user.id).await?;
     // A locked account takes no guesses here either: a stolen token must not guess on.

@@ -432,9 +432,7 @@ pub async fn verify_mfa(
     body: ValidatedJson<MfaVerify>,
 ) -> ApiResult<HttpResponse> {
     let client = meta.client_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if let Some(wait) = state.login_failures.blocked(client) {
-        return Err(ApiError::too_many_requests(wait.as_secs() + 1));
-    }
+    let attempt = state.login_failures.begin(client).map_err(super::limits::too_many)?;
     let MfaVerify {
         challenge,
         code,
@@ -522,10 +520,10 @@ pub async fn verify_mfa(
         .await?;
     match outcome {
         Ok(tokens) => Ok(tokens.respond(&state, refresh_cookie)),
-        Err(err) => Err(match state.login_failures.fail(client) {
-            Some(wait) => ApiError::too_many_requests(wait.as_secs() + 1),
-            None => err,
-        }),
+        Err(err) => {
+            attempt.fail();
+            Err(err)
+        }
     }
 }
 
@@ -621,9 +619,7 @@ pub async fn confirm_totp_enrolment(
 ) -> ApiResult<HttpResponse> {
     super::api_keys::require_session(&user)?;
     let client = user.meta.client_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if let Some(wait) = state.login_failures.blocked(client) {
-        return Err(ApiError::too_many_requests(wait.as_secs() + 1));
-    }
+    let attempt = state.login_failures.begin(client).map_err(super::limits::too_many)?;
     let mut conn = state.conn().await?;
     let outcome = conn
         .transaction(async |conn| {
@@ -656,10 +652,10 @@ pub async fn confirm_totp_enrolment(
         .await?;
     match outcome {
         Ok(codes) => Ok(HttpResponse::Ok().json(codes)),
-        Err(err) => Err(match state.login_failures.fail(client) {
-            Some(wait) => ApiError::too_many_requests(wait.as_secs() + 1),
-            None => err,
-        }),
+        Err(err) => {
+            attempt.fail();
+            Err(err)
+        }
     }
 }
 

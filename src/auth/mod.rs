@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod handlers;
 pub mod jwt;
+pub mod limits;
 pub mod mfa;
 pub mod password;
 pub mod policy;

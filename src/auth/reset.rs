@@ -187,9 +187,7 @@ pub async fn reset_password(
     body: ValidatedJson<ResetPassword>,
 ) -> ApiResult<HttpResponse> {
     let client = meta.client_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if let Some(wait) = state.login_failures.blocked(client) {
-        return Err(ApiError::too_many_requests(wait.as_secs() + 1));
-    }
+    let attempt = state.login_failures.begin(client).map_err(super::limits::too_many)?;
     let ResetPassword { token, new_password } = body.0;
     let presented = hash(&state, token.trim());
     let new_hash = password::hash(new_password).await?;
@@ -258,10 +256,10 @@ pub async fn reset_password(
         .await?;
     match outcome {
         Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(_) => Err(match state.login_failures.fail(client) {
-            Some(wait) => ApiError::too_many_requests(wait.as_secs() + 1),
-            None => invalid_token(),
-        }),
+        Err(_) => {
+            attempt.fail();
+            Err(invalid_token())
+        }
     }
 }
 
@@ -288,12 +286,11 @@ pub async fn forgot_password(
     body: ValidatedJson<ForgotPassword>,
 ) -> ApiResult<HttpResponse> {
     let client = meta.client_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if let Some(wait) = state.login_failures.blocked(client) {
-        return Err(ApiError::too_many_requests(wait.as_secs() + 1));
-    }
-    if let Some(wait) = state.login_failures.fail(client) {
-        return Err(ApiError::too_many_requests(wait.as_secs() + 1));
-    }
+    state
+        .login_failures
+        .begin(client)
+        .map_err(super::limits::too_many)?
+        .fail();
     // Everything else happens after the answer, so that neither its content nor its time tells
     // whether the address has an account.
     let state = state.into_inner();

@@ -473,3 +473,39 @@ pub async fn end_user_sessions(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// Removes what sign-in leaves behind once it can matter no more: the refresh tokens of sessions
+/// over for a day (reuse detection needs them only while a session lives), sessions over for 30
+/// days, and second-factor challenges and reset tokens a day past their expiry (the audit log
+/// keeps the history). How many rows went.
+pub async fn purge_expired(state: &AppState) -> ApiResult<usize> {
+    use crate::db::schema::{mfa_challenges, password_resets};
+    let day_ago = Utc::now() - chrono::Duration::days(1);
+    let month_ago = Utc::now() - chrono::Duration::days(30);
+    let idle = chrono::Duration::from_std(state.config.session_idle).map_err(ApiError::internal)?;
+    let mut conn = state.conn().await?;
+    conn.transaction(async |conn| {
+        let over_since = |when: DateTime<Utc>| {
+            sessions::revoked_at
+                .lt(when)
+                .or(sessions::expires_at.lt(when))
+                .or(sessions::last_seen_at.lt(when - idle))
+        };
+        let tokens = diesel::delete(refresh_tokens::table.filter(
+            refresh_tokens::session_id.eq_any(sessions::table.filter(over_since(day_ago)).select(sessions::id)),
+        ))
+        .execute(conn)
+        .await?;
+        let old = diesel::delete(sessions::table.filter(over_since(month_ago)))
+            .execute(conn)
+            .await?;
+        let challenges = diesel::delete(mfa_challenges::table.filter(mfa_challenges::expires_at.lt(day_ago)))
+            .execute(conn)
+            .await?;
+        let resets = diesel::delete(password_resets::table.filter(password_resets::expires_at.lt(day_ago)))
+            .execute(conn)
+            .await?;
+        Ok::<_, ApiError>(tokens + old + challenges + resets)
+    })
+    .await
+}
