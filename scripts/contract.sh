@@ -66,6 +66,9 @@ case "${1:-}" in
       && npx --no-install tsc -p tsconfig.json)
     echo "contract: spec checks passed"
     ;;
+  python-tools)
+    python_tools
+    ;;
   fuzz)
     base=${2:?base url required}
     python_tools

@@ -14,6 +14,13 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL="postgres://haki_test:haki_test@127.0.0.1:$port/postgres"
 fi
 
+# The S3 storage test runs against a local S3-compatible server (moto, with the contract's
+# Python tools in .tools/venv).
+if [ -z "${HAKI_TEST_S3_SERVER:-}" ]; then
+  scripts/contract.sh python-tools
+  export HAKI_TEST_S3_SERVER=$PWD/.tools/venv/bin/moto_server
+fi
+
 cargo test --locked "$@"
 
 # The contract, on a full run (no arguments): the committed spec is checked with the tools

@@ -62,6 +62,11 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of the service's email.
     pub mail_from: Option<String>,
+    /// Where documents are stored: `s3://bucket[/prefix]` (credentials and endpoint from the
+    /// `AWS_*` variables) or a directory (`file:///path`, or a path).
+    pub document_store: String,
+    /// The largest document accepted, in bytes.
+    pub document_max_bytes: u64,
     /// The page of the frontend that takes a reset token: the emailed link is this followed by
     /// the token; `None`: the email holds the token alone.
     pub password_reset_url: Option<String>,
@@ -173,6 +178,8 @@ impl Config {
             password_reset_ttl: Duration::from_secs(3600 * password_reset_hours),
             smtp_url,
             mail_from,
+            document_store: text("HAKI_DOCUMENT_STORE", ".data/documents").trim().to_string(),
+            document_max_bytes: parse("HAKI_DOCUMENT_MAX_BYTES", "26214400")?,
             password_reset_url: Some(text("HAKI_PASSWORD_RESET_URL", "").trim().to_string()).filter(|u| !u.is_empty()),
             data_key,
             data_keys_previous,

@@ -115,7 +115,13 @@ pub async fn idempotency(
     };
     // A login answers a token, a new API key its secret: never stored. (The decoded path, as
     // routing reads it.)
-    let Some(key) = key.filter(|_| !crate::auth::answers_secret(req.match_info().as_str())) else {
+    // Nor is a file upload: it streams, and is never held whole to be fingerprinted.
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/"));
+    let Some(key) = key.filter(|_| !multipart && !crate::auth::answers_secret(req.match_info().as_str())) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // Keys belong to a caller; an unauthenticated request goes on to get its 401.
@@ -378,6 +384,9 @@ async fn still_reachable(
                 policy::Permission::ReadReferrals,
             )
             .await
+        }
+        (Some("documents"), Some(document), _) => {
+            crate::documents::ensure_parent_visible(conn, user, crate::ids::DocumentId(document)).await
         }
         (Some("trainings"), _, _) => policy::require(user, policy::Permission::ReadTrainings),
         (Some("users"), _, _) => policy::require(user, policy::Permission::ManageUsers),

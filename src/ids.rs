@@ -49,6 +49,8 @@ macro_rules! id_type {
 id_type!(
     /// Id of a user account.
     UserId,
+    /// Id of a document of a case or a survivor.
+    DocumentId,
     /// Id of a partner organisation.
     PartnerId,
     /// Id of a referral from a partner organisation.

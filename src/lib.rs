@@ -9,6 +9,7 @@ pub mod changes;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod documents;
 pub mod error;
 pub mod exports;
 pub mod extract;
@@ -72,6 +73,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(prosecution::configure)
             .configure(survivors::configure)
             .configure(restoration::configure)
+            .configure(documents::configure)
             .configure(referrals::configure)
             .configure(indicators::configure)
             .configure(stats::configure)

@@ -128,6 +128,11 @@ async fn serve(config: Config) -> Result<(), BoxError> {
                 Ok(n) => log::info!("purged {n} expired idempotent responses"),
                 Err(err) => log::warn!("could not purge expired idempotent responses: {err}"),
             }
+            match haki::documents::store::sweep(&purging, chrono::Duration::hours(1)).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("removed {n} stored objects of uploads that never committed"),
+                Err(err) => log::warn!("could not sweep the document store: {err}"),
+            }
             match haki::auth::sessions::purge_expired(&purging).await {
                 Ok(0) => {}
                 Ok(n) => log::info!("purged {n} rows of ended sessions, challenges and reset tokens"),
@@ -289,18 +294,19 @@ async fn reencrypt_identities(config: Config) -> Result<(), BoxError> {
                 haki::survivors::queries::reseal_identity(conn, row.survivor_id, &fresh).await?;
             }
             let factors = haki::auth::mfa::reseal_factors(conn, &vault).await?;
+            let documents = haki::documents::rewrap_keys(conn, &vault).await?;
             AuditEvent::operator("identities.reencrypt", "system", "identity-vault")
                 .details(
                     serde_json::json!({"count": count, "second_factors": factors, "key_id": vault.current_key_id()}),
                 )
                 .record(conn)
                 .await?;
-            Ok::<_, BoxError>((count, factors))
+            Ok::<_, BoxError>((count, factors, documents))
         })
         .await?;
-    let (count, factors) = count;
+    let (count, factors, documents) = count;
     println!(
-        "re-encrypted {count} identities and {factors} second-factor secrets with key {}",
+        "re-encrypted {count} identities and {factors} second-factor secrets, and rewrapped {documents} document keys, with key {}",
         vault.current_key_id()
     );
     Ok(())

@@ -24,6 +24,8 @@ pub struct AppState {
     pub api_key_limiter: DefaultKeyedRateLimiter<crate::ids::ApiKeyId>,
     pub metrics: Metrics,
     pub vault: Vault,
+    /// Where documents are stored (encrypted).
+    pub documents: std::sync::Arc<dyn object_store::ObjectStore>,
     /// Sends reset links when an SMTP server is configured.
     pub mailer: Option<crate::mail::Mailer>,
     /// Keys the hashes the service keeps of what clients send (idempotent requests, typed login
@@ -45,6 +47,7 @@ impl AppState {
             login_failures: crate::auth::limits::LoginFailures::new(config.login_rate_per_minute),
             metrics: Metrics::new()?,
             mailer: crate::mail::Mailer::from_config(&config)?,
+            documents: crate::documents::store::open(&config.document_store)?,
             vault: Vault::new(&config.data_key, &config.data_keys_previous),
             hash_mac: hash_mac(&config.jwt_secret)?,
             config,

@@ -632,7 +632,41 @@ diesel::table! {
 
 diesel::joinable!(totp_factors -> users (user_id));
 
+diesel::table! {
+    documents (id) {
+        id -> Uuid,
+        case_id -> Nullable<Uuid>,
+        survivor_id -> Nullable<Uuid>,
+        kind -> Text,
+        title -> Text,
+        document_date -> Date,
+        identifying -> Bool,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Bytea,
+        key_id -> Text,
+        key_nonce -> Bytea,
+        wrapped_key -> Bytea,
+        uploaded_by -> Uuid,
+        archived_at -> Nullable<Timestamptz>,
+        archived_by -> Nullable<Uuid>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    document_uploads (id) {
+        id -> Uuid,
+        started_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    documents,
+    document_uploads,
     password_resets,
     totp_factors,
     recovery_codes,

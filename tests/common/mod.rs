@@ -165,6 +165,11 @@ pub fn test_config(database_url: String) -> Config {
         smtp_url: None,
         mail_from: None,
         password_reset_url: None,
+        document_store: std::env::temp_dir()
+            .join("haki-test-documents")
+            .to_string_lossy()
+            .into_owned(),
+        document_max_bytes: 25 * 1024 * 1024,
         trusted_proxies: vec!["10.9.0.0/16".parse().unwrap()],
         metrics_token: Some(METRICS_TOKEN.to_string()),
         workers: 1,
@@ -228,7 +233,16 @@ impl TestApp {
         Self::with_config(|_| {}).await
     }
 
+    /// An app whose documents live in `store` (e.g. an S3-compatible server of the test).
+    pub async fn with_store(store: Arc<dyn object_store::ObjectStore>) -> Self {
+        Self::build(|_| {}, Some(store)).await
+    }
+
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::build(adjust, None).await
+    }
+
+    async fn build(adjust: impl FnOnce(&mut Config), store: Option<Arc<dyn object_store::ObjectStore>>) -> Self {
         capture_logs();
         let mut admin = admin_conn().await;
         let template = ensure_template(&mut admin).await;
@@ -238,9 +252,18 @@ impl TestApp {
             .await
             .expect("create test database");
         let mut config = test_config(url_for(&db_name));
+        // Each test its own document store (a sweep in one must not see another's objects).
+        config.document_store = std::env::temp_dir()
+            .join("haki-test-documents")
+            .join(&db_name)
+            .to_string_lossy()
+            .into_owned();
         adjust(&mut config);
         let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_timeout).expect("pool");
-        let state = AppState::new(config, pool).expect("state");
+        let mut state = AppState::new(config, pool).expect("state");
+        if let Some(store) = store {
+            Arc::get_mut(&mut state).expect("state not shared yet").documents = store;
+        }
         let service = boxed::service(test::init_service(haki::build_app(state.clone())).await);
         TestApp {
             state,
@@ -370,6 +393,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let name = self.db_name.clone();
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join("haki-test-documents").join(&name));
         // Async work cannot run in Drop; a short-lived thread with its own runtime removes the database.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
