@@ -161,7 +161,7 @@ def main():
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
             cfg.write("\n".join(lines) + "\n")
         records = ", ".join(sorted(k.rsplit("/", 1)[1] for k in ids))
-        runs.append((role, email, records, cfg.name))
+        runs.append((role, email, records, cfg.name, token))
 
     # Roles run side by side, one process each with a single worker: Schemathesis' threaded
     # workers trip a CPython 3.11 `ast` race (a spurious "recursion depth mismatch").
@@ -171,7 +171,7 @@ def main():
     active = []
     while pending or active:
         while pending and len(active) < parallel:
-            role, email, records, cfg = pending.pop(0)
+            role, email, records, cfg, token = pending.pop(0)
             log = Path(tempfile.gettempdir()) / f"haki-fuzz-{role}.log"
             out = open(log, "w")
             proc = subprocess.Popen(
@@ -190,15 +190,18 @@ def main():
                     "--workers",
                     "1",
                     "--output-truncate=true",
-                    # Signing out (or an admin ending the caller's own sessions, or resetting
-                    # a second factor, which ends them too) would end the session the fuzz runs
-                    # in; these are driven by tests/auth.rs instead.
+                    # Signing out (this device, or another: the session listed by GET
+                    # /me/sessions is the fuzz's own), an admin ending the caller's sessions or
+                    # resetting a second factor would end the session the fuzz runs in; these
+                    # are driven by tests/auth.rs instead.
                     "--exclude-operation-id",
                     "logout",
                     "--exclude-operation-id",
                     "end_user_sessions",
                     "--exclude-operation-id",
                     "reset_user_mfa",
+                    "--exclude-operation-id",
+                    "end_my_session",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -206,10 +209,10 @@ def main():
                 env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_hooks", "PYTHONPATH": str(HERE)},
                 cwd=tempfile.gettempdir(),
             )
-            active.append((role, email, records, log, out, proc))
+            active.append((role, email, records, log, out, proc, token))
         time.sleep(0.5)
         for entry in list(active):
-            role, email, records, log, out, proc = entry
+            role, email, records, log, out, proc, token = entry
             if proc.poll() is None:
                 continue
             active.remove(entry)
@@ -219,6 +222,11 @@ def main():
             print(f"fuzz: {role} ({email}), records: {records}", flush=True)
             print("\n".join("  " + l for l in tail), flush=True)
             if proc.returncode != 0:
+                failed.append((role, log))
+            # A run whose session ended midway tested little but 401s: that is a failure too.
+            status, _ = call(base, "GET", "/api/v1/me", token)
+            if status != 200:
+                print(f"fuzz: the session as {role} no longer works ({status}): an operation ended it", file=sys.stderr)
                 failed.append((role, log))
     if failed:
         for role, log in failed:

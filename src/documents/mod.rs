@@ -129,8 +129,9 @@ impl From<DocumentRow> for Document {
     }
 }
 
-/// An upload: the file and what it is (`multipart/form-data`).
-#[derive(Debug, ToSchema)]
+/// An upload: the file and what it is (`multipart/form-data`; other fields are refused).
+#[derive(Debug, ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadDocument {
     kind: DocumentKind,
