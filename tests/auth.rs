@@ -1753,3 +1753,49 @@ async fn no_secret_of_signing_in_reaches_the_logs_the_audit_log_or_other_answers
 fn sql_text(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
+
+#[actix_web::test]
+async fn rotating_the_data_key_reseals_second_factors() {
+    let app = TestApp::new().await;
+    let user = app.create_user(Role::CaseWorker, None).await;
+    let access = app.login(&user.email, PASSWORD).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = app.post("/api/v1/me/mfa/totp", &access, json!({})).await.json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/api/v1/me/mfa/totp/confirm",
+        &access,
+        json!({"code": totp_code(&secret, now())}),
+    )
+    .await
+    .expect(200);
+
+    let new = [9u8; 32];
+    let rotated = haki::survivors::vault::Vault::new(&new, &[app.state.config.data_key]);
+    let mut conn = app.conn().await;
+    assert_eq!(haki::auth::mfa::reseal_factors(&mut conn, &rotated).await.unwrap(), 1);
+    assert_eq!(haki::auth::mfa::reseal_factors(&mut conn, &rotated).await.unwrap(), 0);
+
+    // A service with only the new key still checks the code.
+    let restarted = app
+        .restarted(|c| {
+            c.data_key = new;
+            c.data_keys_previous = Vec::new();
+        })
+        .await;
+    let challenge = restarted.login(&user.email, PASSWORD).await.json()["challenge"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post_public(
+        &restarted,
+        "/api/v1/auth/mfa",
+        json!({"challenge": challenge, "code": totp_code(&secret, now() + 30)}),
+    )
+    .await
+    .expect(200);
+}

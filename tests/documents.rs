@@ -688,3 +688,50 @@ async fn documents_round_trip_on_an_s3_compatible_store() {
     round_trip_and_reach(app).await;
     drop(server);
 }
+
+#[actix_web::test]
+async fn rotating_the_data_key_rewraps_document_keys_and_leaves_files_alone() {
+    let w = world(TestApp::new().await).await;
+    let app = &w.app;
+    let file = pdf(100 * 1024);
+    let doc = upload(
+        app,
+        &w.worker.token,
+        &format!("/api/v1/cases/{}/documents", w.case),
+        &p3("false", &days_ago(1)),
+        Some(&file),
+    )
+    .await
+    .json();
+    let path = haki::documents::store::path_of(id(&doc).parse().unwrap());
+    let before = app.state.documents.get(&path).await.unwrap().bytes().await.unwrap();
+
+    // The new key in, the old one kept for reading: every document key is rewrapped, once.
+    let old = app.state.config.data_key;
+    let new = [7u8; 32];
+    let rotated = haki::survivors::vault::Vault::new(&new, &[old]);
+    let mut conn = app.conn().await;
+    assert_eq!(haki::documents::rewrap_keys(&mut conn, &rotated).await.unwrap(), 1);
+    assert_eq!(haki::documents::rewrap_keys(&mut conn, &rotated).await.unwrap(), 0);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM documents WHERE key_id = '{}'",
+            rotated.current_key_id()
+        ))
+        .await,
+        1
+    );
+    let after = app.state.documents.get(&path).await.unwrap().bytes().await.unwrap();
+    assert_eq!(before, after, "the file is not rewritten");
+
+    // A service with only the new key serves the file.
+    let restarted = app
+        .restarted(|c| {
+            c.data_key = new;
+            c.data_keys_previous = Vec::new();
+        })
+        .await;
+    let got = download(&restarted, &w.worker.token, id(&doc)).await;
+    got.expect(200);
+    assert_eq!(got.body.as_ref(), file.as_slice());
+}

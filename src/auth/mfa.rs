@@ -717,16 +717,16 @@ pub async fn reseal_factors(
         .for_update()
         .load(conn)
         .await?;
-    for (user, key_id, nonce, ciphertext) in &stale {
-        let plain = vault.open_bound(
-            &binding(*user),
-            &Sealed {
-                key_id: key_id.clone(),
-                nonce: nonce.clone(),
-                ciphertext: ciphertext.clone(),
+    let count = stale.len();
+    for (user, key_id, nonce, ciphertext) in stale {
+        let fresh = vault.reseal_bound(
+            &binding(user),
+            Sealed {
+                key_id,
+                nonce,
+                ciphertext,
             },
         )?;
-        let fresh = vault.seal_bound(&binding(*user), &plain)?;
         diesel::update(totp_factors::table.find(user))
             .set((
                 totp_factors::key_id.eq(&fresh.key_id),
@@ -736,5 +736,5 @@ pub async fn reseal_factors(
             .execute(conn)
             .await?;
     }
-    Ok(stale.len())
+    Ok(count)
 }

@@ -1077,16 +1077,16 @@ pub async fn rewrap_keys(
         .for_update()
         .load(conn)
         .await?;
-    for (id, key_id, nonce, ciphertext) in &stale {
-        let key = vault.open_bound(
-            &binding(*id),
-            &Sealed {
-                key_id: key_id.clone(),
-                nonce: nonce.clone(),
-                ciphertext: ciphertext.clone(),
+    let count = stale.len();
+    for (id, key_id, nonce, ciphertext) in stale {
+        let fresh = vault.reseal_bound(
+            &binding(id),
+            Sealed {
+                key_id,
+                nonce,
+                ciphertext,
             },
         )?;
-        let fresh = vault.seal_bound(&binding(*id), &key)?;
         diesel::update(documents::table.find(id))
             .set((
                 documents::key_id.eq(&fresh.key_id),
@@ -1096,7 +1096,7 @@ pub async fn rewrap_keys(
             .execute(conn)
             .await?;
     }
-    Ok(stale.len())
+    Ok(count)
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

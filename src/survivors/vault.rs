@@ -78,6 +78,12 @@ impl Vault {
         })
     }
 
+    /// Seals again under the current key what `sealed` holds (after a key rotation).
+    pub fn reseal_bound(&self, record: &[u8], sealed: Sealed) -> Result<Sealed, VaultError> {
+        let plain = self.open_bound(record, &sealed)?;
+        self.seal_bound(record, &plain)
+    }
+
     pub fn open_bound(&self, record: &[u8], sealed: &Sealed) -> Result<Vec<u8>, VaultError> {
         let cipher = std::iter::once(&self.current)
             .chain(&self.previous)

@@ -226,6 +226,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     pub db_name: String,
     service: BoxService<Request, ServiceResponse<BoxBody>, actix_web::Error>,
+    /// Whether dropping it removes the database (a second instance on it does not).
+    owns_database: bool,
 }
 
 impl TestApp {
@@ -269,6 +271,23 @@ impl TestApp {
             state,
             db_name,
             service,
+            owns_database: true,
+        }
+    }
+
+    /// A second instance of the service on this test's database and document store, configured
+    /// otherwise by `adjust` (e.g. after a key rotation).
+    pub async fn restarted(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.state.config.clone();
+        adjust(&mut config);
+        let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_timeout).expect("pool");
+        let state = AppState::new(config, pool).expect("state");
+        let service = boxed::service(test::init_service(haki::build_app(state.clone())).await);
+        TestApp {
+            state,
+            db_name: self.db_name.clone(),
+            service,
+            owns_database: false,
         }
     }
 
@@ -392,6 +411,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if !self.owns_database {
+            return;
+        }
         let name = self.db_name.clone();
         let _ = std::fs::remove_dir_all(std::env::temp_dir().join("haki-test-documents").join(&name));
         // Async work cannot run in Drop; a short-lived thread with its own runtime removes the database.
