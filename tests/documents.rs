@@ -735,3 +735,104 @@ async fn rotating_the_data_key_rewraps_document_keys_and_leaves_files_alone() {
     got.expect(200);
     assert_eq!(got.body.as_ref(), file.as_slice());
 }
+
+#[actix_web::test]
+async fn no_secret_identity_or_document_byte_reaches_the_logs_or_the_audit_log() {
+    let w = world(TestApp::new().await).await;
+    let app = &w.app;
+    let mut secrets: Vec<String> = vec![common::PASSWORD.to_string()];
+
+    // Sign in and renew.
+    let login = app.login(&w.aftercare.email, common::PASSWORD).await.json();
+    let renewed = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/auth/refresh")
+                .set_json(json!({"refresh_token": login["refresh_token"]})),
+        )
+        .await
+        .json();
+    let access = renewed["access_token"].as_str().unwrap().to_string();
+    for token in [
+        &login["access_token"],
+        &login["refresh_token"],
+        &renewed["access_token"],
+        &renewed["refresh_token"],
+    ] {
+        secrets.push(token.as_str().unwrap().to_string());
+    }
+
+    // An identity written and read.
+    let identity = json!({"legal_name": "Zuhura Mwanaisha Kombo", "guardian_name": "Rehema Kombo",
+                          "guardian_relationship": "aunt", "guardian_phone": "+254 711 987654", "address": "House 7, Majengo"});
+    let path = format!("/api/v1/survivors/{}/identity", w.survivor);
+    app.send(
+        TestRequest::put()
+            .uri(&path)
+            .insert_header(bearer(&access))
+            .set_json(identity.clone()),
+    )
+    .await
+    .expect(200);
+    app.get(&path, &access).await.expect(200);
+    for value in identity.as_object().unwrap().values() {
+        secrets.push(value.as_str().unwrap().to_string());
+    }
+
+    // An API key and a webhook's secret.
+    let key = app
+        .post("/api/v1/api-keys", &access, json!({"name": "nightly sync"}))
+        .await
+        .json();
+    secrets.push(key["secret"].as_str().unwrap().to_string());
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            &w.pm.token,
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["case.stage_changed"]}),
+        )
+        .await;
+    hook.expect(201);
+    secrets.push(hook.json()["secret"].as_str().unwrap().to_string());
+
+    // A document: its bytes go in and out.
+    let marker = "Witness statement of Zuhura: the man who rented the villa on the creek road";
+    let file = format!("{marker}\n{}", "line of the statement\n".repeat(400));
+    let r = upload(
+        app,
+        &access,
+        &format!("/api/v1/survivors/{}/documents", w.survivor),
+        &[
+            ("kind", "witness_statement"),
+            ("title", "Statement"),
+            ("document_date", &days_ago(1)),
+            ("identifying", "true"),
+        ],
+        Some(file.as_bytes()),
+    )
+    .await;
+    r.expect(201);
+    download(app, &access, id(&r.json())).await.expect(200);
+    secrets.push(marker.to_string());
+
+    let logged = common::logged();
+    assert!(
+        logged.iter().any(|l| l.contains("/documents/{id}/content 200")),
+        "requests are logged"
+    );
+    for secret in &secrets {
+        let quoted = format!("'{}'", secret.replace('\'', "''"));
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM audit_log WHERE position({quoted} IN audit_log::text) > 0"
+            ))
+            .await,
+            0,
+            "a secret or identity value in the audit log"
+        );
+        assert!(
+            !logged.iter().any(|l| l.contains(secret.as_str())),
+            "a secret or identity value in the logs"
+        );
+    }
+}
