@@ -30,7 +30,7 @@ scripts/pg.sh psql "$tmp" "$pg_port" -d postgres -c "CREATE ROLE haki_bench LOGI
 export DATABASE_URL="postgres://haki_bench:haki_bench@127.0.0.1:$pg_port/haki_bench"
 export HAKI_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 export HAKI_DATA_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
-export HAKI_BIND="127.0.0.1:$HTTP_PORT" HAKI_TOKEN_TTL_SECONDS=3600 HAKI_MFA_REQUIRED_ROLES= RUST_LOG=warn
+export HAKI_BIND="127.0.0.1:$HTTP_PORT" HAKI_TOKEN_TTL_SECONDS=3600 HAKI_MFA_REQUIRED_ROLES= HAKI_DOCUMENT_STORE="$tmp/documents" RUST_LOG=warn
 
 cargo build --release --locked --quiet
 bin=target/release/haki

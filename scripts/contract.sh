@@ -89,9 +89,12 @@ case "${1:-}" in
     # migrations run as the database's owner.
     role="haki_contract_$$"
     role_pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+    # Documents of this run go to a scratch folder, never to a local instance's .data.
+    export HAKI_DOCUMENT_STORE="${TMPDIR:-/tmp}/haki-contract-documents-$$"
     finish() {
       [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
       psql "$admin_url" -q -c "DROP DATABASE IF EXISTS $db" -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1 || true
+      rm -rf "$HAKI_DOCUMENT_STORE"
     }
     trap finish EXIT
     psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "CREATE ROLE $role LOGIN PASSWORD '$role_pw'" >/dev/null

@@ -1512,3 +1512,81 @@ async fn referrals(
     }
     Ok(())
 }
+
+/// Fictional documents for the demo: on the Kilifi case a charge sheet and an identifying P3
+/// form (the investigator's), in Imani's file a school report (her aftercare officer's). Loaded
+/// once, after the records; how many.
+pub async fn documents(
+    conn: &mut AsyncPgConnection,
+    store: &dyn object_store::ObjectStore,
+    vault: &Vault,
+) -> Result<usize, crate::db::BoxError> {
+    use crate::{
+        db::schema::{cases, survivors, users},
+        documents::{DocumentKind, Import, Parent, import},
+    };
+    let user = async |conn: &mut AsyncPgConnection, email: &str| -> QueryResult<UserId> {
+        users::table
+            .filter(users::email.eq(email))
+            .select(users::id)
+            .first(conn)
+            .await
+    };
+    let investigator = user(conn, "investigator@haki.demo").await?;
+    let aftercare = user(conn, "aftercare2@haki.demo").await?;
+    let kilifi: CaseId = cases::table
+        .filter(cases::county.eq(County::Kilifi))
+        .order(cases::id)
+        .select(cases::id)
+        .first(conn)
+        .await?;
+    let imani: SurvivorId = survivors::table
+        .filter(survivors::pseudonym.eq("Imani"))
+        .select(survivors::id)
+        .first(conn)
+        .await?;
+    let files = [
+        (
+            Parent::Case(kilifi),
+            DocumentKind::ChargeSheet,
+            "Charge sheet (fictional)",
+            false,
+            investigator,
+            "Fictional charge sheet for the demo: trafficking in persons, s. 3(1) CTIP Act.\n",
+        ),
+        (
+            Parent::Case(kilifi),
+            DocumentKind::P3Form,
+            "P3 form (fictional)",
+            true,
+            investigator,
+            "Fictional P3 form for the demo. A real one names the child: only those who may read identities see it.\n",
+        ),
+        (
+            Parent::Survivor(imani),
+            DocumentKind::SchoolReport,
+            "School report, term 2 (fictional)",
+            false,
+            aftercare,
+            "Fictional school report for the demo: attendance 92%, good progress in reading.\n",
+        ),
+    ];
+    for (parent, kind, title, identifying, uploaded_by, text) in files {
+        import(
+            conn,
+            store,
+            vault,
+            Import {
+                parent,
+                kind,
+                title,
+                document_date: ago(30),
+                identifying,
+                uploaded_by,
+            },
+            text.as_bytes().to_vec(),
+        )
+        .await?;
+    }
+    Ok(3)
+}

@@ -264,7 +264,12 @@ async fn seed_demo(database_url: &str, force: bool) -> Result<(), BoxError> {
             .into());
         }
         haki::demo::Seeded::Loaded(summary) => {
-            println!("demo data loaded: cases {}", summary.cases.join(", "));
+            let store = haki::documents::store::open(&config.document_store)?;
+            let documents = haki::demo::documents(&mut conn, &*store, &vault).await?;
+            println!(
+                "demo data loaded: cases {}; {documents} documents",
+                summary.cases.join(", ")
+            );
             println!("demo users (password: {secret:?}):");
             for (email, role) in summary.users {
                 println!("  {email:<26} {role}");

@@ -1309,6 +1309,12 @@ async fn demo_data_tells_the_story_and_loads_once() {
         panic!("first load");
     };
     assert_eq!(summary.cases.len(), 3);
+    assert_eq!(
+        haki::demo::documents(&mut conn, &*app.state.documents, &app.state.vault)
+            .await
+            .unwrap(),
+        3
+    );
     assert!(
         matches!(
             haki::demo::seed(&mut conn, common::password_hash(), &app.state.vault, false)
@@ -1427,7 +1433,7 @@ async fn demo_data_tells_the_story_and_loads_once() {
     assert_eq!(counties(manager.clone()).await, ["kilifi", "kwale", "mombasa"]);
     let investigator = token("investigator@haki.demo").await;
     assert_eq!(counties(investigator.clone()).await, ["kilifi", "kwale"]);
-    assert_eq!(pseudonyms(investigator).await, ["Neema", "Subira"]);
+    assert_eq!(pseudonyms(investigator.clone()).await, ["Neema", "Subira"]);
     let investigator2 = token("investigator2@haki.demo").await;
     assert_eq!(counties(investigator2.clone()).await, ["mombasa"]);
     assert_eq!(pseudonyms(investigator2).await, ["Imani", "Zawadi"]);
@@ -1452,6 +1458,42 @@ async fn demo_data_tells_the_story_and_loads_once() {
             .contains("Neema")
     );
     app.get(&format!("/api/v1/survivors/{neema_id}/identity"), &aftercare2)
+        .await
+        .expect_problem(404, "not_found");
+    // Documents: the Kilifi case's charge sheet for its investigator (the P3 form identifies the
+    // child: not listed for her), Imani's school report for her counsellor only.
+    let kilifi_case = app.get("/api/v1/cases?county=kilifi", &manager).await.json()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let docs = app
+        .get(&format!("/api/v1/cases/{kilifi_case}/documents"), &investigator)
+        .await
+        .json();
+    assert_eq!(names(docs.clone(), "kind"), ["charge_sheet"]);
+    let sheet = app
+        .get(
+            &format!("/api/v1/documents/{}/content", docs["data"][0]["id"].as_str().unwrap()),
+            &investigator,
+        )
+        .await;
+    sheet.expect(200);
+    assert!(String::from_utf8_lossy(&sheet.body).contains("Fictional charge sheet"));
+    let imani = app.get("/api/v1/survivors", &aftercare2).await.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["pseudonym"] == "Imani")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = app
+        .get(&format!("/api/v1/survivors/{imani}/documents"), &aftercare2)
+        .await
+        .json();
+    assert_eq!(names(report, "kind"), ["school_report"]);
+    app.get(&format!("/api/v1/survivors/{imani}/documents"), &aftercare)
         .await
         .expect_problem(404, "not_found");
     let analyst = token("analyst@haki.demo").await;

@@ -160,7 +160,7 @@ pub struct UpdateDocument {
 
 /// The record a document belongs to.
 #[derive(Clone, Copy)]
-enum Parent {
+pub enum Parent {
     Case(CaseId),
     Survivor(SurvivorId),
 }
@@ -519,11 +519,26 @@ async fn text_field(name: &str, mut field: Field) -> ApiResult<String> {
 
 /// Streams the file into the store, encrypted, hashing and sizing it, its type decided by its
 /// first bytes; on any failure the partial upload is aborted (no object is left).
-async fn store_file(state: &AppState, id: DocumentId, key: &[u8; 32], mut field: Field) -> ApiResult<Stored> {
+async fn store_file(state: &AppState, id: DocumentId, key: &[u8; 32], field: Field) -> ApiResult<Stored> {
+    put_encrypted(&*state.documents, state.config.document_max_bytes, id, key, field).await
+}
+
+/// Streams `body` into `store`, encrypted under `key`, hashing and sizing it, its type decided
+/// by its first bytes; on any failure the partial upload is aborted (no object is left).
+async fn put_encrypted<S, E>(
+    store: &dyn ObjectStore,
+    max: u64,
+    id: DocumentId,
+    key: &[u8; 32],
+    body: S,
+) -> ApiResult<Stored>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
     const SNIFF: usize = 8 * 1024;
-    let max = state.config.document_max_bytes;
-    let upload = state
-        .documents
+    let mut field = std::pin::pin!(body);
+    let upload = store
         .put_multipart(&store::path_of(id.0))
         .await
         .map_err(ApiError::internal)?;
@@ -720,6 +735,72 @@ async fn record(
         row.version,
         &Document::from(row),
     ))
+}
+
+/// What `import` files a document as.
+pub struct Import<'a> {
+    pub parent: Parent,
+    pub kind: DocumentKind,
+    pub title: &'a str,
+    pub document_date: NaiveDate,
+    pub identifying: bool,
+    pub uploaded_by: UserId,
+}
+
+/// Files a document from the server itself (the demo dataset): stored and recorded as an upload
+/// would be, audited as the operator's act.
+pub async fn import(
+    conn: &mut AsyncPgConnection,
+    store: &dyn ObjectStore,
+    vault: &crate::survivors::vault::Vault,
+    what: Import<'_>,
+    bytes: Vec<u8>,
+) -> Result<DocumentId, crate::db::BoxError> {
+    let id = DocumentId::new();
+    let key: [u8; 32] = rand::random();
+    let body = futures_util::stream::once(std::future::ready(Ok::<_, std::convert::Infallible>(Bytes::from(
+        bytes,
+    ))));
+    let stored = put_encrypted(store, u64::MAX, id, &key, body)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let wrapped = vault.seal_bound(&binding(id), &key)?;
+    let now = Utc::now();
+    let (case_id, survivor_id) = match what.parent {
+        Parent::Case(c) => (Some(c), None),
+        Parent::Survivor(s) => (None, Some(s)),
+    };
+    diesel::insert_into(documents::table)
+        .values(&DocumentRow {
+            id,
+            case_id,
+            survivor_id,
+            kind: what.kind,
+            title: what.title.to_string(),
+            document_date: what.document_date,
+            identifying: what.identifying,
+            content_type: stored.content_type.to_string(),
+            size_bytes: i64::try_from(stored.size)?,
+            sha256: stored.sha256,
+            key_id: wrapped.key_id,
+            key_nonce: wrapped.nonce,
+            wrapped_key: wrapped.ciphertext,
+            uploaded_by: what.uploaded_by,
+            archived_at: None,
+            archived_by: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            updated_by: Some(what.uploaded_by),
+        })
+        .execute(conn)
+        .await?;
+    let (kind_of, parent_id) = what.parent.resource();
+    AuditEvent::operator("document.upload", kind_of, parent_id)
+        .details(json!({"document_id": id}))
+        .record(conn)
+        .await?;
+    Ok(id)
 }
 
 /// A document's description.
