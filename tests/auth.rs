@@ -583,6 +583,18 @@ async fn admin_manages_users() {
     app.patch(&me, &admin.token, Some("*"), json!({"active": false}))
         .await
         .expect_problem(409, "self_lockout");
+    // Nor set their own password without the current one (a stolen token is not enough).
+    let own = app
+        .patch(
+            &me,
+            &admin.token,
+            Some("*"),
+            json!({"password": "a brand new admin passphrase"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(own["errors"][0]["code"], "own_password");
+    app.get("/api/v1/me", &admin.token).await.expect(200);
 
     // Every change is in the audit log.
     assert_eq!(

@@ -134,6 +134,15 @@ pub async fn update_user(
     let input = body.0;
     let id = id.into_inner();
     let self_lockout = id == user.id && (input.active == Some(false) || input.role.is_some_and(|r| r != user.role));
+    // One's own password is changed where the current one is asked for: a stolen token must not
+    // be enough to take the account over.
+    if id == user.id && input.password.is_some() {
+        return Err(ApiError::invalid_field(
+            "password",
+            "own_password",
+            "change your own password with PUT /me/password, which asks for the current one",
+        ));
+    }
     let new_hash = match input.password.clone() {
         Some(p) => Some(password::hash(p).await?),
         None => None,
