@@ -604,6 +604,7 @@ async fn metadata_changes_with_if_match_and_archived_documents_stay_for_admins()
         "document.archive",
         "document.download",
         "document.read",
+        "document.list",
     ] {
         assert!(
             app.count(&format!(

@@ -276,10 +276,20 @@ async fn list(state: &AppState, user: &AuthUser, parent: Parent, page: &PagePara
     if let Some(after) = page.after::<DocumentId>()? {
         query = query.filter(documents::id.lt(after));
     }
-    let rows = query
+    let rows: Vec<DocumentRow> = query
         .order(documents::id.desc())
         .limit(limit + 1)
         .load(&mut conn)
+        .await?;
+    let listed: Vec<DocumentId> = rows
+        .iter()
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(|d| d.id)
+        .collect();
+    let (kind_of, parent_id) = parent.resource();
+    AuditEvent::by(user, "document.list", kind_of, parent_id)
+        .details(json!({"documents": listed}))
+        .record(&mut conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |d| d.id, Document::from)))
 }
