@@ -27,7 +27,7 @@ fn nonce(prefix: &[u8; PREFIX], counter: u32, last: bool) -> Nonce<aes_gcm::aead
     bytes[..PREFIX].copy_from_slice(prefix);
     bytes[PREFIX..11].copy_from_slice(&counter.to_be_bytes());
     bytes[11] = u8::from(last);
-    Nonce::try_from(&bytes[..]).expect("12 bytes")
+    Nonce::from(bytes)
 }
 
 /// Encrypts a document chunk by chunk.

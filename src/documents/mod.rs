@@ -1018,7 +1018,9 @@ fn plaintext(
             let header = take(&mut r, crypt::HEADER).await?;
             r.opener = Some(crypt::Opener::new(&r.key, &binding(r.id), &header, r.size)?);
         }
-        let opener = r.opener.as_mut().expect("set above");
+        let Some(opener) = r.opener.as_mut() else {
+            return Err(crypt::Corrupt.into());
+        };
         if opener.finished() {
             // Nothing may follow the last chunk.
             if !r.buffer.is_empty() {
@@ -1041,7 +1043,9 @@ fn plaintext(
             let plain = remaining.min(crypt::CHUNK as u64) as usize;
             take(&mut r, plain + crypt::SEALED_CHUNK - crypt::CHUNK).await?
         };
-        let opener = r.opener.as_mut().expect("set above");
+        let Some(opener) = r.opener.as_mut() else {
+            return Err(crypt::Corrupt.into());
+        };
         let plain = opener.open(&sealed)?;
         r.hasher.update(&plain);
         Ok(Some((Bytes::from(plain), r)))
