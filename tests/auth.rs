@@ -1133,7 +1133,7 @@ async fn reset_tokens_from_an_admin_work_once_and_expire() {
     )
     .await
     .expect_problem(403, "forbidden");
-    app.post("/api/v1/me/mfa/totp", key, json!({}))
+    app.post("/api/v1/me/mfa/totp", key, json!({"current_password": PASSWORD}))
         .await
         .expect_problem(403, "forbidden");
 
@@ -1311,7 +1311,17 @@ async fn a_second_factor_is_enrolled_asked_for_and_reset() {
     let access = signed_in["access_token"].as_str().unwrap().to_string();
 
     // Enrol: the secret is shown once; a wrong code does not confirm it, the right one does.
-    let enrolment = app.post("/api/v1/me/mfa/totp", &access, json!({})).await;
+    // The current password is asked for first.
+    app.post(
+        "/api/v1/me/mfa/totp",
+        &access,
+        json!({"current_password": "not the password at all"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    let enrolment = app
+        .post("/api/v1/me/mfa/totp", &access, json!({"current_password": PASSWORD}))
+        .await;
     enrolment.expect(200);
     let enrolment = enrolment.json();
     let secret = enrolment["secret"].as_str().unwrap().to_string();
@@ -1342,7 +1352,7 @@ async fn a_second_factor_is_enrolled_asked_for_and_reset() {
         .collect();
     assert_eq!(recovery.len(), 10);
     assert_eq!(app.get("/api/v1/me", &access).await.json()["mfa_enabled"], true);
-    app.post("/api/v1/me/mfa/totp", &access, json!({}))
+    app.post("/api/v1/me/mfa/totp", &access, json!({"current_password": PASSWORD}))
         .await
         .expect_problem(409, "already_exists");
 
@@ -1637,7 +1647,10 @@ async fn no_secret_of_signing_in_reaches_the_logs_the_audit_log_or_other_answers
     secrets.extend([typo.to_string(), "wrong but still a secret".to_string()]);
 
     // A second factor: its secret, codes, recovery codes and challenge.
-    let enrolment = app.post("/api/v1/me/mfa/totp", &access, json!({})).await.json();
+    let enrolment = app
+        .post("/api/v1/me/mfa/totp", &access, json!({"current_password": PASSWORD}))
+        .await
+        .json();
     let secret = enrolment["secret"].as_str().unwrap().to_string();
     let code = totp_code(&secret, now());
     let codes = app
@@ -1774,7 +1787,10 @@ async fn rotating_the_data_key_reseals_second_factors() {
         .as_str()
         .unwrap()
         .to_string();
-    let secret = app.post("/api/v1/me/mfa/totp", &access, json!({})).await.json()["secret"]
+    let secret = app
+        .post("/api/v1/me/mfa/totp", &access, json!({"current_password": PASSWORD}))
+        .await
+        .json()["secret"]
         .as_str()
         .unwrap()
         .to_string();

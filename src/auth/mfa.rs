@@ -98,6 +98,16 @@ pub struct EnrolAtSignIn {
 
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
+pub struct StartTotp {
+    /// Your current password: a signed-in session alone must not be enough to bind an
+    /// authenticator to the account (and lock its owner out).
+    #[validate(length(min = 1, max = 256))]
+    #[schema(format = "password", min_length = 1, max_length = 256)]
+    pub current_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmTotp {
     /// The authenticator's current six-digit code.
     #[validate(custom(function = "six_digits"))]
@@ -576,15 +586,49 @@ pub async fn enrol_at_sign_in(
 #[utoipa::path(
     tag = "auth",
     operation_id = "start_totp_enrolment",
+    request_body = StartTotp,
     responses(
         (status = 200, body = TotpEnrolment),
         (status = 409, description = "The account already has an authenticator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The current password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The account is locked after repeated wrong passwords", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
     )
 )]
 #[post("/me/mfa/totp")]
-pub async fn start_totp_enrolment(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+pub async fn start_totp_enrolment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ValidatedJson<StartTotp>,
+) -> ApiResult<HttpResponse> {
     super::api_keys::require_session(&user)?;
+    let Some(_alone) = state.login_failures.verify_alone(user.id) else {
+        return Err(ApiError::too_many_requests(1));
+    };
     let mut conn = state.conn().await?;
+    let current = queries::find(&mut conn, user.id).await?;
+    if let Some(until) = current.locked_until.filter(|_| current.is_locked(Utc::now())) {
+        let wait = (until - Utc::now()).num_seconds().max(1);
+        return Err(ApiError::too_many_requests(u64::try_from(wait).unwrap_or(1)));
+    }
+    if !super::password::verify(body.0.current_password, current.password_hash.clone()).await? {
+        // A stolen token must not become a way to guess the password.
+        let newly_locked = queries::record_failed_login(
+            &mut conn,
+            user.id,
+            state.config.lockout_threshold,
+            state.config.lockout_duration,
+        )
+        .await?;
+        AuditEvent::by(&user, "auth.mfa_failed", "user", user.id)
+            .details(json!({"factor": "password", "during": "enrolment", "locked_until": newly_locked}))
+            .record(&mut conn)
+            .await?;
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "mismatch",
+            "is not your current password",
+        ));
+    }
     let enrolment = conn
         .transaction(async |conn| {
             let row = queries::find_for_update(conn, user.id).await?;
