@@ -178,6 +178,47 @@ pub async fn login(
     })
 }
 
+/// Checks a signed-in caller's current password before a change that must not rest on a session
+/// alone, one check of the account at a time. A locked account takes no guesses, and a wrong
+/// password counts toward the lockout like a failed login (a stolen token must not become a way
+/// to guess it), recorded as `failed` with the reason: `422` on `current_password`. The account
+/// as read, and the hold on its check.
+pub(crate) async fn confirm_current_password<'a>(
+    state: &'a AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &AuthUser,
+    given: String,
+    failed: AuditEvent,
+) -> ApiResult<(crate::users::models::UserRow, limits::AccountCheck<'a>)> {
+    let Some(alone) = state.login_failures.verify_alone(user.id) else {
+        return Err(ApiError::too_many_requests(1));
+    };
+    let current = queries::find(conn, user.id).await?;
+    if let Some(until) = current.locked_until.filter(|_| current.is_locked(Utc::now())) {
+        let wait = (until - Utc::now()).num_seconds().max(1);
+        return Err(ApiError::too_many_requests(u64::try_from(wait).unwrap_or(1)));
+    }
+    if !password::verify(given, current.password_hash.clone()).await? {
+        let newly_locked = queries::record_failed_login(
+            conn,
+            user.id,
+            state.config.lockout_threshold,
+            state.config.lockout_duration,
+        )
+        .await?;
+        failed
+            .details(json!({"reason": "wrong_password", "locked_until": newly_locked}))
+            .record(conn)
+            .await?;
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "mismatch",
+            "is not your current password",
+        ));
+    }
+    Ok((current, alone))
+}
+
 /// The caller's own account and what its role may do.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
@@ -244,36 +285,15 @@ pub async fn change_password(
             "must differ from the current password",
         ));
     }
-    let Some(_alone) = state.login_failures.verify_alone(user.id) else {
-        return Err(ApiError::too_many_requests(1));
-    };
     let mut conn = state.conn().await?;
-    let current = queries::find(&mut conn, user.id).await?;
-    // A locked account takes no guesses here either: a stolen token must not guess on.
-    if let Some(until) = current.locked_until.filter(|_| current.is_locked(Utc::now())) {
-        let wait = (until - Utc::now()).num_seconds().max(1);
-        return Err(ApiError::too_many_requests(u64::try_from(wait).unwrap_or(1)));
-    }
-    if !password::verify(current_password, current.password_hash.clone()).await? {
-        // A stolen token must not become a way to guess the password: wrong guesses count toward
-        // the lockout like failed logins.
-        let newly_locked = queries::record_failed_login(
-            &mut conn,
-            user.id,
-            state.config.lockout_threshold,
-            state.config.lockout_duration,
-        )
-        .await?;
-        AuditEvent::by(&user, "user.password_change_failed", "user", user.id)
-            .details(json!({"reason": "wrong_password", "locked_until": newly_locked}))
-            .record(&mut conn)
-            .await?;
-        return Err(ApiError::invalid_field(
-            "current_password",
-            "mismatch",
-            "is not your current password",
-        ));
-    }
+    let (current, _alone) = confirm_current_password(
+        &state,
+        &mut conn,
+        &user,
+        current_password,
+        AuditEvent::by(&user, "user.password_change_failed", "user", user.id),
+    )
+    .await?;
     let hash = password::hash(new_password).await?;
     let agent = user_agent(&req);
     let updated = conn

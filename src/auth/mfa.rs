@@ -601,34 +601,15 @@ pub async fn start_totp_enrolment(
     body: ValidatedJson<StartTotp>,
 ) -> ApiResult<HttpResponse> {
     super::api_keys::require_session(&user)?;
-    let Some(_alone) = state.login_failures.verify_alone(user.id) else {
-        return Err(ApiError::too_many_requests(1));
-    };
     let mut conn = state.conn().await?;
-    let current = queries::find(&mut conn, user.id).await?;
-    if let Some(until) = current.locked_until.filter(|_| current.is_locked(Utc::now())) {
-        let wait = (until - Utc::now()).num_seconds().max(1);
-        return Err(ApiError::too_many_requests(u64::try_from(wait).unwrap_or(1)));
-    }
-    if !super::password::verify(body.0.current_password, current.password_hash.clone()).await? {
-        // A stolen token must not become a way to guess the password.
-        let newly_locked = queries::record_failed_login(
-            &mut conn,
-            user.id,
-            state.config.lockout_threshold,
-            state.config.lockout_duration,
-        )
-        .await?;
-        AuditEvent::by(&user, "auth.mfa_failed", "user", user.id)
-            .details(json!({"factor": "password", "during": "enrolment", "locked_until": newly_locked}))
-            .record(&mut conn)
-            .await?;
-        return Err(ApiError::invalid_field(
-            "current_password",
-            "mismatch",
-            "is not your current password",
-        ));
-    }
+    let (_, _alone) = super::handlers::confirm_current_password(
+        &state,
+        &mut conn,
+        &user,
+        body.0.current_password,
+        AuditEvent::by(&user, "auth.mfa_failed", "user", user.id),
+    )
+    .await?;
     let enrolment = conn
         .transaction(async |conn| {
             let row = queries::find_for_update(conn, user.id).await?;
