@@ -14,6 +14,7 @@ test:
 	scripts/test.sh
 
 lint:
+	scripts/deps.sh
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
 

@@ -178,7 +178,7 @@ impl Config {
             password_reset_ttl: Duration::from_secs(3600 * password_reset_hours),
             smtp_url,
             mail_from,
-            document_store: text("HAKI_DOCUMENT_STORE", ".data/documents").trim().to_string(),
+            document_store: document_store(),
             document_max_bytes: parse("HAKI_DOCUMENT_MAX_BYTES", "26214400")?,
             password_reset_url: Some(text("HAKI_PASSWORD_RESET_URL", "").trim().to_string()).filter(|u| !u.is_empty()),
             data_key,
@@ -248,6 +248,24 @@ fn parse_key(value: &str, name: &'static str) -> Result<[u8; 32], ConfigError> {
         name,
         reason: "must be 32 bytes, base64-encoded".into(),
     })
+}
+
+/// Where documents are stored (`HAKI_DOCUMENT_STORE`): a directory or `s3://bucket[/prefix]`.
+pub fn document_store() -> String {
+    text("HAKI_DOCUMENT_STORE", ".data/documents").trim().to_string()
+}
+
+/// The URL to connect with as the schema's owner: `HAKI_MIGRATION_DATABASE_URL` when set,
+/// otherwise `DATABASE_URL`.
+pub fn owner_database_url() -> Result<String, ConfigError> {
+    migration_database_url().map_or_else(database_url, Ok)
+}
+
+/// `HAKI_MIGRATION_DATABASE_URL`, when set: the schema owner's connection.
+pub fn migration_database_url() -> Option<String> {
+    env::var("HAKI_MIGRATION_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
 }
 
 pub fn database_url() -> Result<String, ConfigError> {

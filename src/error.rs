@@ -369,6 +369,22 @@ fn is_data_exception(message: &str) -> bool {
     .any(|pattern| message.contains(pattern))
 }
 
+/// The messages of the server shutting down, restarting or full (the driver does not carry the
+/// SQLSTATE to this layer).
+fn is_server_unavailable(message: &str) -> bool {
+    [
+        "terminating connection due to administrator command",
+        "terminating connection due to unexpected postmaster exit",
+        "terminating connection because of crash of another server process",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "sorry, too many clients already",
+    ]
+    .iter()
+    .any(|pattern| message.contains(pattern))
+}
+
 /// Maps known unique constraints to the field a client sent.
 fn unique_constraint_field(constraint: &str) -> Option<&'static str> {
     match constraint {
@@ -424,6 +440,9 @@ impl From<DieselError> for ApiError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
                     ApiError::unavailable(err.to_string())
                 }
+                // The server going away under a statement (SQLSTATE 57P01-57P03, 53300): the
+                // transaction did not commit; the request may be retried once it is back.
+                _ if is_server_unavailable(info.message()) => ApiError::unavailable(err.to_string()),
                 // Data exceptions (SQLSTATE class 22): a value PostgreSQL cannot hold, such as a
                 // date before 4713 BC or a NUL byte in a query parameter. The client's input.
                 _ if is_data_exception(info.message()) => ApiError::unprocessable(

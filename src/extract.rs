@@ -590,8 +590,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
         let parsed = serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs));
         std::future::ready(parsed.map(Query).map_err(|e| {
             let raw = e.inner().to_string();
-            let name = e.path().to_string();
-            let message = if raw.starts_with("unknown variant") {
+            // A missing parameter is reported at the query's root; name the parameter instead.
+            let missing = raw
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next());
+            let name = missing.map_or_else(|| e.path().to_string(), str::to_string);
+            let message = if missing.is_some() {
+                "is required".to_string()
+            } else if raw.starts_with("unknown variant") {
                 format!("must be one of: {}", quoted_list(&raw))
             } else if raw.contains("invalid digit") || raw.contains("number too large") {
                 "must be a whole number".to_string()

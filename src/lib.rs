@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cases;
 pub mod changes;
 pub mod config;

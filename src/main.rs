@@ -43,6 +43,18 @@ enum Command {
     /// Re-encrypt every stored identity with the current HAKI_DATA_KEY (after a key rotation,
     /// with the old key in HAKI_DATA_KEYS_PREVIOUS); then the old key can be retired.
     ReencryptIdentities,
+    /// Back up the database (a pg_dump archive) and the document store's objects (encrypted)
+    /// into a directory. The keys are not in it: keep HAKI_DATA_KEY and HAKI_JWT_SECRET apart.
+    Backup {
+        /// The directory to write (created if missing).
+        dir: std::path::PathBuf,
+    },
+    /// Restore a backup made by `haki backup` into an empty database and the configured
+    /// document store, then apply any newer migrations.
+    Restore {
+        /// The backup's directory.
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +102,11 @@ fn run(cli: Cli) -> Result<(), BoxError> {
         }
         Command::User(UserCommand::Create(args)) => create_user(args),
         Command::ReencryptIdentities => reencrypt_identities(Config::from_env()?),
+        Command::Backup { dir } => backup(&dir, false),
+        Command::Restore { dir } => {
+            backup(&dir, true)?;
+            migrate(&config::database_url()?)
+        }
         Command::SeedDemo { force } => {
             let url = config::database_url()?;
             migrate(&url)?;
@@ -100,9 +117,7 @@ fn run(cli: Cli) -> Result<(), BoxError> {
 
 /// Migrations run as the schema's owner when `HAKI_MIGRATION_DATABASE_URL` names one.
 fn migrate(database_url: &str) -> Result<(), BoxError> {
-    let owner = std::env::var("HAKI_MIGRATION_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty());
+    let owner = config::migration_database_url();
     for name in db::migrate_as_owner(database_url, owner.as_deref())? {
         log::info!("applied migration {name}");
     }
@@ -118,11 +133,18 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     let state = AppState::new(config, pool)?;
     // Stored idempotent responses are purged once their 24 hours are over; what ended sessions,
     // challenges and reset tokens leave behind once it can matter no more.
+    // Background work stops between rounds when the server stops: a round in progress (a purge, a
+    // batch of webhook deliveries) is finished, not cut off.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let purging = state.clone();
-    actix_web::rt::spawn(async move {
+    let mut purge_stopping = stopping.clone();
+    let purge = actix_web::rt::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(15 * 60));
         loop {
-            every.tick().await;
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = purge_stopping.changed() => break,
+            }
             match haki::idempotency::purge_expired(&purging).await {
                 Ok(0) => {}
                 Ok(n) => log::info!("purged {n} expired idempotent responses"),
@@ -141,9 +163,10 @@ async fn serve(config: Config) -> Result<(), BoxError> {
         }
     });
     // Webhook deliveries, from the outbox (any number of replicas may run this).
-    if state.config.webhook_delivery {
-        actix_web::rt::spawn(haki::webhooks::delivery::run(state.clone()));
-    }
+    let deliveries = state
+        .config
+        .webhook_delivery
+        .then(|| actix_web::rt::spawn(haki::webhooks::delivery::run(state.clone(), stopping)));
     let mut server = actix_web::HttpServer::new(move || haki::build_app(state.clone()))
         .disable_signals()
         .shutdown_timeout(shutdown.as_secs());
@@ -175,6 +198,16 @@ async fn serve(config: Config) -> Result<(), BoxError> {
         handle.stop(false).await;
     });
     server.await?;
+    let _ = stop.send(true);
+    let background = async {
+        let _ = purge.await;
+        if let Some(deliveries) = deliveries {
+            let _ = deliveries.await;
+        }
+    };
+    if tokio::time::timeout(shutdown, background).await.is_err() {
+        log::warn!("background work did not finish within the shutdown timeout; it resumes on the next start");
+    }
     log::info!("Haki stopped");
     Ok(())
 }
@@ -275,6 +308,26 @@ async fn seed_demo(database_url: &str, force: bool) -> Result<(), BoxError> {
                 println!("  {email:<26} {role}");
             }
         }
+    }
+    Ok(())
+}
+
+#[actix_web::main]
+async fn backup(dir: &std::path::Path, restore: bool) -> Result<(), BoxError> {
+    let url = config::owner_database_url()?;
+    let store = haki::documents::store::open(&config::document_store())?;
+    if restore {
+        let objects = haki::backup::restore(&url, store, dir).await?;
+        println!(
+            "restored the database and {objects} document objects from {}",
+            dir.display()
+        );
+    } else {
+        let objects = haki::backup::backup(&url, store, dir).await?;
+        println!(
+            "backed up the database and {objects} document objects to {}",
+            dir.display()
+        );
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ mod common;
 
 use actix_web::test::TestRequest;
 use chrono::Duration;
-use common::{TestApp, TestUser, bearer};
+use common::{TestApp, TestUser, bearer, pdf, upload};
 use haki::auth::Role;
 use serde_json::{Value, json};
 
@@ -15,47 +15,6 @@ fn days_ago(n: i64) -> String {
 
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
-}
-
-/// A `multipart/form-data` body of text fields and one file.
-fn form(fields: &[(&str, &str)], file: Option<&[u8]>) -> (String, Vec<u8>) {
-    let boundary = "haki-test-boundary-7d1e";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-        );
-    }
-    if let Some(bytes) = file {
-        body.extend(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\nContent-Type: application/pdf\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn pdf(size: usize) -> Vec<u8> {
-    let mut bytes = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
-    bytes.extend((0..size.saturating_sub(bytes.len())).map(|i| (i * 7 % 251) as u8));
-    bytes
-}
-
-async fn upload(app: &TestApp, token: &str, path: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> common::Resp {
-    let (content_type, body) = form(fields, file);
-    app.send(
-        TestRequest::post()
-            .uri(path)
-            .insert_header(bearer(token))
-            .insert_header(("Content-Type", content_type))
-            .set_payload(body),
-    )
-    .await
 }
 
 fn p3<'a>(identifying: &'a str, date: &'a str) -> Vec<(&'a str, &'a str)> {

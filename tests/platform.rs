@@ -311,6 +311,13 @@ async fn malformed_path_and_query() {
     app.get("/api/v1/users?role=emperor", &admin.token)
         .await
         .expect_problem(400, "invalid_query");
+    // A required parameter left out is named.
+    let missing = app
+        .get("/api/v1/stats/overview?to=2025-12-31", &admin.token)
+        .await
+        .expect_problem(400, "invalid_query");
+    assert_eq!(missing["detail"], "The query parameter `from` is required.");
+    assert_eq!(missing["errors"][0]["field"], "from");
 }
 
 #[actix_web::test]
@@ -873,4 +880,426 @@ async fn the_services_role_cannot_disable_or_rewrite_the_audit_log() {
         .batch_execute(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""))
         .await
         .unwrap();
+}
+
+/// `haki backup` of a populated database and document store, `haki restore` into a fresh
+/// cluster, and a service with the same keys reads an identity and a document back.
+#[actix_web::test]
+async fn a_backup_restores_into_a_fresh_cluster() {
+    use haki::auth::Role;
+    let app = TestApp::new().await;
+    let officer = app.create_user(Role::AftercareOfficer, None).await;
+    let survivor = app
+        .post(
+            "/api/v1/survivors",
+            &officer.token,
+            json!({"pseudonym": "Neema", "sex": "female", "age_at_intake": 14, "intake_on": "2026-01-10",
+                   "county": "kilifi", "placement": "shelter", "schooling": "primary"}),
+        )
+        .await
+        .json();
+    let sid = survivor["id"].as_str().unwrap().to_string();
+    let identity =
+        json!({"legal_name": "Neema Zawadi Baya", "guardian_name": "Mama Neema", "guardian_relationship": "mother"});
+    app.send(
+        TestRequest::put()
+            .uri(&format!("/api/v1/survivors/{sid}/identity"))
+            .insert_header(bearer(&officer.token))
+            .insert_header(("If-Match", "*"))
+            .set_json(&identity),
+    )
+    .await
+    .expect(200);
+    let file = common::pdf(150_000);
+    let uploaded = common::upload(
+        &app,
+        &officer.token,
+        &format!("/api/v1/survivors/{sid}/documents"),
+        &[
+            ("kind", "medical_report"),
+            ("title", "Medical report"),
+            ("document_date", "2026-01-12"),
+            ("identifying", "false"),
+        ],
+        Some(&file),
+    )
+    .await;
+    uploaded.expect(201);
+    let document = uploaded.json()["id"].as_str().unwrap().to_string();
+
+    let backup = std::env::temp_dir().join(format!("haki-test-backup-{}", uuid::Uuid::now_v7().simple()));
+    let haki = |args: &[&str], database_url: &str, store: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_haki"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("HAKI_DOCUMENT_STORE", store)
+            .output()
+            .expect("run haki");
+        assert!(
+            out.status.success(),
+            "haki {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = haki(
+        &["backup", backup.to_str().unwrap()],
+        &app.state.config.database_url,
+        &app.state.config.document_store,
+    );
+    assert!(said.contains("1 document objects"), "{said}");
+    // The backup holds no key: the identity is sealed and the file encrypted in it.
+    let dump = std::fs::read(backup.join("database.dump")).unwrap();
+    assert!(!contains(&dump, b"Neema Zawadi Baya"));
+    for entry in walk(&backup.join("documents")) {
+        assert!(!contains(&std::fs::read(entry).unwrap(), &file[..64]));
+    }
+
+    let cluster = common::Cluster::start();
+    let store = cluster.dir.join("restored-documents");
+    let said = haki(
+        &["restore", backup.to_str().unwrap()],
+        &cluster.url(),
+        store.to_str().unwrap(),
+    );
+    assert!(said.contains("1 document objects"), "{said}");
+    let restored = app
+        .restarted(|c| {
+            c.database_url = cluster.url();
+            c.document_store = store.to_string_lossy().into_owned();
+        })
+        .await;
+    let r = restored
+        .get(&format!("/api/v1/survivors/{sid}/identity"), &officer.token)
+        .await;
+    r.expect(200);
+    assert_eq!(r.json()["identity"]["legal_name"], "Neema Zawadi Baya");
+    let r = restored
+        .get(&format!("/api/v1/documents/{document}/content"), &officer.token)
+        .await;
+    r.expect(200);
+    assert!(r.body.as_ref() == file.as_slice(), "the document came back different");
+    // And the restored database takes writes (its sequences and grants came back too).
+    restored
+        .post(
+            "/api/v1/survivors",
+            &officer.token,
+            json!({"pseudonym": "Imani", "sex": "female", "age_at_intake": 15, "intake_on": "2026-02-10",
+                   "county": "kwale", "placement": "family", "schooling": "primary"}),
+        )
+        .await
+        .expect(201);
+    drop(restored);
+    let _ = std::fs::remove_dir_all(&backup);
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// `haki serve` on a cluster of the test's own: a SIGTERM lets a request in flight finish and the
+/// webhook round under way be sent and recorded, then the process exits cleanly.
+#[actix_web::test]
+async fn a_stop_signal_finishes_requests_in_flight_and_the_delivery_round() {
+    use haki::auth::Role;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::mpsc;
+
+    let cluster = common::Cluster::start();
+    let app = TestApp::on_cluster(&cluster, |_| {}).await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+
+    // A webhook receiver that holds its answer until the test has sent the signal.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let (arrived, got_request) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (mut stream, _) = receiver.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        arrived.send(()).unwrap();
+        let _ = released.recv();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+    });
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = &app.state.config;
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_haki"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &config.database_url)
+        .env("HAKI_JWT_SECRET", String::from_utf8(config.jwt_secret.clone()).unwrap())
+        .env("HAKI_DATA_KEY", base64_key(&config.data_key))
+        .env("HAKI_BIND", format!("127.0.0.1:{port}"))
+        .env("HAKI_DOCUMENT_STORE", &config.document_store)
+        .env("HAKI_MFA_REQUIRED_ROLES", "")
+        .env("HAKI_WEBHOOK_ALLOW_LOOPBACK", "true")
+        .env("HAKI_WEBHOOK_POLL_MS", "100")
+        .env("HAKI_WORKERS", "1")
+        .env("HAKI_SHUTDOWN_TIMEOUT_SECONDS", "20")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start haki serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "haki serve did not start");
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Value| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let hook = call(
+        reqwest::Method::POST,
+        "/api/v1/webhooks",
+        &pm.token,
+        json!({"url": hook_url, "events": ["case.stage_changed"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hook.status(), 201);
+    let case_body = json!({"county": "kilifi", "location_type": "villa_short_term_rental", "reported_on": "2026-11-01", "incident_on": "2026-10-30"});
+    let case: Value = call(reqwest::Method::POST, "/api/v1/cases", &worker.token, case_body.clone())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str::<Value>(&t).unwrap())
+        .unwrap();
+    let moved = call(
+        reqwest::Method::POST,
+        &format!("/api/v1/cases/{}/transitions", case["id"].as_str().unwrap()),
+        &worker.token,
+        json!({"to": "investigation", "occurred_on": "2026-11-02"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.status(), 200);
+    // The worker has sent the event; the receiver holds it.
+    tokio::task::spawn_blocking(move || {
+        got_request
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("delivery")
+    })
+    .await
+    .unwrap();
+
+    // A request in flight: its head and half its body sent.
+    let body = serde_json::to_vec(&case_body).unwrap();
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        slow,
+        "POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        worker.token,
+        body.len()
+    )
+    .unwrap();
+    slow.write_all(&body[..body.len() / 2]).unwrap();
+    slow.flush().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Stopping: no new connection is served ...
+    assert!(
+        client.get(format!("{base}/healthz")).send().await.is_err(),
+        "still accepting after the signal"
+    );
+    // ... but the request in flight completes,
+    slow.write_all(&body[body.len() / 2..]).unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    // and so does the delivery under way.
+    release.send(()).unwrap();
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "haki serve exited with {status}");
+    assert_eq!(app.count("SELECT count(*) FROM cases").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")
+            .await,
+        1,
+        "the delivery in flight at the signal was recorded"
+    );
+}
+
+fn base64_key(key: &[u8; 32]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+/// PostgreSQL stopped under a load of writes, then started again: every answer meanwhile is a
+/// 503 within the pool's timeout (never a hang, never a 500), the service recovers by itself,
+/// every acknowledged write is there and none is half-written.
+#[actix_web::test]
+async fn postgresql_stopped_under_load_gives_503s_then_recovers_with_every_acknowledged_write() {
+    use haki::auth::Role;
+    use std::{
+        cell::RefCell,
+        collections::BTreeMap,
+        rc::Rc,
+        sync::Arc,
+        time::{Duration, Instant},
+    };
+
+    let cluster = Arc::new(common::Cluster::start());
+    let timeout = Duration::from_secs(1);
+    let app = TestApp::on_cluster(&cluster, |c| c.db_timeout = timeout).await;
+    let officer = app.create_user(Role::AftercareOfficer, None).await;
+    #[derive(Default)]
+    struct Seen {
+        acknowledged: Vec<String>,
+        statuses: BTreeMap<(u8, u16), usize>,
+        slowest: Duration,
+        phase: u8,
+        done: bool,
+    }
+    let seen = Rc::new(RefCell::new(Seen::default()));
+    let client = |n: usize| {
+        let seen = seen.clone();
+        let (app, token) = (&app, officer.token.clone());
+        async move {
+            let mut i = 0;
+            while !seen.borrow().done {
+                i += 1;
+                let started = Instant::now();
+                let r = app
+                    .post(
+                        "/api/v1/survivors",
+                        &token,
+                        json!({"pseudonym": format!("Load {n}-{i}"), "sex": "female", "age_at_intake": 14, "intake_on": "2026-01-10",
+                               "county": "kilifi", "placement": "shelter", "schooling": "primary"}),
+                    )
+                    .await;
+                let elapsed = started.elapsed();
+                {
+                    let mut s = seen.borrow_mut();
+                    s.slowest = s.slowest.max(elapsed);
+                    let phase = s.phase;
+                    *s.statuses.entry((phase, r.status.as_u16())).or_default() += 1;
+                    match r.status.as_u16() {
+                        201 => s.acknowledged.push(r.json()["id"].as_str().unwrap().to_string()),
+                        503 => assert_eq!(r.json()["code"], "database_unavailable", "{}", r.text()),
+                        other => panic!("{other} under a database outage: {}", r.text()),
+                    }
+                }
+                if r.status == 503 {
+                    // Clients back off as Retry-After asks; not a tight loop on a dead server.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    let control = {
+        let (seen, cluster) = (seen.clone(), cluster.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let stopping = cluster.clone();
+            tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap();
+            seen.borrow_mut().phase = 1;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let starting = cluster.clone();
+            tokio::task::spawn_blocking(move || starting.resume()).await.unwrap();
+            seen.borrow_mut().phase = 2;
+            for _ in 0..100 {
+                if seen.borrow().statuses.get(&(2, 201)).copied().unwrap_or(0) >= 5 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            seen.borrow_mut().done = true;
+        }
+    };
+    futures_util::join!(client(1), client(2), client(3), client(4), control);
+
+    let seen = Rc::try_unwrap(seen).ok().expect("the load is over").into_inner();
+    let statuses = &seen.statuses;
+    assert!(statuses.get(&(0, 201)).is_some(), "{statuses:?}");
+    assert!(
+        statuses.get(&(1, 503)).is_some_and(|n| *n > 0),
+        "no 503 while down: {statuses:?}"
+    );
+    assert!(
+        statuses.get(&(2, 201)).is_some_and(|n| *n >= 5),
+        "did not recover: {statuses:?}"
+    );
+    assert!(
+        seen.slowest < timeout + Duration::from_secs(5),
+        "a request hung for {:?}",
+        seen.slowest
+    );
+    let ids = seen
+        .acknowledged
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM survivors WHERE id IN ({ids})"))
+            .await,
+        seen.acknowledged.len() as i64,
+        "an acknowledged write is missing"
+    );
+    // Nothing half-written: every survivor has her team and her audit entry, whatever was cut.
+    assert_eq!(
+        app.count("SELECT count(*) FROM survivors s WHERE NOT EXISTS (SELECT 1 FROM survivor_assignments a WHERE a.survivor_id = s.id)").await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM survivors s WHERE NOT EXISTS (SELECT 1 FROM audit_log l WHERE l.resource_type = 'survivor' AND l.resource_id = s.id::text)").await,
+        0
+    );
+    drop(app);
 }

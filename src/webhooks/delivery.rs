@@ -363,8 +363,9 @@ pub async fn run_once(state: &AppState, client: &reqwest::Client, limit: i64) ->
     Ok(claimed.len())
 }
 
-/// The worker: a round every `HAKI_WEBHOOK_POLL_MS`, at once again while rounds find work.
-pub async fn run(state: Arc<AppState>) {
+/// The worker: a round every `HAKI_WEBHOOK_POLL_MS`, at once again while rounds find work, until
+/// `stopping` turns true; a round under way (its claimed deliveries sent and recorded) finishes.
+pub async fn run(state: Arc<AppState>, mut stopping: tokio::sync::watch::Receiver<bool>) {
     let client = match client(&state.config) {
         Ok(client) => client,
         Err(e) => {
@@ -374,10 +375,13 @@ pub async fn run(state: Arc<AppState>) {
     };
     let mut every = tokio::time::interval(state.config.webhook_poll);
     loop {
-        every.tick().await;
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopping.changed() => return,
+        }
         loop {
             match run_once(&state, &client, 20).await {
-                Ok(20) => continue,
+                Ok(20) if !*stopping.borrow() => continue,
                 Ok(_) => break,
                 Err(e) => {
                     log::warn!("webhook deliveries: {e}");

@@ -293,7 +293,7 @@ impl TestApp {
 
     /// A direct connection to this test's database, to set up fixtures and check what was written.
     pub async fn conn(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(&url_for(&self.db_name))
+        AsyncPgConnection::establish(&self.state.config.database_url)
             .await
             .expect("connect")
     }
@@ -495,5 +495,139 @@ impl Resp {
             assert!(body["detail"].as_str().unwrap().contains(permission), "{body}");
         }
         body
+    }
+}
+
+/// A `multipart/form-data` body of text fields and one file.
+pub fn form(fields: &[(&str, &str)], file: Option<&[u8]>) -> (String, Vec<u8>) {
+    let boundary = "haki-test-boundary-7d1e";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some(bytes) = file {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\nContent-Type: application/pdf\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+pub fn pdf(size: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    bytes.extend((0..size.saturating_sub(bytes.len())).map(|i| (i * 7 % 251) as u8));
+    bytes
+}
+
+/// Uploads a `multipart/form-data` body built by [`form`].
+pub async fn upload(app: &TestApp, token: &str, path: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> Resp {
+    let (content_type, body) = form(fields, file);
+    app.send(
+        TestRequest::post()
+            .uri(path)
+            .insert_header(bearer(token))
+            .insert_header(("Content-Type", content_type))
+            .set_payload(body),
+    )
+    .await
+}
+
+/// A PostgreSQL cluster of the test's own (`scripts/pg.sh`), for what a shared server cannot
+/// show: a server that stops and starts again, a restore into a fresh cluster. Stopped and
+/// removed when dropped.
+pub struct Cluster {
+    pub dir: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let dir = std::env::temp_dir().join(format!("haki-test-cluster-{}", uuid::Uuid::now_v7().simple()));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let cluster = Cluster { dir, port };
+        cluster.pg(&["start"]);
+        cluster.pg(&[
+            "psql",
+            "-d",
+            "postgres",
+            "-c",
+            "CREATE ROLE haki_test LOGIN SUPERUSER PASSWORD 'haki_test'",
+            "-c",
+            "CREATE DATABASE haki OWNER haki_test",
+        ]);
+        cluster
+    }
+
+    /// The URL of its `haki` database.
+    pub fn url(&self) -> String {
+        format!("postgres://haki_test:haki_test@127.0.0.1:{}/haki", self.port)
+    }
+
+    /// Stops the server (fast shutdown: connections are cut).
+    pub fn stop(&self) {
+        self.pg(&["stop"]);
+    }
+
+    /// Starts it again on the same port.
+    pub fn resume(&self) {
+        self.pg(&["start"]);
+    }
+
+    fn pg(&self, args: &[&str]) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
+        let mut command = std::process::Command::new(script);
+        command.arg(args[0]).arg(&self.dir);
+        if args[0] != "stop" {
+            command.arg(self.port.to_string());
+        }
+        command.args(&args[1..]).env("PG_FSYNC", "off");
+        let out = command.output().expect("scripts/pg.sh");
+        assert!(
+            out.status.success(),
+            "pg.sh {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.pg(&["stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl TestApp {
+    /// An app on a database of its own cluster (migrated from scratch), not the shared server.
+    pub async fn on_cluster(cluster: &Cluster, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        capture_logs();
+        let url = cluster.url();
+        tokio::task::spawn_blocking(move || db::migrate_as_owner(&url, None).expect("migrate"))
+            .await
+            .expect("migrate");
+        let mut config = test_config(cluster.url());
+        config.document_store = cluster.dir.join("documents").to_string_lossy().into_owned();
+        adjust(&mut config);
+        let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_timeout).expect("pool");
+        let state = AppState::new(config, pool).expect("state");
+        let service = boxed::service(test::init_service(haki::build_app(state.clone())).await);
+        TestApp {
+            state,
+            db_name: "haki".into(),
+            service,
+            owns_database: false,
+        }
     }
 }
