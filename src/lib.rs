@@ -102,6 +102,47 @@ where
 }
 
 /// The whole application: routes, docs, extractor error handling, CORS, request ids, metrics.
+/// Bounds on what one client may hold or send (documented in docs/api.md, "Limits").
+pub mod limits {
+    use std::time::Duration;
+
+    /// A request's head (line and headers) must arrive within this; a slow client is answered
+    /// 408 and cut off instead of holding a worker's connection slot.
+    pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+    /// An idle keep-alive connection is closed after this.
+    pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+    /// A client that does not read the end of its answer is cut off after this.
+    pub const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+    /// Open connections per worker; beyond it, new ones wait in the listen queue.
+    pub const MAX_CONNECTIONS_PER_WORKER: usize = 4096;
+    /// Query parameters per request.
+    pub const MAX_QUERY_PARAMETERS: usize = 64;
+}
+
+/// Haki's connection limits on an HTTP server (slow or idle clients, open connections), for
+/// `haki serve` and the tests that exercise them over TCP. Headers are bounded by actix-http
+/// itself: at most 96, the head at most 128 KiB (431 beyond).
+pub fn with_connection_limits<F, I, S, B>(
+    server: actix_web::HttpServer<F, I, S, B>,
+) -> actix_web::HttpServer<F, I, S, B>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig> + 'static,
+    S::Error: Into<Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_http::Response<B>> + 'static,
+    <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+    S::Service: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    server
+        .client_request_timeout(limits::CLIENT_REQUEST_TIMEOUT)
+        .client_disconnect_timeout(limits::CLIENT_DISCONNECT_TIMEOUT)
+        .keep_alive(limits::KEEP_ALIVE)
+        .max_connections(limits::MAX_CONNECTIONS_PER_WORKER)
+}
+
 pub fn build_app(
     state: Arc<AppState>,
 ) -> App<
@@ -178,11 +219,23 @@ async fn fallback(req: HttpRequest, routes: web::Data<openapi::RouteTable>) -> R
     })
 }
 
-/// A query parameter the operation does not document is a 400 naming it, never silently ignored.
+/// A query parameter the operation does not document is a 400 naming it, never silently ignored;
+/// so is a query of more than [`limits::MAX_QUERY_PARAMETERS`] parameters.
 async fn reject_unknown_query(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    let count = form_urlencoded::parse(req.query_string().as_bytes()).count();
+    if count > limits::MAX_QUERY_PARAMETERS {
+        let err = ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!(
+                "The query has {count} parameters; at most {} are accepted.",
+                limits::MAX_QUERY_PARAMETERS
+            ),
+        );
+        return Ok(req.error_response(err));
+    }
     let unknown = req
         .app_data::<web::Data<openapi::RouteTable>>()
         .map(|routes| routes.unknown_query(req.method().as_str(), req.path(), req.query_string()))

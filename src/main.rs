@@ -167,7 +167,7 @@ async fn serve(config: Config) -> Result<(), BoxError> {
         .config
         .webhook_delivery
         .then(|| actix_web::rt::spawn(haki::webhooks::delivery::run(state.clone(), stopping)));
-    let mut server = actix_web::HttpServer::new(move || haki::build_app(state.clone()))
+    let mut server = haki::with_connection_limits(actix_web::HttpServer::new(move || haki::build_app(state.clone())))
         .disable_signals()
         .shutdown_timeout(shutdown.as_secs());
     if workers > 0 {

@@ -933,3 +933,150 @@ async fn a_scheduled_court_session_is_told_to_the_program() {
     assert_eq!(body["data"]["case_id"], json!(case_id));
     assert_eq!(body["data"]["scheduled_on"], "2025-04-01");
 }
+
+/// Two instances of the service on one database, as two replicas behind a load balancer: what
+/// one does, the other honours — idempotent replays, the account lockout, refresh-token rotation
+/// and its reuse detection, webhook deliveries (each once), the change feed (no gap, no repeat).
+#[actix_web::test]
+async fn two_replicas_on_one_database_hold_every_guarantee() {
+    let a = TestApp::new().await;
+    let b = a.restarted(|_| {}).await;
+    let admin = a.admin().await;
+    let pm = a.create_user(Role::ProgramManager, None).await;
+
+    // Idempotency: a retry that lands on the other replica gets the same answer, and the same
+    // key sent to both at once creates one record.
+    async fn create(app: &TestApp, token: &str, key: &str, name: &str) -> common::Resp {
+        app.send(
+            TestRequest::post()
+                .uri("/api/v1/partners")
+                .insert_header(bearer(token))
+                .insert_header(("Idempotency-Key", key.to_string()))
+                .set_json(json!({"name": name, "kind": "ngo"})),
+        )
+        .await
+    }
+    let send = |app, key, name| create(app, &admin.token, key, name);
+    let first = send(&a, "replica-key-1", "Bahari").await;
+    first.expect(201);
+    let again = send(&b, "replica-key-1", "Bahari").await;
+    again.expect(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    let (x, y) = futures_util::join!(send(&a, "replica-key-2", "Pwani"), send(&b, "replica-key-2", "Pwani"));
+    assert!(
+        x.status.as_u16() == 201 || y.status.as_u16() == 201,
+        "{} {}",
+        x.text(),
+        y.text()
+    );
+    assert_eq!(a.count("SELECT count(*) FROM partners WHERE name = 'Pwani'").await, 1);
+
+    // Lockout: failures on either replica add up; the lock holds on both.
+    let user = a.create_user(Role::Analyst, None).await;
+    let threshold = a.state.config.lockout_threshold;
+    for i in 0..threshold {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.login_from(&user.email, "not the password at all", &format!("10.7.0.{i}:4000"))
+            .await
+            .expect(401);
+    }
+    for app in [&a, &b] {
+        app.login_from(&user.email, common::PASSWORD, "10.7.1.1:4000")
+            .await
+            .expect(401);
+    }
+    assert_eq!(
+        a.count(&format!(
+            "SELECT count(*) FROM users WHERE id = '{}' AND locked_until > now()",
+            user.id
+        ))
+        .await,
+        1
+    );
+
+    // Refresh tokens: rotated on one replica, the old one is a reuse on the other, which ends the
+    // session for both holders.
+    let session = a.login_from(&pm.email, common::PASSWORD, "10.7.2.1:4000").await.json();
+    async fn refresh(app: &TestApp, token: &str) -> common::Resp {
+        app.send(
+            TestRequest::post()
+                .uri("/api/v1/auth/refresh")
+                .set_json(json!({"refresh_token": token})),
+        )
+        .await
+    }
+    let old = session["refresh_token"].as_str().unwrap().to_string();
+    let rotated = refresh(&b, &old).await;
+    rotated.expect(200);
+    let rotated = rotated.json();
+    b.get("/api/v1/me", rotated["access_token"].as_str().unwrap())
+        .await
+        .expect(200);
+    refresh(&a, &old).await.expect(401);
+    refresh(&b, rotated["refresh_token"].as_str().unwrap())
+        .await
+        .expect(401);
+    a.get("/api/v1/me", rotated["access_token"].as_str().unwrap())
+        .await
+        .expect(401);
+
+    // Webhooks: both replicas' workers over one outbox; every event is delivered once.
+    let (receiver, base) = Receiver::start().await;
+    let hook = a
+        .post(
+            "/api/v1/webhooks",
+            &pm.token,
+            json!({"url": format!("{base}/replicas"), "events": ["case.stage_changed"]}),
+        )
+        .await;
+    hook.expect(201);
+    let worker = a.create_user(Role::CaseWorker, None).await;
+    for (i, app) in [&a, &b, &a, &b, &a, &b].into_iter().enumerate() {
+        let case = app
+            .post(
+                "/api/v1/cases",
+                &worker.token,
+                json!({"county": "kilifi", "location_type": "villa_short_term_rental", "reported_on": "2026-11-01", "incident_on": "2026-10-30"}),
+            )
+            .await;
+        case.expect(201);
+        let moved = (if i % 2 == 0 { &b } else { &a })
+            .post(
+                &format!("/api/v1/cases/{}/transitions", case.json()["id"].as_str().unwrap()),
+                &worker.token,
+                json!({"to": "investigation", "occurred_on": "2026-11-02"}),
+            )
+            .await;
+        moved.expect(200);
+    }
+    let client = haki::webhooks::delivery::client(&a.state.config).unwrap();
+    for _ in 0..3 {
+        let (x, y) = futures_util::join!(
+            haki::webhooks::delivery::run_once(&a.state, &client, 2),
+            haki::webhooks::delivery::run_once(&b.state, &client, 2)
+        );
+        x.unwrap();
+        y.unwrap();
+    }
+    let ids: Vec<String> = receiver.at("/replicas").into_iter().map(|g| g.0).collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), 6, "each stage change once: {ids:?}");
+    assert_eq!(unique.len(), 6);
+
+    // The change feed, read from one replica while the other writes, has each case once.
+    let (before, cursor) = feed(&a, &pm.token, None, "types=case").await;
+    for app in [&b, &a, &b] {
+        app.post(
+            "/api/v1/cases",
+            &worker.token,
+            json!({"county": "kwale", "location_type": "street", "reported_on": "2026-11-01", "incident_on": "2026-10-30"}),
+        )
+        .await
+        .expect(201);
+    }
+    let (after, _) = feed_until(&b, &pm.token, Some(&cursor), "types=case", |e| e.len() >= 3).await;
+    let new_ids: std::collections::HashSet<&String> = after.iter().map(|e| &e.1).collect();
+    assert_eq!(new_ids.len(), 3, "{after:?}");
+    assert!(before.iter().all(|e| !new_ids.contains(&e.1)));
+}

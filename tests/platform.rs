@@ -875,6 +875,13 @@ async fn the_services_role_cannot_disable_or_rewrite_the_audit_log() {
             .await,
         1
     );
+    // A replica started with this role only (migrations applied by the owner) starts: with
+    // nothing pending it writes nothing to the schema.
+    let service_url = format!("{scheme}://{role}:service%20pw@{host}");
+    let started = tokio::task::spawn_blocking(move || haki::db::migrate_as_owner(&service_url, None))
+        .await
+        .unwrap();
+    assert_eq!(started.map_err(|e| e.to_string()), Ok(Vec::new()));
     drop(service);
     owner
         .batch_execute(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""))
@@ -1302,4 +1309,106 @@ async fn postgresql_stopped_under_load_gives_503s_then_recovers_with_every_ackno
         0
     );
     drop(app);
+}
+
+/// The service over real TCP with its connection limits: a client that sends its headers too
+/// slowly is cut off, oversized headers are refused, a crowd of slow clients does not keep a
+/// normal request from being served, and bodies, JSON nesting and query parameters are bounded.
+#[actix_web::test]
+async fn slow_clients_oversized_requests_and_deep_nesting_are_bounded() {
+    use std::{
+        io::{Read, Write},
+        net::TcpStream,
+        time::{Duration, Instant},
+    };
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let state = app.state.clone();
+    let server = haki::with_connection_limits(actix_web::HttpServer::new(move || haki::build_app(state.clone())))
+        .workers(1)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let addr = server.addrs()[0];
+    let running = server.run();
+    let handle = running.handle();
+    actix_web::rt::spawn(running);
+
+    // Blocking socket work runs off the test's own thread, which also drives the server.
+    let exchange = move |head: Vec<u8>, wait: Duration| {
+        tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.write_all(&head).unwrap();
+            std::thread::sleep(wait);
+            let started = Instant::now();
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer);
+            (String::from_utf8_lossy(&answer).into_owned(), started.elapsed())
+        })
+    };
+
+    // Thirty clients that never finish their headers ...
+    let slow: Vec<_> = (0..30)
+        .map(|_| exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".to_vec(), Duration::ZERO))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ... do not keep a normal request from being answered,
+    let (answer, _) = exchange(
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // and each is cut off once the request timeout is over (408), not held open.
+    for client in slow {
+        let (answer, waited) = client.await.unwrap();
+        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(
+            waited < haki::limits::CLIENT_REQUEST_TIMEOUT + Duration::from_secs(5),
+            "held for {waited:?}"
+        );
+    }
+
+    // Headers beyond actix-http's bounds: refused, not buffered without end.
+    let mut huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+    huge.extend(format!("X-Big: {}\r\n\r\n", "a".repeat(200 * 1024)).as_bytes());
+    let (answer, _) = exchange(huge, Duration::ZERO).await.unwrap();
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    let mut many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..200 {
+        many.extend(format!("X-H{i}: v\r\n").as_bytes());
+    }
+    many.extend(b"\r\n");
+    let (answer, _) = exchange(many, Duration::ZERO).await.unwrap();
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
+    handle.stop(true).await;
+
+    // Bodies over HAKI_BODY_LIMIT_BYTES: 413 before the handler.
+    let big = json!({"name": "x".repeat(app.state.config.body_limit + 10), "kind": "ngo"});
+    app.post("/api/v1/partners", &admin.token, big)
+        .await
+        .expect_problem(413, "payload_too_large");
+    // JSON nested deeper than the parser's limit: a 400, not a crash or a 500.
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/partners")
+                .insert_header(bearer(&admin.token))
+                .insert_header(("Content-Type", "application/json"))
+                .set_payload(deep),
+        )
+        .await;
+    assert!(matches!(r.status.as_u16(), 400 | 422), "{} {}", r.status, r.text());
+    // More query parameters than accepted.
+    let query = (0..100).map(|i| format!("county=k{i}")).collect::<Vec<_>>().join("&");
+    let r = app.get(&format!("/api/v1/cases?{query}"), &admin.token).await;
+    let problem = r.expect_problem(400, "invalid_query");
+    assert!(problem["detail"].as_str().unwrap().contains("at most 64"), "{problem}");
 }

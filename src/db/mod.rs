@@ -70,6 +70,11 @@ pub fn run_migrations(database_url: &str) -> Result<Vec<String>, BoxError> {
 pub fn migrate_as_owner(service_url: &str, owner_url: Option<&str>) -> Result<Vec<String>, BoxError> {
     use diesel::connection::SimpleConnection;
     let Some(owner_url) = owner_url else {
+        // A replica started with the service's role only (the migrations applied beforehand by
+        // the owner) writes nothing when nothing is pending: that role may not create tables.
+        if pending_migrations(service_url)?.is_empty() {
+            return Ok(Vec::new());
+        }
         return run_migrations(service_url);
     };
     let applied = run_migrations(owner_url)?;
@@ -89,6 +94,31 @@ pub fn migrate_as_owner(service_url: &str, owner_url: Option<&str>) -> Result<Ve
         }
     }
     Ok(applied)
+}
+
+/// The versions of the embedded migrations that the database at `url` has not applied, found by
+/// reading alone.
+pub fn pending_migrations(url: &str) -> Result<Vec<String>, BoxError> {
+    use diesel::{RunQueryDsl, migration::MigrationSource, pg::Pg};
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(url)?;
+    let applied: Vec<String> = match diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load::<Applied>(&mut conn)
+    {
+        Ok(rows) => rows.into_iter().map(|r| r.version).collect(),
+        // A database never migrated has no such table.
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("does not exist") => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(MigrationSource::<Pg>::migrations(&MIGRATIONS)?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .filter(|v| !applied.contains(v))
+        .collect())
 }
 
 fn owned_by(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>, role: &str) -> Result<i64, BoxError> {

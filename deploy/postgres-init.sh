@@ -1,0 +1,9 @@
+#!/bin/sh
+# Runs once, when the container's cluster is created: the service's own role, which owns nothing
+# (`haki migrate` with HAKI_MIGRATION_DATABASE_URL grants it what it needs).
+set -eu
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
+  -v pw="$HAKI_DB_PASSWORD" <<'SQL'
+CREATE ROLE haki LOGIN PASSWORD :'pw';
+GRANT CONNECT ON DATABASE haki TO haki;
+SQL
