@@ -449,7 +449,14 @@ impl From<DieselError> for ApiError {
                     ErrorCode::InvalidValue,
                     "A value in the request is outside what can be stored (e.g. a date out of range, a NUL character).",
                 ),
-                _ => ApiError::internal(format!("{err} ({:?})", info.details())),
+                // Logged without PostgreSQL's detail, which can quote the row's values (a
+                // survivor's record among them); the table and constraint say where to look.
+                _ => ApiError::internal(format!(
+                    "{err} (table {:?}, column {:?}, constraint {:?})",
+                    info.table_name(),
+                    info.column_name(),
+                    info.constraint_name()
+                )),
             },
             DieselError::BrokenTransactionManager => ApiError::unavailable(err.to_string()),
             _ => ApiError::internal(err),

@@ -40,8 +40,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Re-encrypt every stored identity with the current HAKI_DATA_KEY (after a key rotation,
-    /// with the old key in HAKI_DATA_KEYS_PREVIOUS); then the old key can be retired.
+    /// Re-encrypt every stored identity, second-factor secret and webhook signing secret, and
+    /// rewrap every document's key, with the current HAKI_DATA_KEY (after a key rotation, with
+    /// the old key in HAKI_DATA_KEYS_PREVIOUS); then the old key can be retired.
     ReencryptIdentities,
     /// Back up the database (a pg_dump archive) and the document store's objects (encrypted)
     /// into a directory. The keys are not in it: keep HAKI_DATA_KEY and HAKI_JWT_SECRET apart.
@@ -237,6 +238,14 @@ async fn create_user(args: CreateUserArgs) -> Result<(), BoxError> {
     if secret.chars().count() < min {
         return Err(format!("the password (read from stdin) must have at least {min} characters").into());
     }
+    // The same rule as the API's: no password a guessing list would try early.
+    if let Err(e) = password::not_common(&secret) {
+        let why = e
+            .message
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "is too easy to guess".into());
+        return Err(format!("the password (read from stdin) {why}").into());
+    }
     if args.role == Role::Partner && args.organization.is_none() {
         return Err("--organization is required for the partner role".into());
     }
@@ -353,18 +362,20 @@ async fn reencrypt_identities(config: Config) -> Result<(), BoxError> {
             }
             let factors = haki::auth::mfa::reseal_factors(conn, &vault).await?;
             let documents = haki::documents::rewrap_keys(conn, &vault).await?;
+            let webhooks = haki::webhooks::handlers::reseal_secrets(conn, &vault).await?;
             AuditEvent::operator("identities.reencrypt", "system", "identity-vault")
                 .details(
-                    serde_json::json!({"count": count, "second_factors": factors, "key_id": vault.current_key_id()}),
+                    serde_json::json!({"count": count, "second_factors": factors, "documents": documents,
+                                       "webhooks": webhooks, "key_id": vault.current_key_id()}),
                 )
                 .record(conn)
                 .await?;
-            Ok::<_, BoxError>((count, factors, documents))
+            Ok::<_, BoxError>((count, factors, documents, webhooks))
         })
         .await?;
-    let (count, factors, documents) = count;
+    let (count, factors, documents, webhooks) = count;
     println!(
-        "re-encrypted {count} identities and {factors} second-factor secrets, and rewrapped {documents} document keys, with key {}",
+        "re-encrypted {count} identities, {factors} second-factor secrets and {webhooks} webhook signing secrets, and rewrapped {documents} document keys, with key {}",
         vault.current_key_id()
     );
     Ok(())

@@ -1118,7 +1118,7 @@ async fn reset_tokens_from_an_admin_work_once_and_expire() {
         .post(
             "/api/v1/api-keys",
             admin_session["access_token"].as_str().unwrap(),
-            json!({"name": "admin script"}),
+            json!({"name": "admin script", "current_password": PASSWORD}),
         )
         .await
         .json();
@@ -1136,6 +1136,30 @@ async fn reset_tokens_from_an_admin_work_once_and_expire() {
     app.post("/api/v1/me/mfa/totp", key, json!({"current_password": PASSWORD}))
         .await
         .expect_problem(403, "forbidden");
+    // Nor make an account, or set another's password: both would be a way in.
+    app.post(
+        "/api/v1/users",
+        key,
+        json!({"email": "by-key@haki.test", "display_name": "K", "role": "admin", "password": "a long enough password"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    app.patch(
+        &format!("/api/v1/users/{}", user.id),
+        key,
+        Some("*"),
+        json!({"password": "a takeover passphrase"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    // A key is minted only with the current password: a session alone is not enough.
+    app.post(
+        "/api/v1/api-keys",
+        admin_session["access_token"].as_str().unwrap(),
+        json!({"name": "stolen session", "current_password": "not the password"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
 
     // Expired.
     let late = issue().await;
@@ -1699,7 +1723,11 @@ async fn no_secret_of_signing_in_reaches_the_logs_the_audit_log_or_other_answers
     let access = changed["access_token"].as_str().unwrap().to_string();
     secrets.extend(["the next long passphrase".to_string(), access.clone()]);
     let key = app
-        .post("/api/v1/api-keys", &access, json!({"name": "sync script"}))
+        .post(
+            "/api/v1/api-keys",
+            &access,
+            json!({"name": "sync script", "current_password": "the next long passphrase"}),
+        )
         .await
         .json();
     secrets.push(key["secret"].as_str().unwrap().to_string());

@@ -122,7 +122,7 @@ fn table() -> Vec<Row> {
         with(
             "POST /api/v1/api-keys",
             "ok ok ok ok ok ok ok",
-            |_, _| json!({"name": "matrix"}),
+            |_, _| json!({"name": "matrix", "current_password": PASSWORD}),
         ),
         row(
             "DELETE /api/v1/api-keys/{id}",
@@ -843,7 +843,13 @@ async fn fresh_record(w: &World, op: &str, caller: &str, side: Side) -> String {
                 Side::In => &u[caller],
                 Side::Out => &w.bystander,
             };
-            id(&created(app, owner, "/api/v1/api-keys", json!({"name": "to revoke"})).await)
+            id(&created(
+                app,
+                owner,
+                "/api/v1/api-keys",
+                json!({"name": "to revoke", "current_password": PASSWORD}),
+            )
+            .await)
         }
         "approvals" => new_approval(app, pick_user("aftercare_officer", "other_aftercare_officer")).await,
         "consents" => {
@@ -1088,7 +1094,13 @@ async fn every_operation_as_every_caller_inside_and_outside_its_reach() {
         .unwrap()
     };
     let revoked = {
-        let key = created(app, &w.users["partner"], "/api/v1/api-keys", json!({"name": "revoked"})).await;
+        let key = created(
+            app,
+            &w.users["partner"],
+            "/api/v1/api-keys",
+            json!({"name": "revoked", "current_password": PASSWORD}),
+        )
+        .await;
         let secret = key["secret"].as_str().unwrap_or_else(|| panic!("{key}")).to_string();
         app.send(
             TestRequest::delete()
@@ -1383,14 +1395,14 @@ async fn fields_a_caller_may_not_set_are_rejected_never_applied() {
             "POST",
             "/api/v1/api-keys".into(),
             &u["partner"],
-            json!({"name": "k", "role": "admin"}),
+            json!({"name": "k", "current_password": PASSWORD, "role": "admin"}),
             "role",
         ),
         (
             "POST",
             "/api/v1/api-keys".into(),
             &u["partner"],
-            json!({"name": "k", "organization_id": w.org_b}),
+            json!({"name": "k", "current_password": PASSWORD, "organization_id": w.org_b}),
             "organization_id",
         ),
         (

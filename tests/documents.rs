@@ -741,7 +741,11 @@ async fn no_secret_identity_or_document_byte_reaches_the_logs_or_the_audit_log()
 
     // An API key and a webhook's secret.
     let key = app
-        .post("/api/v1/api-keys", &access, json!({"name": "nightly sync"}))
+        .post(
+            "/api/v1/api-keys",
+            &access,
+            json!({"name": "nightly sync", "current_password": common::PASSWORD}),
+        )
         .await
         .json();
     secrets.push(key["secret"].as_str().unwrap().to_string());

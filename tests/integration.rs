@@ -4,7 +4,7 @@
 mod common;
 
 use actix_web::test::TestRequest;
-use common::{TestApp, bearer};
+use common::{PASSWORD, TestApp, bearer};
 use haki::auth::Role;
 use serde_json::{Value, json};
 
@@ -38,7 +38,7 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
                 .uri("/api/v1/api-keys")
                 .insert_header(bearer(&pm.token))
                 .insert_header(("Idempotency-Key", "nightly-sync-key"))
-                .set_json(json!({"name": "Nightly sync"})),
+                .set_json(json!({"name": "Nightly sync", "current_password": PASSWORD})),
         )
         .await;
     created.expect(201);
@@ -92,16 +92,20 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
     let used = app.get("/api/v1/api-keys", &pm.token).await.json();
     assert!(used["data"][0]["last_used_at"].is_string());
     // A key cannot mint keys or revoke them.
-    app.post("/api/v1/api-keys", &secret, json!({"name": "More"}))
-        .await
-        .expect_problem(403, "forbidden");
+    app.post(
+        "/api/v1/api-keys",
+        &secret,
+        json!({"name": "More", "current_password": PASSWORD}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
 
     // Admins create keys for others, with that user's role and organisation: a partner's key
     // sees its own organisation's referrals and nothing of the staff's.
     let partner_key = create_key(
         &app,
         &admin.token,
-        json!({"name": "CJC referral system", "owner_id": desk.id}),
+        json!({"name": "CJC referral system", "current_password": PASSWORD, "owner_id": desk.id}),
     )
     .await;
     assert_eq!(partner_key["role"], "partner");
@@ -112,9 +116,13 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
         .await
         .expect_problem(403, "forbidden");
     // Others only for themselves; another user's key is out of reach.
-    app.post("/api/v1/api-keys", &pm.token, json!({"name": "x", "owner_id": desk.id}))
-        .await
-        .expect_problem(403, "forbidden");
+    app.post(
+        "/api/v1/api-keys",
+        &pm.token,
+        json!({"name": "x", "current_password": PASSWORD, "owner_id": desk.id}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
     let theirs = app.get("/api/v1/api-keys", &other_desk.token).await.json();
     assert!(theirs["data"].as_array().unwrap().is_empty());
     app.send(
@@ -126,9 +134,9 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
     .expect_problem(404, "not_found");
     // Bad input: a blank name, an expiry in the past, an unknown owner.
     for body in [
-        json!({"name": " "}),
-        json!({"name": "x", "expires_at": "2020-01-01T00:00:00Z"}),
-        json!({"name": "x", "owner_id": haki::ids::UserId::new()}),
+        json!({"name": " ", "current_password": PASSWORD}),
+        json!({"name": "x", "current_password": PASSWORD, "expires_at": "2020-01-01T00:00:00Z"}),
+        json!({"name": "x", "current_password": PASSWORD, "owner_id": haki::ids::UserId::new()}),
     ] {
         app.post("/api/v1/api-keys", &admin.token, body)
             .await
@@ -157,7 +165,7 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
     let expiring = create_key(
         &app,
         &pm.token,
-        json!({"name": "Short", "expires_at": "2099-01-01T00:00:00Z"}),
+        json!({"name": "Short", "current_password": PASSWORD, "expires_at": "2099-01-01T00:00:00Z"}),
     )
     .await;
     let expiring_secret = expiring["secret"].as_str().unwrap();
@@ -175,7 +183,7 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
             .contains("expired")
     );
     // Never above its owner: a key whose owner changed role (or was deactivated) stops.
-    let still = create_key(&app, &pm.token, json!({"name": "Still"})).await;
+    let still = create_key(&app, &pm.token, json!({"name": "Still", "current_password": PASSWORD})).await;
     let still_secret = still["secret"].as_str().unwrap();
     app.sql(&format!("UPDATE users SET role = 'analyst' WHERE id = '{}'", pm.id))
         .await;
@@ -186,7 +194,7 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
         .await
         .expect_problem(401, "unauthenticated");
     // A password change ends the account's keys, as it ends its sessions.
-    let desks = create_key(&app, &desk.token, json!({"name": "Desk"})).await;
+    let desks = create_key(&app, &desk.token, json!({"name": "Desk", "current_password": PASSWORD})).await;
     let desks = desks["secret"].as_str().unwrap();
     app.get("/api/v1/me", desks).await.expect(200);
     app.send(
@@ -206,8 +214,8 @@ async fn api_keys_act_as_their_owner_and_stop_at_once() {
 async fn each_api_key_has_its_own_rate_limit() {
     let app = TestApp::with_config(|c| c.api_key_rate_per_minute = 3).await;
     let pm = app.create_user(Role::ProgramManager, None).await;
-    let a = create_key(&app, &pm.token, json!({"name": "A"})).await;
-    let b = create_key(&app, &pm.token, json!({"name": "B"})).await;
+    let a = create_key(&app, &pm.token, json!({"name": "A", "current_password": PASSWORD})).await;
+    let b = create_key(&app, &pm.token, json!({"name": "B", "current_password": PASSWORD})).await;
     let (a, b) = (a["secret"].as_str().unwrap(), b["secret"].as_str().unwrap());
     for _ in 0..3 {
         app.get("/api/v1/me", a).await.expect(200);
@@ -1079,4 +1087,74 @@ async fn two_replicas_on_one_database_hold_every_guarantee() {
     let new_ids: std::collections::HashSet<&String> = after.iter().map(|e| &e.1).collect();
     assert_eq!(new_ids.len(), 3, "{after:?}");
     assert!(before.iter().all(|e| !new_ids.contains(&e.1)));
+}
+
+/// After a rotation of HAKI_DATA_KEY, `reencrypt-identities` re-seals webhook signing secrets
+/// too: a service holding only the new key still signs deliveries with the same secret.
+#[actix_web::test]
+async fn webhook_secrets_survive_a_key_rotation() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let (receiver, base) = Receiver::start().await;
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            &pm.token,
+            json!({"url": format!("{base}/rotated"), "events": ["case.stage_changed"]}),
+        )
+        .await;
+    hook.expect(201);
+    let secret = hook.json()["secret"].as_str().unwrap().to_string();
+
+    let new = [7u8; 32];
+    let rotated = haki::survivors::vault::Vault::new(&new, &[app.state.config.data_key]);
+    let mut conn = app.conn().await;
+    assert_eq!(
+        haki::webhooks::handlers::reseal_secrets(&mut conn, &rotated)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        haki::webhooks::handlers::reseal_secrets(&mut conn, &rotated)
+            .await
+            .unwrap(),
+        0
+    );
+
+    let restarted = app
+        .restarted(|c| {
+            c.data_key = new;
+            c.data_keys_previous = Vec::new();
+        })
+        .await;
+    let case = restarted
+        .post(
+            "/api/v1/cases",
+            &worker.token,
+            json!({"county": "kilifi", "location_type": "street", "reported_on": "2026-11-01", "incident_on": "2026-10-30"}),
+        )
+        .await
+        .json();
+    restarted
+        .post(
+            &format!("/api/v1/cases/{}/transitions", case["id"].as_str().unwrap()),
+            &worker.token,
+            json!({"to": "investigation", "occurred_on": "2026-11-02"}),
+        )
+        .await
+        .expect(200);
+    let client = haki::webhooks::delivery::client(&restarted.state.config).unwrap();
+    haki::webhooks::delivery::run_once(&restarted.state, &client, 20)
+        .await
+        .unwrap();
+    let got = receiver.at("/rotated");
+    assert_eq!(got.len(), 1);
+    assert!(verifies(&secret, &got[0].1, &got[0].2), "signed with the same secret");
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")
+            .await,
+        1
+    );
 }

@@ -20,7 +20,7 @@ use crate::{
         pagination::{Page, PageParams},
         schema::{api_keys, users},
     },
-    error::{ApiError, ApiResult, ErrorCode},
+    error::{ApiError, ApiResult, ErrorCode, Problem},
     extract::{RequestMeta, ValidatedJson},
     ids::{ApiKeyId, PartnerId, UserId},
     state::AppState,
@@ -112,6 +112,11 @@ pub struct CreateApiKey {
     /// Admins: the user the key acts as (default: yourself). Others may only create keys for
     /// themselves.
     pub owner_id: Option<UserId>,
+    /// Your current password: a key outlives the session that creates it, so a signed-in
+    /// session alone (a stolen access token) must not be enough to mint one.
+    #[validate(length(min = 1, max = 256))]
+    #[schema(format = "password", min_length = 1, max_length = 256)]
+    pub current_password: String,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -188,7 +193,7 @@ pub(crate) fn require_session(user: &AuthUser) -> ApiResult<()> {
         return Err(ApiError::new(
             actix_web::http::StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
-            format!("The `{name}` permission is used from a signed-in session: an API key cannot manage keys, sessions or sign-in factors."),
+            format!("The `{name}` permission is used from a signed-in session: an API key cannot manage keys, sessions, sign-in factors or accounts."),
         )
         .with_extensions(json!({ "permission": name })));
     }
@@ -236,13 +241,18 @@ pub async fn list_api_keys(
 }
 
 /// Create an API key that acts as you (admins: as any active user) with that user's role and
-/// organisation. The secret is in this answer only. A retried request creates another key (an
-/// answer holding a secret is never stored for replay): revoke the one you did not keep.
+/// organisation; your current password is asked for. The secret is in this answer only. A
+/// retried request creates another key (an answer holding a secret is never stored for replay):
+/// revoke the one you did not keep.
 #[utoipa::path(
     tag = "auth",
     operation_id = "create_api_key",
     request_body = CreateApiKey,
-    responses((status = 201, body = CreatedApiKey, headers(("Location" = String))))
+    responses(
+        (status = 201, body = CreatedApiKey, headers(("Location" = String))),
+        (status = 422, description = "The current password is wrong, or the owner or expiry is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The account is locked after repeated wrong passwords", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+    )
 )]
 #[post("/api-keys")]
 pub async fn create_api_key(
@@ -266,6 +276,14 @@ pub async fn create_api_key(
     }
     let secret = super::new_secret(PREFIX);
     let mut conn = state.conn().await?;
+    let (_, _alone) = super::handlers::confirm_current_password(
+        &state,
+        &mut conn,
+        &user,
+        input.current_password,
+        AuditEvent::by(&user, "api_key.create_refused", "user", user.id),
+    )
+    .await?;
     let row = conn
         .transaction(async |conn| {
             let found: Option<(Role, Option<PartnerId>, bool, i32)> = users::table

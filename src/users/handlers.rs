@@ -45,7 +45,7 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id, User::from)))
 }
 
-/// Create a user account (admin).
+/// Create a user account (admin, from a signed-in session: not with an API key).
 #[utoipa::path(
     tag = "users",
     operation_id = "create_user",
@@ -63,6 +63,9 @@ pub async fn create_user(
     body: ValidatedJson<CreateUser>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ManageUsers)?;
+    // Accounts are made and changed from a signed-in session: a key never passed a second
+    // factor, and one that can create admins or set passwords would be a way into any account.
+    crate::auth::api_keys::require_session(&user)?;
     let input = body.0;
     if input.role == Role::Partner && input.organization_id.is_none() {
         return Err(partner_needs_organization());
@@ -111,7 +114,8 @@ pub async fn get_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<
     Ok(ok_with_etag(row.version, &User::from(row)))
 }
 
-/// Change a user account (admin): name, role, organisation, active, unlock, password.
+/// Change a user account (admin, from a signed-in session: not with an API key): name, role,
+/// organisation, active, unlock, password.
 #[utoipa::path(
     tag = "users",
     operation_id = "update_user",
@@ -131,6 +135,9 @@ pub async fn update_user(
     body: ValidatedJson<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&user, policy::Permission::ManageUsers)?;
+    // Accounts are made and changed from a signed-in session: a key never passed a second
+    // factor, and one that can create admins or set passwords would be a way into any account.
+    crate::auth::api_keys::require_session(&user)?;
     let input = body.0;
     let id = id.into_inner();
     let self_lockout = id == user.id && (input.active == Some(false) || input.role.is_some_and(|r| r != user.role));

@@ -441,3 +441,44 @@ pub async fn redeliver(
         .await?;
     Ok(HttpResponse::Accepted().json(row))
 }
+
+/// Re-seals every webhook signing secret still under an older key (after a rotation of
+/// `HAKI_DATA_KEY`; `haki reencrypt-identities`). Returns how many were re-sealed.
+pub async fn reseal_secrets(
+    conn: &mut diesel_async::AsyncPgConnection,
+    vault: &crate::survivors::vault::Vault,
+) -> Result<usize, crate::db::BoxError> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let stale: Vec<(uuid::Uuid, String, Vec<u8>, Vec<u8>)> = webhooks::table
+        .filter(webhooks::secret_key_id.ne(vault.current_key_id()))
+        .select((
+            webhooks::id,
+            webhooks::secret_key_id,
+            webhooks::secret_nonce,
+            webhooks::secret_ciphertext,
+        ))
+        .for_update()
+        .load(conn)
+        .await?;
+    let count = stale.len();
+    for (id, key_id, nonce, ciphertext) in stale {
+        let fresh = vault.reseal_bound(
+            id.as_bytes(),
+            crate::survivors::vault::Sealed {
+                key_id,
+                nonce,
+                ciphertext,
+            },
+        )?;
+        diesel::update(webhooks::table.find(id))
+            .set((
+                webhooks::secret_key_id.eq(&fresh.key_id),
+                webhooks::secret_nonce.eq(&fresh.nonce),
+                webhooks::secret_ciphertext.eq(&fresh.ciphertext),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(count)
+}
