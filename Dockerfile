@@ -6,7 +6,8 @@ COPY migrations ./migrations
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+# postgresql-client-15: pg_dump/pg_restore for `haki backup` and `haki restore` (the server's major version).
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates postgresql-client-15 && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 haki \
     && mkdir -p /var/lib/haki/documents && chown -R haki /var/lib/haki
 COPY --from=build /src/target/release/haki /usr/local/bin/haki

@@ -23,15 +23,19 @@ pub const DOCUMENTS_DIR: &str = "documents";
 /// any role; `haki migrate` grants the service's role again) and a copy of every object of the
 /// document store under `dir/documents/`. Returns how many objects were copied.
 pub async fn backup(database_url: &str, store: Arc<dyn ObjectStore>, dir: &Path) -> Result<usize, BoxError> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Readable by the operator only: the archive holds case files, password hashes and the audit
+    // log.
+    private_dir(dir)?;
     let archive = dir.join(DATABASE_FILE);
     let mut dump = pg_tool("pg_dump", database_url)?;
     dump.args(["--format=custom", "--no-owner", "--no-privileges", "--file"])
         .arg(&archive);
     run(dump)?;
+    std::fs::set_permissions(&archive, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     // Objects are copied after the dump: a document committed in between has its object in the
     // copy (harmless); one whose row is in the dump has its object too, as files are written
     // before their rows commit and are removed only by the sweep of uncommitted uploads.
+    private_dir(&dir.join(DOCUMENTS_DIR))?;
     let target = object_store::local::LocalFileSystem::new_with_prefix(ensure_dir(&dir.join(DOCUMENTS_DIR))?)?;
     copy_objects(store.as_ref(), &target).await
 }
@@ -57,6 +61,18 @@ pub async fn restore(database_url: &str, store: Arc<dyn ObjectStore>, dir: &Path
     copy_objects(&source, store.as_ref()).await
 }
 
+/// Creates `dir` (and its parents) if missing, and makes it the owner's alone (0700).
+fn private_dir(dir: &Path) -> Result<(), BoxError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
 fn ensure_dir(dir: &Path) -> Result<PathBuf, BoxError> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(std::fs::canonicalize(dir)?)
@@ -77,9 +93,15 @@ async fn copy_objects(from: &dyn ObjectStore, to: &dyn ObjectStore) -> Result<us
 /// where other users of the machine could read it.
 fn pg_tool(name: &str, database_url: &str) -> Result<Command, BoxError> {
     let mut url = url::Url::parse(database_url).map_err(|e| format!("DATABASE_URL: {e}"))?;
+    if url.query_pairs().any(|(k, _)| k == "password") {
+        return Err(
+            "DATABASE_URL: give the password before the host (postgres://user:password@host/db), not as ?password="
+                .into(),
+        );
+    }
     let password = url.password().map(percent_decode);
-    // Cannot fail for a postgres:// URL with a host.
-    let _ = url.set_password(None);
+    url.set_password(None)
+        .map_err(|()| "DATABASE_URL: a postgres://user:password@host/db URL is expected")?;
     let mut command = Command::new(find_tool(name));
     command.arg("--dbname").arg(url.as_str());
     if let Some(password) = password {

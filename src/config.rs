@@ -30,6 +30,8 @@ pub struct Config {
     pub db_timeout: Duration,
     pub cors_origins: Vec<String>,
     pub body_limit: usize,
+    /// The longest pause between two parts of a request body (then 408).
+    pub body_idle_timeout: Duration,
     pub small_cell_k: u32,
     /// Every row of a de-identified export shares its quasi-identifiers with at least k − 1 others.
     pub export_k: u32,
@@ -99,6 +101,7 @@ impl std::fmt::Debug for Config {
             .field("db_pool_size", &self.db_pool_size)
             .field("cors_origins", &self.cors_origins)
             .field("body_limit", &self.body_limit)
+            .field("body_idle_timeout", &self.body_idle_timeout)
             .field("small_cell_k", &self.small_cell_k)
             .finish_non_exhaustive()
     }
@@ -199,6 +202,7 @@ impl Config {
                 .map(String::from)
                 .collect(),
             body_limit: parse("HAKI_BODY_LIMIT_BYTES", "262144")?,
+            body_idle_timeout: Duration::from_secs(parse("HAKI_BODY_IDLE_TIMEOUT_SECONDS", "30")?),
             small_cell_k: parse("HAKI_SMALL_CELL_K", "5")?,
             export_k: parse("HAKI_EXPORT_K", "5")?,
             login_rate_per_minute: parse("HAKI_LOGIN_RATE_PER_MINUTE", "10")?,

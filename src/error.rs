@@ -76,6 +76,7 @@ pub enum ErrorCode {
     PreconditionRequired,
     RateLimited,
     ReferralLocked,
+    RequestTimeout,
     RequirementUnmet,
     RestorationThresholdUnmet,
     SelfApproval,
@@ -501,6 +502,20 @@ pub fn path_error_handler(err: PathError, req: &HttpRequest) -> actix_web::Error
 
 pub fn query_error_handler(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::bad_request(ErrorCode::InvalidQuery, format!("The query string is not valid: {err}")).into()
+}
+
+/// A body that stopped arriving (`HAKI_BODY_IDLE_TIMEOUT_SECONDS`).
+pub fn body_timed_out() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::RequestTimeout,
+        "The request body stopped arriving; send it again.",
+    )
+}
+
+/// Whether a body could not be read because it stopped arriving.
+pub fn is_body_timeout(err: &actix_web::error::PayloadError) -> bool {
+    matches!(err, actix_web::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)
 }
 
 pub fn payload_too_large() -> actix_web::Error {

@@ -42,6 +42,11 @@ impl<T: DeserializeOwned + Validate + utoipa::PartialSchema + 'static> FromReque
             let bytes = body.await.map_err(|e| {
                 if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     payload_too_large()
+                } else if e
+                    .as_error::<actix_web::error::PayloadError>()
+                    .is_some_and(crate::error::is_body_timeout)
+                {
+                    crate::error::body_timed_out().into()
                 } else {
                     ApiError::bad_request(ErrorCode::MalformedBody, "The request body could not be read.").into()
                 }

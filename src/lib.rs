@@ -59,6 +59,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.configure(ops::configure).service(
         scope("/api/v1")
             .wrap(from_fn(idempotency::idempotency))
+            .wrap(from_fn(body_deadline))
             .wrap(from_fn(reject_unknown_query))
             .wrap(from_fn(auth::authenticate_first))
             // Every answer of the API may hold a child's data (or a token): no cache keeps it.
@@ -101,7 +102,6 @@ where
     (app, spec)
 }
 
-/// The whole application: routes, docs, extractor error handling, CORS, request ids, metrics.
 /// Bounds on what one client may hold or send (documented in docs/api.md, "Limits").
 pub mod limits {
     use std::time::Duration;
@@ -117,6 +117,40 @@ pub mod limits {
     pub const MAX_CONNECTIONS_PER_WORKER: usize = 4096;
     /// Query parameters per request.
     pub const MAX_QUERY_PARAMETERS: usize = 64;
+}
+
+/// Gives the request body an idle deadline (`HAKI_BODY_IDLE_TIMEOUT_SECONDS`): a client that
+/// stops sending it in the middle does not hold the handler (and its database connection, its
+/// upload) for ever.
+async fn body_deadline(
+    mut req: ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, Error> {
+    use actix_web::HttpMessage;
+    use futures_util::StreamExt;
+    let idle = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(30), |s| s.config.body_idle_timeout);
+    let payload = req.take_payload();
+    let stream = futures_util::stream::unfold(Some(payload), move |state| async move {
+        let mut payload = state?;
+        match tokio::time::timeout(idle, payload.next()).await {
+            Ok(Some(item)) => Some((item, Some(payload))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(actix_web::error::PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request body stopped arriving",
+                ))),
+                None,
+            )),
+        }
+    });
+    // Fused: readers may poll again after the end.
+    req.set_payload(actix_web::dev::Payload::from(
+        Box::pin(stream.fuse()) as std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>>
+    ));
+    next.call(req).await
 }
 
 /// Haki's connection limits on an HTTP server (slow or idle clients, open connections), for
@@ -143,6 +177,7 @@ where
         .max_connections(limits::MAX_CONNECTIONS_PER_WORKER)
 }
 
+/// The whole application: routes, docs, extractor error handling, CORS, request ids, metrics.
 pub fn build_app(
     state: Arc<AppState>,
 ) -> App<

@@ -132,6 +132,9 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     let workers = config.workers;
     let shutdown = config.shutdown_timeout;
     let state = AppState::new(config, pool)?;
+    // Work that goes on after an answer runs here, on the main runtime, which outlives the HTTP
+    // workers: a stopping server finishes it.
+    state.jobs.run_on(tokio::runtime::Handle::current());
     // Stored idempotent responses are purged once their 24 hours are over; what ended sessions,
     // challenges and reset tokens leave behind once it can matter no more.
     // Background work stops between rounds when the server stops: a round in progress (a purge, a
@@ -143,8 +146,9 @@ async fn serve(config: Config) -> Result<(), BoxError> {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(15 * 60));
         loop {
             tokio::select! {
-                _ = every.tick() => {}
+                biased;
                 _ = purge_stopping.changed() => break,
+                _ = every.tick() => {}
             }
             match haki::idempotency::purge_expired(&purging).await {
                 Ok(0) => {}
@@ -168,7 +172,8 @@ async fn serve(config: Config) -> Result<(), BoxError> {
         .config
         .webhook_delivery
         .then(|| actix_web::rt::spawn(haki::webhooks::delivery::run(state.clone(), stopping)));
-    let mut server = haki::with_connection_limits(actix_web::HttpServer::new(move || haki::build_app(state.clone())))
+    let served = state.clone();
+    let mut server = haki::with_connection_limits(actix_web::HttpServer::new(move || haki::build_app(served.clone())))
         .disable_signals()
         .shutdown_timeout(shutdown.as_secs());
     if workers > 0 {
@@ -187,27 +192,42 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     }
     let server = server.run();
     let handle = server.handle();
-    // Ctrl-C (SIGINT) and SIGTERM alike: stop accepting, let requests in flight finish (up to
-    // HAKI_SHUTDOWN_TIMEOUT_SECONDS), then exit.
-    actix_web::rt::spawn(async move {
-        let signal = shutdown_signal().await;
-        log::info!("{signal} received: finishing requests in flight, then stopping (again to stop at once)");
-        let graceful = handle.clone();
-        actix_web::rt::spawn(async move { graceful.stop(true).await });
-        let signal = shutdown_signal().await;
-        log::warn!("{signal} received again: stopping now");
-        handle.stop(false).await;
-    });
+    // Ctrl-C (SIGINT) and SIGTERM alike: stop accepting, let requests in flight finish, let the
+    // background loops finish the round under way and start no other, let the jobs started by
+    // answered requests finish — all within HAKI_SHUTDOWN_TIMEOUT_SECONDS of the signal — then
+    // exit. A second signal stops at once.
+    let stop = std::sync::Arc::new(stop);
+    let signalled_at = std::sync::Arc::new(std::sync::OnceLock::new());
+    let at_once = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let (stop, signalled_at, at_once) = (stop.clone(), signalled_at.clone(), at_once.clone());
+        actix_web::rt::spawn(async move {
+            let signal = shutdown_signal().await;
+            let _ = signalled_at.set(tokio::time::Instant::now());
+            log::info!("{signal} received: finishing requests in flight, then stopping (again to stop at once)");
+            let _ = stop.send(true);
+            let graceful = handle.clone();
+            actix_web::rt::spawn(async move { graceful.stop(true).await });
+            let signal = shutdown_signal().await;
+            log::warn!("{signal} received again: stopping now");
+            at_once.store(true, std::sync::atomic::Ordering::SeqCst);
+            handle.stop(false).await;
+        });
+    }
     server.await?;
     let _ = stop.send(true);
-    let background = async {
-        let _ = purge.await;
-        if let Some(deliveries) = deliveries {
-            let _ = deliveries.await;
+    if !at_once.load(std::sync::atomic::Ordering::SeqCst) {
+        let deadline = signalled_at.get().copied().unwrap_or_else(tokio::time::Instant::now) + shutdown;
+        let background = async {
+            let _ = purge.await;
+            if let Some(deliveries) = deliveries {
+                let _ = deliveries.await;
+            }
+            state.jobs.finish().await;
+        };
+        if tokio::time::timeout_at(deadline, background).await.is_err() {
+            log::warn!("background work did not finish within the shutdown timeout; it resumes on the next start");
         }
-    };
-    if tokio::time::timeout(shutdown, background).await.is_err() {
-        log::warn!("background work did not finish within the shutdown timeout; it resumes on the next start");
     }
     log::info!("Haki stopped");
     Ok(())

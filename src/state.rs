@@ -32,6 +32,41 @@ pub struct AppState {
     /// emails), so they cannot be reversed by guessing without the server's secret. Set up once;
     /// each hash starts from a copy.
     hash_mac: hmac::Hmac<sha2::Sha256>,
+    /// Work that goes on after its request was answered (a reset email after the 202).
+    pub jobs: Jobs,
+}
+
+/// Work that outlives the request that started it. `haki serve` runs it on its main runtime,
+/// which outlives the HTTP workers, and waits for it when it stops; elsewhere (tests) it runs
+/// where it was started.
+#[derive(Default)]
+pub struct Jobs {
+    tracker: tokio_util::task::TaskTracker,
+    runtime: std::sync::OnceLock<tokio::runtime::Handle>,
+}
+
+impl Jobs {
+    /// Runs the jobs from now on on `runtime` (the server's main one).
+    pub fn run_on(&self, runtime: tokio::runtime::Handle) {
+        let _ = self.runtime.set(runtime);
+    }
+
+    pub fn spawn(&self, job: impl std::future::Future<Output = ()> + Send + 'static) {
+        match self.runtime.get() {
+            Some(runtime) => {
+                self.tracker.spawn_on(job, runtime);
+            }
+            None => {
+                self.tracker.spawn(job);
+            }
+        }
+    }
+
+    /// Waits for every job started so far; none is accepted after.
+    pub async fn finish(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
 }
 
 impl AppState {
@@ -50,6 +85,7 @@ impl AppState {
             documents: crate::documents::store::open(&config.document_store)?,
             vault: Vault::new(&config.data_key, &config.data_keys_previous),
             hash_mac: hash_mac(&config.jwt_secret)?,
+            jobs: Jobs::default(),
             config,
             pool,
         }))

@@ -1059,14 +1059,19 @@ async fn two_replicas_on_one_database_hold_every_guarantee() {
         moved.expect(200);
     }
     let client = haki::webhooks::delivery::client(&a.state.config).unwrap();
+    let (mut by_a, mut by_b) = (0, 0);
     for _ in 0..3 {
         let (x, y) = futures_util::join!(
             haki::webhooks::delivery::run_once(&a.state, &client, 2),
             haki::webhooks::delivery::run_once(&b.state, &client, 2)
         );
-        x.unwrap();
-        y.unwrap();
+        by_a += x.unwrap();
+        by_b += y.unwrap();
     }
+    assert!(
+        by_a > 0 && by_b > 0,
+        "both replicas' workers sent some: {by_a} and {by_b}"
+    );
     let ids: Vec<String> = receiver.at("/replicas").into_iter().map(|g| g.0).collect();
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), 6, "each stage change once: {ids:?}");
@@ -1085,6 +1090,7 @@ async fn two_replicas_on_one_database_hold_every_guarantee() {
     }
     let (after, _) = feed_until(&b, &pm.token, Some(&cursor), "types=case", |e| e.len() >= 3).await;
     let new_ids: std::collections::HashSet<&String> = after.iter().map(|e| &e.1).collect();
+    assert_eq!(after.len(), 3, "each new case once: {after:?}");
     assert_eq!(new_ids.len(), 3, "{after:?}");
     assert!(before.iter().all(|e| !new_ids.contains(&e.1)));
 }

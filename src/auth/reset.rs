@@ -295,8 +295,9 @@ pub async fn forgot_password(
     // whether the address has an account.
     let state = state.into_inner();
     let email = body.0.email;
-    actix_web::rt::spawn(async move {
-        if let Err(err) = email_reset_link(&state, &meta, &email).await {
+    let job = state.clone();
+    state.jobs.spawn(async move {
+        if let Err(err) = email_reset_link(&job, &meta, &email).await {
             log::warn!("could not handle a password reset request: {err}");
         }
     });

@@ -105,14 +105,23 @@ pub fn pending_migrations(url: &str) -> Result<Vec<String>, BoxError> {
         #[diesel(sql_type = diesel::sql_types::Text)]
         version: String,
     }
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
     let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(url)?;
-    let applied: Vec<String> = match diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
-        .load::<Applied>(&mut conn)
-    {
-        Ok(rows) => rows.into_iter().map(|r| r.version).collect(),
-        // A database never migrated has no such table.
-        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("does not exist") => Vec::new(),
-        Err(e) => return Err(e.into()),
+    // A database never migrated has no such table.
+    let table: Exists = diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS exists")
+        .get_result(&mut conn)?;
+    let applied: Vec<String> = if table.exists {
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load::<Applied>(&mut conn)?
+            .into_iter()
+            .map(|r| r.version)
+            .collect()
+    } else {
+        Vec::new()
     };
     Ok(MigrationSource::<Pg>::migrations(&MIGRATIONS)?
         .iter()

@@ -383,7 +383,13 @@ struct Stored {
     content_type: &'static str,
 }
 
-fn malformed(e: impl std::fmt::Display) -> ApiError {
+fn malformed<E: std::fmt::Display + 'static>(e: E) -> ApiError {
+    if let Some(actix_multipart::MultipartError::Payload(payload)) =
+        (&e as &dyn std::any::Any).downcast_ref::<actix_multipart::MultipartError>()
+        && crate::error::is_body_timeout(payload)
+    {
+        return crate::error::body_timed_out();
+    }
     ApiError::bad_request(
         ErrorCode::MalformedBody,
         format!("The multipart/form-data body could not be read: {e}"),
@@ -544,7 +550,7 @@ async fn put_encrypted<S, E>(
 ) -> ApiResult<Stored>
 where
     S: Stream<Item = Result<Bytes, E>>,
-    E: std::fmt::Display,
+    E: std::fmt::Display + 'static,
 {
     const SNIFF: usize = 8 * 1024;
     let mut field = std::pin::pin!(body);

@@ -376,8 +376,9 @@ pub async fn run(state: Arc<AppState>, mut stopping: tokio::sync::watch::Receive
     let mut every = tokio::time::interval(state.config.webhook_poll);
     loop {
         tokio::select! {
-            _ = every.tick() => {}
+            biased;
             _ = stopping.changed() => return,
+            _ = every.tick() => {}
         }
         loop {
             match run_once(&state, &client, 20).await {

@@ -145,6 +145,7 @@ pub fn test_config(database_url: String) -> Config {
         db_timeout: std::time::Duration::from_secs(2),
         cors_origins: vec!["http://dashboard.example".into()],
         body_limit: 64 * 1024,
+        body_idle_timeout: std::time::Duration::from_secs(1),
         small_cell_k: 5,
         export_k: 5,
         session_idle: std::time::Duration::from_secs(30 * 60),
@@ -572,6 +573,16 @@ impl Cluster {
     /// The URL of its `haki` database.
     pub fn url(&self) -> String {
         format!("postgres://haki_test:haki_test@127.0.0.1:{}/haki", self.port)
+    }
+
+    /// Runs SQL in its `haki` database as the superuser.
+    pub fn sql(&self, statement: &str) {
+        self.pg(&["psql", "-d", "haki", "-v", "ON_ERROR_STOP=1", "-c", statement]);
+    }
+
+    /// The URL of its `haki` database for another role.
+    pub fn url_as(&self, role: &str, password: &str) -> String {
+        format!("postgres://{role}:{password}@127.0.0.1:{}/haki", self.port)
     }
 
     /// Stops the server (fast shutdown: connections are cut).
