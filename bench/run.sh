@@ -8,6 +8,7 @@ DURATION=${1:-${BENCH_SECONDS:-10}}
 CONNS=${BENCH_CONNECTIONS:-16}
 THREADS=${BENCH_THREADS:-2}
 HTTP_PORT=${BENCH_HTTP_PORT:-18080}
+CASES=${BENCH_CASES:-20000}
 
 if ! command -v wrk >/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -35,7 +36,7 @@ export HAKI_BIND="127.0.0.1:$HTTP_PORT" HAKI_TOKEN_TTL_SECONDS=3600 HAKI_MFA_REQ
 cargo build --release --locked --quiet
 bin=target/release/haki
 $bin migrate
-scripts/pg.sh psql "$tmp" "$pg_port" -d haki_bench -f bench/seed.sql >/dev/null
+$bin seed-bench --cases "$CASES" >/dev/null
 echo 'bench admin passphrase' | $bin user create --email admin@bench.test --role admin >/dev/null
 
 $bin serve & server_pid=$!
@@ -70,8 +71,8 @@ pgb "pgbench SELECT 1" bench/pgbench/select1.sql
 http "GET /api/v1/me (JWT + 2 queries)" /api/v1/me auth
 http "GET /api/v1/partners?limit=50" "/api/v1/partners?limit=50" auth
 pgb "pgbench partners page (same SQL)" bench/pgbench/partners_page.sql
-http "GET /api/v1/audit-log?limit=50 (200k rows)" "/api/v1/audit-log?limit=50" auth
-http "GET /api/v1/cases?limit=50 (20k cases, facts)" "/api/v1/cases?limit=50" auth
+http "GET /api/v1/audit-log?limit=50 ($((CASES * 5)) rows)" "/api/v1/audit-log?limit=50" auth
+http "GET /api/v1/cases?limit=50 ($CASES cases, facts)" "/api/v1/cases?limit=50" auth
 http "GET /api/v1/cases?county=kwale&stalled=true" "/api/v1/cases?county=kwale&stalled=true&limit=50" auth
 
 echo
@@ -83,5 +84,5 @@ ratio() { python3 -c "a,b=float('$2'),float('$3'); print(f'{\"$1\":<60} {a/b:6.2
 echo
 ratio "readyz / pgbench SELECT 1" "$(val 'GET /readyz (SELECT 1 via pool)')" "$(val 'pgbench SELECT 1')"
 ratio "partners page via API / same SQL in pgbench" "$(val 'GET /api/v1/partners?limit=50')" "$(val 'pgbench partners page (same SQL)')"
-ratio "cases page (facts + audit of 50 reads) / partners page" "$(val 'GET /api/v1/cases?limit=50 (20k cases, facts)')" "$(val 'GET /api/v1/partners?limit=50')"
+ratio "cases page (facts + audit of 50 reads) / partners page" "$(val "GET /api/v1/cases?limit=50 ($CASES cases, facts)")" "$(val 'GET /api/v1/partners?limit=50')"
 ratio "partners page / healthz" "$(val 'GET /api/v1/partners?limit=50')" "$(val 'GET /healthz (no database)')"

@@ -26,6 +26,7 @@ pub mod partners;
 pub mod prosecution;
 pub mod referrals;
 pub mod restoration;
+pub mod seed_bench;
 pub mod state;
 pub mod stats;
 pub mod survivors;

@@ -44,6 +44,15 @@ enum Command {
     /// rewrap every document's key, with the current HAKI_DATA_KEY (after a key rotation, with
     /// the old key in HAKI_DATA_KEYS_PREVIOUS); then the old key can be retired.
     ReencryptIdentities,
+    /// Fill an empty database with a synthetic dataset for the benchmarks: N cases with their
+    /// suspects, charges, court sessions, survivors, services, assessments, consents, referrals,
+    /// documents' metadata and audit entries, and the people and partners they need. Every
+    /// generated account's password is HAKI_BENCH_PASSWORD (default "bench passphrase, not for use").
+    SeedBench {
+        /// How many cases (e.g. 10000, 100000, 1000000).
+        #[arg(long)]
+        cases: u64,
+    },
     /// Back up the database (a pg_dump archive) and the document store's objects (encrypted)
     /// into a directory. The keys are not in it: keep HAKI_DATA_KEY and HAKI_JWT_SECRET apart.
     Backup {
@@ -103,6 +112,11 @@ fn run(cli: Cli) -> Result<(), BoxError> {
         }
         Command::User(UserCommand::Create(args)) => create_user(args),
         Command::ReencryptIdentities => reencrypt_identities(Config::from_env()?),
+        Command::SeedBench { cases } => {
+            let url = config::owner_database_url()?;
+            migrate(&config::database_url()?)?;
+            seed_bench(&url, cases)
+        }
         Command::Backup { dir } => backup(&dir, false),
         Command::Restore { dir } => {
             backup(&dir, true)?;
@@ -337,6 +351,42 @@ async fn seed_demo(database_url: &str, force: bool) -> Result<(), BoxError> {
                 println!("  {email:<26} {role}");
             }
         }
+    }
+    Ok(())
+}
+
+#[actix_web::main]
+async fn seed_bench(database_url: &str, cases: u64) -> Result<(), BoxError> {
+    use std::io::Write;
+    let secret = std::env::var("HAKI_BENCH_PASSWORD").unwrap_or_else(|_| "bench passphrase, not for use".into());
+    let hash = password::hash_blocking(&secret).map_err(|e| e.to_string())?;
+    let scale = haki::seed_bench::Scale::new(cases);
+    let mut conn = AsyncPgConnection::establish(database_url).await?;
+    let started = std::time::Instant::now();
+    let width = 40;
+    haki::seed_bench::seed(&mut conn, &scale, &hash, |done| {
+        let filled = (done * width / cases.max(1)) as usize;
+        let secs = started.elapsed().as_secs_f64();
+        let rate = done as f64 / secs.max(0.001);
+        let left = (cases - done) as f64 / rate.max(1.0);
+        eprint!(
+            "\r[{}{}] {done}/{cases} cases, {secs:.0} s, about {left:.0} s left ",
+            "#".repeat(filled),
+            ".".repeat(width as usize - filled)
+        );
+        let _ = std::io::stderr().flush();
+    })
+    .await?;
+    eprintln!();
+    println!(
+        "seeded {cases} cases in {:.1} s ({} case workers, {} aftercare officers, {} partners); rows:",
+        started.elapsed().as_secs_f64(),
+        scale.case_workers,
+        scale.aftercare_officers,
+        scale.partners
+    );
+    for t in haki::seed_bench::table_sizes(&mut conn).await? {
+        println!("  {:<28} {:>12}", t.table, t.rows);
     }
     Ok(())
 }

@@ -1466,3 +1466,59 @@ async fn slow_clients_oversized_requests_and_deep_nesting_are_bounded() {
     let problem = r.expect_problem(400, "invalid_query");
     assert!(problem["detail"].as_str().unwrap().contains("at most 64"), "{problem}");
 }
+
+/// `haki seed-bench`: a synthetic dataset at scale, in chunks, that the service then serves as
+/// any other (a generated case worker sees her caseload); never over existing records.
+#[actix_web::test]
+async fn seed_bench_fills_an_empty_database_that_the_service_then_serves() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let scale = haki::seed_bench::Scale::new(12_500);
+    let mut progress = Vec::new();
+    haki::seed_bench::seed(&mut conn, &scale, common::password_hash(), |done| progress.push(done))
+        .await
+        .unwrap();
+    assert_eq!(progress, vec![10_000, 12_500], "a chunk at a time");
+    for (table, rows) in [
+        ("cases", 12_500),
+        ("survivors", 12_500),
+        ("case_survivors", 12_500),
+        ("case_assignments", 12_500),
+        ("survivor_assignments", 12_500),
+        ("documents", 12_500),
+        ("referrals", 6_250),
+        ("audit_log", 62_500),
+    ] {
+        assert_eq!(
+            app.count(&format!("SELECT count(*) FROM {table}")).await,
+            rows,
+            "{table}"
+        );
+    }
+    assert!(app.count("SELECT count(*) FROM charges").await > 3_000);
+    assert!(app.count("SELECT count(*) FROM court_sessions").await > 10_000);
+    assert!(app.count("SELECT count(*) FROM survivor_services").await == 25_000);
+    // Every record satisfies the database's rules (they were all checked on insert); a second
+    // run is refused.
+    assert!(
+        haki::seed_bench::seed(&mut conn, &scale, common::password_hash(), |_| {})
+            .await
+            .is_err()
+    );
+
+    // A generated case worker signs in and sees her own caseload, and no one else's.
+    let login = app
+        .login(&haki::seed_bench::email("case_worker", 7), common::PASSWORD)
+        .await;
+    login.expect(200);
+    let token = login.json()["access_token"].as_str().unwrap().to_string();
+    let page = app.get("/api/v1/cases?limit=200", &token).await;
+    page.expect(200);
+    let caseload = page.json()["data"].as_array().unwrap().len() as u64;
+    assert_eq!(caseload, scale.cases / scale.case_workers);
+    let admin = app.admin().await;
+    app.get("/api/v1/stats/overview?from=2020-01-01&to=2030-12-31", &admin.token)
+        .await
+        .expect(200);
+    app.get("/api/v1/alerts", &token).await.expect(200);
+}
