@@ -45,24 +45,30 @@ token=$(curl -fs "http://$HAKI_BIND/api/v1/auth/login" -H 'Content-Type: applica
   -d '{"email":"admin@bench.test","password":"bench admin passphrase"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 results=()
+# CPU time (ms) the server has used so far: utime + stime of /proc/PID/stat.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / hz}' "/proc/$server_pid/stat"; }
 http() { # name path [auth]
-  local name=$1 path=$2 out rps lat
+  local name=$1 path=$2 out rps p50 p99 n before after
   local args=(-t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency)
   [ "${3:-}" = auth ] && args+=(-H "Authorization: Bearer $token")
+  before=$(cpu_ms)
   out=$(wrk "${args[@]}" "http://$HAKI_BIND$path")
+  after=$(cpu_ms)
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  lat=$(awk '/^ +99%/ {print $2}' <<<"$out")
+  p50=$(awk '/^ +50%/ {print $2}' <<<"$out")
+  p99=$(awk '/^ +99%/ {print $2}' <<<"$out")
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
   if grep -q "Non-2xx" <<<"$out"; then echo "warning: $name had non-2xx answers" >&2; fi
-  results+=("$name|$rps|$lat")
+  results+=("$name|$rps|$p50|$p99|$(python3 -c "print(f'{($after - $before) / max($n, 1):.3f}')")")
 }
 pgb() { # name script
   local out tps lat
   out=$(scripts/pg.sh psql "$tmp" "$pg_port" -d postgres -c "SELECT 1" >/dev/null; \
-    PGPASSWORD=haki_bench pgbench -h 127.0.0.1 -p "$pg_port" -U haki_bench -n -c "$CONNS" -j "$THREADS" \
+    PGPASSWORD=haki_bench pgbench -h 127.0.0.1 -p "$pg_port" -U haki_bench -n -M prepared -c "$CONNS" -j "$THREADS" \
       -T "$DURATION" -f "$2" haki_bench 2>/dev/null)
   tps=$(awk '/^tps/ {print $3}' <<<"$out")
-  lat=$(awk '/^latency average/ {print $4 "ms(avg)"}' <<<"$out")
-  results+=("$1|$tps|$lat")
+  lat=$(awk '/^latency average/ {print $4 " ms (avg)"}' <<<"$out")
+  results+=("$1|$tps|$lat|$lat|")
 }
 
 http "GET /healthz (no database)" /healthz
@@ -75,14 +81,34 @@ http "GET /api/v1/audit-log?limit=50 ($((CASES * 5)) rows)" "/api/v1/audit-log?l
 http "GET /api/v1/cases?limit=50 ($CASES cases, facts)" "/api/v1/cases?limit=50" auth
 http "GET /api/v1/cases?county=kwale&stalled=true" "/api/v1/cases?county=kwale&stalled=true&limit=50" auth
 
-echo
-echo "Haki benchmark: ${DURATION}s per scenario, $CONNS connections, $THREADS load threads, $(nproc) cores"
-printf '%-45s %12s %14s\n' scenario "req|tx /s" "p99 latency"
-for r in "${results[@]}"; do IFS='|' read -r n v l <<<"$r"; printf '%-45s %12s %14s\n' "$n" "$v" "$l"; done
+peak_rss_mb=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$server_pid/status")
 val() { for r in "${results[@]}"; do IFS='|' read -r n v _ <<<"$r"; [ "$n" = "$1" ] && echo "$v"; done; }
-ratio() { python3 -c "a,b=float('$2'),float('$3'); print(f'{\"$1\":<60} {a/b:6.2f}')"; }
-echo
-ratio "readyz / pgbench SELECT 1" "$(val 'GET /readyz (SELECT 1 via pool)')" "$(val 'pgbench SELECT 1')"
-ratio "partners page via API / same SQL in pgbench" "$(val 'GET /api/v1/partners?limit=50')" "$(val 'pgbench partners page (same SQL)')"
-ratio "cases page (facts + audit of 50 reads) / partners page" "$(val "GET /api/v1/cases?limit=50 ($CASES cases, facts)")" "$(val 'GET /api/v1/partners?limit=50')"
-ratio "partners page / healthz" "$(val 'GET /api/v1/partners?limit=50')" "$(val 'GET /healthz (no database)')"
+ratio() { python3 -c "a,b=float('$2'),float('$3'); print(f'| {\"$1\"} | ratio {a/b:.2f} |')"; }
+
+report=bench/REPORT.md
+{
+  echo "# Benchmark report"
+  echo
+  echo "Written by \`make bench\` (\`bench/run.sh\`); commit it with the code it measured."
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')"
+  echo "- machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load generator, server and database share it"
+  echo "- PostgreSQL: $(pgbench --version | awk '{print $3}'), scratch cluster; dataset: \`haki seed-bench --cases $CASES\`"
+  echo "- load: ${DURATION} s per scenario, $CONNS connections, $THREADS wrk threads; pgbench with the same concurrency, prepared statements"
+  echo "- server: release build, peak RSS ${peak_rss_mb} MB over the run"
+  echo
+  echo "| scenario | req or tx /s | p50 | p99 | server CPU ms / request |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  for r in "${results[@]}"; do IFS='|' read -r n v a b c <<<"$r"; echo "| $n | $v | $a | $b | $c |"; done
+  echo
+  echo "Service against the database's own limit, same run (throughput over throughput):"
+  echo
+  echo "| comparison | |"
+  echo "| --- | --- |"
+  ratio "GET /readyz / pgbench SELECT 1" "$(val 'GET /readyz (SELECT 1 via pool)')" "$(val 'pgbench SELECT 1')"
+  ratio "GET /api/v1/partners?limit=50 / pgbench, the same statements" "$(val 'GET /api/v1/partners?limit=50')" "$(val 'pgbench partners page (same SQL)')"
+  ratio "a page of 50 cases / a page of 50 partners" "$(val "GET /api/v1/cases?limit=50 ($CASES cases, facts)")" "$(val 'GET /api/v1/partners?limit=50')"
+  ratio "a page of partners / GET /healthz" "$(val 'GET /api/v1/partners?limit=50')" "$(val 'GET /healthz (no database)')"
+} > "$report"
+cat "$report"
