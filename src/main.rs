@@ -418,21 +418,11 @@ async fn reencrypt_identities(config: Config) -> Result<(), BoxError> {
     let count = conn
         .transaction(async |conn| {
             // Locked until commit: a concurrent PUT of an identity waits instead of being overwritten.
-            let stale = haki::survivors::queries::identities_not_under(conn, vault.current_key_id()).await?;
-            let count = stale.len();
-            for row in stale {
-                let sealed = haki::survivors::vault::Sealed {
-                    key_id: row.key_id,
-                    nonce: row.nonce,
-                    ciphertext: row.ciphertext,
-                };
-                let plain = vault.open(row.survivor_id, &sealed)?;
-                let fresh = vault.seal(row.survivor_id, &plain)?;
-                haki::survivors::queries::reseal_identity(conn, row.survivor_id, &fresh).await?;
-            }
-            let factors = haki::auth::mfa::reseal_factors(conn, &vault).await?;
-            let documents = haki::documents::rewrap_keys(conn, &vault).await?;
-            let webhooks = haki::webhooks::handlers::reseal_secrets(conn, &vault).await?;
+            use haki::survivors::vault::{IDENTITIES, reseal_stale};
+            let count = reseal_stale(conn, &vault, &IDENTITIES).await?;
+            let factors = reseal_stale(conn, &vault, &haki::auth::mfa::SEALED_SECRETS).await?;
+            let documents = reseal_stale(conn, &vault, &haki::documents::SEALED_KEYS).await?;
+            let webhooks = reseal_stale(conn, &vault, &haki::webhooks::handlers::SEALED_SECRETS).await?;
             AuditEvent::operator("identities.reencrypt", "system", "identity-vault")
                 .details(
                     serde_json::json!({"count": count, "second_factors": factors, "documents": documents,

@@ -1216,56 +1216,9 @@ async fn reset_tokens_from_an_admin_work_once_and_expire() {
     );
 }
 
-/// A minimal SMTP server that keeps each message it receives.
-async fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = messages.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let kept = kept.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink\r\n").await.unwrap();
-                let mut data: Option<String> = None;
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(message) = data.as_mut() {
-                        if line == "." {
-                            kept.lock().unwrap().push(data.take().unwrap());
-                            write.write_all(b"250 kept\r\n").await.unwrap();
-                        } else {
-                            message.push_str(&line);
-                            message.push('\n');
-                        }
-                        continue;
-                    }
-                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-                        "DATA" => {
-                            data = Some(String::new());
-                            b"354 go on\r\n"
-                        }
-                        "QUIT" => {
-                            write.write_all(b"221 bye\r\n").await.unwrap();
-                            break;
-                        }
-                        _ => b"250 ok\r\n",
-                    };
-                    write.write_all(reply).await.unwrap();
-                }
-            });
-        }
-    });
-    (port, messages)
-}
-
 #[actix_web::test]
 async fn a_forgotten_password_is_reset_by_an_emailed_link() {
-    let (port, mail) = smtp_sink().await;
+    let (port, mail) = common::smtp_sink(None).await;
     let app = TestApp::with_config(|c| {
         c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
         c.mail_from = Some("Haki <haki@haki.test>".into());
@@ -1833,8 +1786,18 @@ async fn rotating_the_data_key_reseals_second_factors() {
     let new = [9u8; 32];
     let rotated = haki::survivors::vault::Vault::new(&new, &[app.state.config.data_key]);
     let mut conn = app.conn().await;
-    assert_eq!(haki::auth::mfa::reseal_factors(&mut conn, &rotated).await.unwrap(), 1);
-    assert_eq!(haki::auth::mfa::reseal_factors(&mut conn, &rotated).await.unwrap(), 0);
+    assert_eq!(
+        haki::survivors::vault::reseal_stale(&mut conn, &rotated, &haki::auth::mfa::SEALED_SECRETS)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        haki::survivors::vault::reseal_stale(&mut conn, &rotated, &haki::auth::mfa::SEALED_SECRETS)
+            .await
+            .unwrap(),
+        0
+    );
 
     // A service with only the new key still checks the code.
     let restarted = app

@@ -671,8 +671,18 @@ async fn rotating_the_data_key_rewraps_document_keys_and_leaves_files_alone() {
     let new = [7u8; 32];
     let rotated = haki::survivors::vault::Vault::new(&new, &[old]);
     let mut conn = app.conn().await;
-    assert_eq!(haki::documents::rewrap_keys(&mut conn, &rotated).await.unwrap(), 1);
-    assert_eq!(haki::documents::rewrap_keys(&mut conn, &rotated).await.unwrap(), 0);
+    assert_eq!(
+        haki::survivors::vault::reseal_stale(&mut conn, &rotated, &haki::documents::SEALED_KEYS)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        haki::survivors::vault::reseal_stale(&mut conn, &rotated, &haki::documents::SEALED_KEYS)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM documents WHERE key_id = '{}'",

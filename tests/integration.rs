@@ -1117,13 +1117,13 @@ async fn webhook_secrets_survive_a_key_rotation() {
     let rotated = haki::survivors::vault::Vault::new(&new, &[app.state.config.data_key]);
     let mut conn = app.conn().await;
     assert_eq!(
-        haki::webhooks::handlers::reseal_secrets(&mut conn, &rotated)
+        haki::survivors::vault::reseal_stale(&mut conn, &rotated, &haki::webhooks::handlers::SEALED_SECRETS)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        haki::webhooks::handlers::reseal_secrets(&mut conn, &rotated)
+        haki::survivors::vault::reseal_stale(&mut conn, &rotated, &haki::webhooks::handlers::SEALED_SECRETS)
             .await
             .unwrap(),
         0

@@ -1070,6 +1070,9 @@ async fn a_stop_signal_finishes_requests_in_flight_and_the_delivery_round() {
     let worker = app.create_user(Role::CaseWorker, None).await;
 
     // A webhook receiver that holds its answer until the test has sent the signal.
+    // A mail server that greets no one until the test says so.
+    let smtp_hold = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (smtp_port, mail) = common::smtp_sink(Some(smtp_hold.clone())).await;
     let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook_url = format!("http://{}/hook", receiver.local_addr().unwrap());
     let (arrived, got_request) = mpsc::channel();
@@ -1114,6 +1117,9 @@ async fn a_stop_signal_finishes_requests_in_flight_and_the_delivery_round() {
         .env("HAKI_DOCUMENT_STORE", &config.document_store)
         .env("HAKI_MFA_REQUIRED_ROLES", "")
         .env("HAKI_WEBHOOK_ALLOW_LOOPBACK", "true")
+        .env("HAKI_SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}"))
+        .env("HAKI_MAIL_FROM", "Haki <haki@haki.test>")
+        .env("HAKI_PASSWORD_RESET_URL", "https://app.haki.test/reset#")
         .env("HAKI_WEBHOOK_POLL_MS", "100")
         .env("HAKI_WORKERS", "1")
         .env("HAKI_SHUTDOWN_TIMEOUT_SECONDS", "20")
@@ -1186,6 +1192,16 @@ async fn a_stop_signal_finishes_requests_in_flight_and_the_delivery_round() {
     .unwrap();
     slow.write_all(&body[..body.len() / 2]).unwrap();
     slow.flush().unwrap();
+    // A reset email asked for: answered 202 at once, sent after the answer — and held up by the
+    // mail server past the signal.
+    let forgot = client
+        .post(format!("{base}/api/v1/auth/forgot-password"))
+        .header("content-type", "application/json")
+        .body(json!({"email": worker.email}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forgot.status(), 202);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let killed = std::process::Command::new("kill")
@@ -1204,8 +1220,10 @@ async fn a_stop_signal_finishes_requests_in_flight_and_the_delivery_round() {
     let mut answer = String::new();
     slow.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    // and so does the delivery under way.
+    // and so do the delivery and, well after it, the email under way.
     release.send(()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    smtp_hold.notify_one();
     let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
         .await
         .unwrap();
@@ -1216,6 +1234,11 @@ async fn a_stop_signal_finishes_requests_in_flight_and_the_delivery_round() {
             .await,
         1,
         "the delivery in flight at the signal was recorded"
+    );
+    assert_eq!(
+        mail.lock().unwrap().len(),
+        1,
+        "the reset email under way at the signal was sent"
     );
 }
 

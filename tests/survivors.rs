@@ -1628,3 +1628,62 @@ async fn an_aftercare_officers_closure_waits_for_a_program_managers_approval() {
     direct.expect(200);
     assert_eq!(direct.json()["restoration_status"], "closed");
 }
+
+/// `haki reencrypt-identities` after a rotation of HAKI_DATA_KEY: every identity is sealed under
+/// the new key, and a service holding only the new key reads it back; a second run has nothing
+/// to do.
+#[actix_web::test]
+async fn reencrypt_identities_moves_every_identity_to_the_new_key() {
+    use base64::Engine;
+    let w = world().await;
+    let app = &w.app;
+    let sid = id(&w.mine).to_string();
+    app.send(
+        TestRequest::put()
+            .uri(&format!("/api/v1/survivors/{sid}/identity"))
+            .insert_header(bearer(&w.aftercare.token))
+            .insert_header(("If-Match", "*"))
+            .set_json(
+                json!({"legal_name": LEGAL_NAME, "guardian_name": "Mama Wanjiru", "guardian_relationship": "mother"}),
+            ),
+    )
+    .await
+    .expect(200);
+    let new = [5u8; 32];
+    let b64 = |k: &[u8; 32]| base64::engine::general_purpose::STANDARD.encode(k);
+    let config = &app.state.config;
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_haki"))
+            .arg("reencrypt-identities")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &config.database_url)
+            .env("HAKI_JWT_SECRET", String::from_utf8(config.jwt_secret.clone()).unwrap())
+            .env("HAKI_DATA_KEY", b64(&new))
+            .env("HAKI_DATA_KEYS_PREVIOUS", b64(&config.data_key))
+            .env("HAKI_DOCUMENT_STORE", &config.document_store)
+            .output()
+            .expect("run haki");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(run().starts_with("re-encrypted 1 identities"));
+    assert!(run().starts_with("re-encrypted 0 identities"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'identities.reencrypt'")
+            .await,
+        2
+    );
+
+    let restarted = app
+        .restarted(|c| {
+            c.data_key = new;
+            c.data_keys_previous = Vec::new();
+        })
+        .await;
+    let r = restarted
+        .get(&format!("/api/v1/survivors/{sid}/identity"), &w.aftercare.token)
+        .await;
+    r.expect(200);
+    assert_eq!(r.json()["identity"]["legal_name"], LEGAL_NAME);
+}

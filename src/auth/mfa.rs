@@ -283,7 +283,7 @@ fn authenticator(secret: Vec<u8>, user: &UserRow) -> ApiResult<TOTP> {
 }
 
 fn binding(user: UserId) -> Vec<u8> {
-    [b"totp:".as_slice(), user.0.as_bytes()].concat()
+    SEALED_SECRETS.binding(user.0)
 }
 
 /// Starts (or restarts) an enrolment: a fresh secret, not active until a code confirms it.
@@ -726,40 +726,12 @@ pub async fn reset_user_mfa(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Re-seals every second-factor secret not under `key_id` (after a data key rotation); how many.
-pub async fn reseal_factors(
-    conn: &mut AsyncPgConnection,
-    vault: &crate::survivors::vault::Vault,
-) -> Result<usize, crate::db::BoxError> {
-    let stale: Vec<(UserId, String, Vec<u8>, Vec<u8>)> = totp_factors::table
-        .filter(totp_factors::key_id.ne(vault.current_key_id()))
-        .select((
-            totp_factors::user_id,
-            totp_factors::key_id,
-            totp_factors::nonce,
-            totp_factors::ciphertext,
-        ))
-        .for_update()
-        .load(conn)
-        .await?;
-    let count = stale.len();
-    for (user, key_id, nonce, ciphertext) in stale {
-        let fresh = vault.reseal_bound(
-            &binding(user),
-            Sealed {
-                key_id,
-                nonce,
-                ciphertext,
-            },
-        )?;
-        diesel::update(totp_factors::table.find(user))
-            .set((
-                totp_factors::key_id.eq(&fresh.key_id),
-                totp_factors::nonce.eq(&fresh.nonce),
-                totp_factors::ciphertext.eq(&fresh.ciphertext),
-            ))
-            .execute(conn)
-            .await?;
-    }
-    Ok(count)
-}
+/// Where second-factor secrets are sealed (re-sealed by `vault::reseal_stale` after a rotation).
+pub const SEALED_SECRETS: crate::survivors::vault::SealedColumns = crate::survivors::vault::SealedColumns {
+    table: "totp_factors",
+    id: "user_id",
+    key_id: "key_id",
+    nonce: "nonce",
+    ciphertext: "ciphertext",
+    binding_prefix: b"totp:",
+};

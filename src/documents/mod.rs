@@ -238,7 +238,7 @@ async fn readable(conn: &mut AsyncPgConnection, user: &AuthUser, id: DocumentId)
 }
 
 fn binding(id: DocumentId) -> Vec<u8> {
-    [b"document:".as_slice(), id.0.as_bytes()].concat()
+    SEALED_KEYS.binding(id.0)
 }
 
 /// The document's data key, unwrapped with the service key.
@@ -1162,43 +1162,16 @@ pub async fn download_document(
         .streaming(body))
 }
 
-/// Rewraps every document key not under the current service key (after a rotation); how many.
-pub async fn rewrap_keys(
-    conn: &mut AsyncPgConnection,
-    vault: &crate::survivors::vault::Vault,
-) -> Result<usize, crate::db::BoxError> {
-    let stale: Vec<(DocumentId, String, Vec<u8>, Vec<u8>)> = documents::table
-        .filter(documents::key_id.ne(vault.current_key_id()))
-        .select((
-            documents::id,
-            documents::key_id,
-            documents::key_nonce,
-            documents::wrapped_key,
-        ))
-        .for_update()
-        .load(conn)
-        .await?;
-    let count = stale.len();
-    for (id, key_id, nonce, ciphertext) in stale {
-        let fresh = vault.reseal_bound(
-            &binding(id),
-            Sealed {
-                key_id,
-                nonce,
-                ciphertext,
-            },
-        )?;
-        diesel::update(documents::table.find(id))
-            .set((
-                documents::key_id.eq(&fresh.key_id),
-                documents::key_nonce.eq(&fresh.nonce),
-                documents::wrapped_key.eq(&fresh.ciphertext),
-            ))
-            .execute(conn)
-            .await?;
-    }
-    Ok(count)
-}
+/// Where each document's data key is kept, wrapped by the vault (rewrapped by
+/// `vault::reseal_stale` after a rotation; the files are not rewritten).
+pub const SEALED_KEYS: crate::survivors::vault::SealedColumns = crate::survivors::vault::SealedColumns {
+    table: "documents",
+    id: "id",
+    key_id: "key_id",
+    nonce: "key_nonce",
+    ciphertext: "wrapped_key",
+    binding_prefix: b"document:",
+};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_case_documents)

@@ -302,34 +302,6 @@ pub async fn put_identity(
         .await
 }
 
-/// Identities sealed under another key than `key_id` (to re-encrypt after a rotation), locked
-/// until the end of the transaction.
-pub async fn identities_not_under(conn: &mut AsyncPgConnection, key_id: &str) -> QueryResult<Vec<IdentityRow>> {
-    survivor_identities::table
-        .filter(survivor_identities::key_id.ne(key_id))
-        .select(IdentityRow::as_select())
-        .for_update()
-        .load(conn)
-        .await
-}
-
-/// Replaces the ciphertext of an identity without changing its content (version unchanged).
-pub async fn reseal_identity(
-    conn: &mut AsyncPgConnection,
-    survivor: SurvivorId,
-    sealed: &super::vault::Sealed,
-) -> QueryResult<()> {
-    diesel::update(survivor_identities::table.find(survivor))
-        .set((
-            survivor_identities::key_id.eq(&sealed.key_id),
-            survivor_identities::nonce.eq(&sealed.nonce),
-            survivor_identities::ciphertext.eq(&sealed.ciphertext),
-        ))
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
 /// Ends the user's active assignment to the survivor; the number ended (0 or 1).
 pub async fn end_assignment(
     conn: &mut AsyncPgConnection,

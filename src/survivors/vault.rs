@@ -103,6 +103,94 @@ impl Vault {
     }
 }
 
+/// Where a table keeps values sealed by the vault: its id column, the three columns of a
+/// [`Sealed`], and the prefix of the binding (associated data) each value is sealed under (the
+/// prefix, then the id's bytes).
+pub struct SealedColumns {
+    pub table: &'static str,
+    pub id: &'static str,
+    pub key_id: &'static str,
+    pub nonce: &'static str,
+    pub ciphertext: &'static str,
+    pub binding_prefix: &'static [u8],
+}
+
+impl SealedColumns {
+    /// The binding of the value of the row `id`.
+    pub fn binding(&self, id: uuid::Uuid) -> Vec<u8> {
+        [self.binding_prefix, id.as_bytes()].concat()
+    }
+}
+
+/// Survivors' identifying details.
+pub const IDENTITIES: SealedColumns = SealedColumns {
+    table: "survivor_identities",
+    id: "survivor_id",
+    key_id: "key_id",
+    nonce: "nonce",
+    ciphertext: "ciphertext",
+    binding_prefix: b"",
+};
+
+/// Re-seals under the current key every value of `at` still under an older one (after a
+/// rotation of `HAKI_DATA_KEY`; `haki reencrypt-identities`), the rows locked until the caller's
+/// transaction ends, so a concurrent write waits instead of being overwritten. Returns how many.
+pub async fn reseal_stale(
+    conn: &mut diesel_async::AsyncPgConnection,
+    vault: &Vault,
+    at: &SealedColumns,
+) -> Result<usize, crate::db::BoxError> {
+    use diesel::sql_types::{Bytea, Text, Uuid};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Uuid)]
+        id: uuid::Uuid,
+        #[diesel(sql_type = Text)]
+        key_id: String,
+        #[diesel(sql_type = Bytea)]
+        nonce: Vec<u8>,
+        #[diesel(sql_type = Bytea)]
+        ciphertext: Vec<u8>,
+    }
+    // The identifiers are this crate's constants, never input.
+    let SealedColumns {
+        table,
+        id,
+        key_id,
+        nonce,
+        ciphertext,
+        ..
+    } = at;
+    let stale: Vec<Row> = diesel::sql_query(format!(
+        "SELECT {id} AS id, {key_id} AS key_id, {nonce} AS nonce, {ciphertext} AS ciphertext
+         FROM {table} WHERE {key_id} <> $1 FOR UPDATE"
+    ))
+    .bind::<Text, _>(vault.current_key_id())
+    .load(conn)
+    .await?;
+    for row in &stale {
+        let fresh = vault.reseal_bound(
+            &at.binding(row.id),
+            Sealed {
+                key_id: row.key_id.clone(),
+                nonce: row.nonce.clone(),
+                ciphertext: row.ciphertext.clone(),
+            },
+        )?;
+        diesel::sql_query(format!(
+            "UPDATE {table} SET {key_id} = $1, {nonce} = $2, {ciphertext} = $3 WHERE {id} = $4"
+        ))
+        .bind::<Text, _>(&fresh.key_id)
+        .bind::<Bytea, _>(&fresh.nonce)
+        .bind::<Bytea, _>(&fresh.ciphertext)
+        .bind::<Uuid, _>(row.id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(stale.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

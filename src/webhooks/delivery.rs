@@ -186,7 +186,10 @@ async fn send(state: &AppState, client: &reqwest::Client, d: &Claimed) -> Outcom
         nonce: d.secret_nonce.clone(),
         ciphertext: d.secret_ciphertext.clone(),
     };
-    let secret = match state.vault.open_bound(d.webhook_id.as_bytes(), &sealed) {
+    let secret = match state
+        .vault
+        .open_bound(&super::handlers::SEALED_SECRETS.binding(d.webhook_id), &sealed)
+    {
         Ok(secret) => secret,
         Err(e) => {
             return Outcome::Failed {

@@ -236,7 +236,7 @@ pub async fn create_webhook(
     let secret = crate::auth::new_secret("whsec_");
     let sealed = state
         .vault
-        .seal_bound(id.as_bytes(), secret.as_bytes())
+        .seal_bound(&SEALED_SECRETS.binding(id), secret.as_bytes())
         .map_err(ApiError::internal)?;
     let mut conn = state.conn().await?;
     let row = conn
@@ -442,43 +442,13 @@ pub async fn redeliver(
     Ok(HttpResponse::Accepted().json(row))
 }
 
-/// Re-seals every webhook signing secret still under an older key (after a rotation of
-/// `HAKI_DATA_KEY`; `haki reencrypt-identities`). Returns how many were re-sealed.
-pub async fn reseal_secrets(
-    conn: &mut diesel_async::AsyncPgConnection,
-    vault: &crate::survivors::vault::Vault,
-) -> Result<usize, crate::db::BoxError> {
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    let stale: Vec<(uuid::Uuid, String, Vec<u8>, Vec<u8>)> = webhooks::table
-        .filter(webhooks::secret_key_id.ne(vault.current_key_id()))
-        .select((
-            webhooks::id,
-            webhooks::secret_key_id,
-            webhooks::secret_nonce,
-            webhooks::secret_ciphertext,
-        ))
-        .for_update()
-        .load(conn)
-        .await?;
-    let count = stale.len();
-    for (id, key_id, nonce, ciphertext) in stale {
-        let fresh = vault.reseal_bound(
-            id.as_bytes(),
-            crate::survivors::vault::Sealed {
-                key_id,
-                nonce,
-                ciphertext,
-            },
-        )?;
-        diesel::update(webhooks::table.find(id))
-            .set((
-                webhooks::secret_key_id.eq(&fresh.key_id),
-                webhooks::secret_nonce.eq(&fresh.nonce),
-                webhooks::secret_ciphertext.eq(&fresh.ciphertext),
-            ))
-            .execute(conn)
-            .await?;
-    }
-    Ok(count)
-}
+/// Where webhook signing secrets are sealed (re-sealed by `vault::reseal_stale` after a
+/// rotation).
+pub const SEALED_SECRETS: crate::survivors::vault::SealedColumns = crate::survivors::vault::SealedColumns {
+    table: "webhooks",
+    id: "id",
+    key_id: "secret_key_id",
+    nonce: "secret_nonce",
+    ciphertext: "secret_ciphertext",
+    binding_prefix: b"",
+};
