@@ -184,6 +184,10 @@ pub fn build_app(
 ) -> App<
     impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<BoxBody>, Error = Error, InitError = ()>,
 > {
+    if let Err(err) = state.claim_worker_pool() {
+        // Built like the shared pool, which was built: not expected. Requests use the shared one.
+        log::warn!("no pool of its own for this worker: {err}");
+    }
     let limit = state.config.body_limit;
     let cors = state.config.cors_origins.iter().fold(
         Cors::default()

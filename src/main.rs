@@ -143,7 +143,6 @@ fn migrate(database_url: &str) -> Result<(), BoxError> {
 async fn serve(config: Config) -> Result<(), BoxError> {
     let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_timeout)?;
     let bind = config.bind;
-    let workers = config.workers;
     let shutdown = config.shutdown_timeout;
     let state = AppState::new(config, pool)?;
     // Work that goes on after an answer runs here, on the main runtime, which outlives the HTTP
@@ -190,9 +189,7 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     let mut server = haki::with_connection_limits(actix_web::HttpServer::new(move || haki::build_app(served.clone())))
         .disable_signals()
         .shutdown_timeout(shutdown.as_secs());
-    if workers > 0 {
-        server = server.workers(workers);
-    }
+    server = server.workers(state.http_workers());
     let server = server.bind(bind).map_err(|e| -> BoxError {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             format!("{bind} is already in use (another Haki?); set HAKI_BIND to a free address, e.g. HAKI_BIND=127.0.0.1:8081").into()

@@ -69,7 +69,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
             "Metrics need the bearer token configured as HAKI_METRICS_TOKEN.",
         ));
     }
-    let text = state.metrics.render(&state.pool.status()).map_err(ApiError::internal)?;
+    let text = state.metrics.render(&state.pool_status()).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))

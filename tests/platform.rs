@@ -32,7 +32,8 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
     assert!(text.contains("haki_http_request_duration_seconds_bucket"), "{text}");
-    assert!(text.contains(r#"haki_db_pool_connections{state="max"} 4"#), "{text}");
+    // The pool of work off the HTTP workers (4) and the pool of the one worker here (4).
+    assert!(text.contains(r#"haki_db_pool_connections{state="max"} 8"#), "{text}");
 }
 
 #[actix_web::test]

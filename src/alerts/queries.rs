@@ -112,11 +112,11 @@ alerts AS (
      WHERE x.status = 'at_large' AND c.reported_on < p.today - 90
     UNION ALL
     SELECT 'referral_overdue', 'high', 'referral', r.id, r.external_id, NULL, NULL,
-           r.created_at + make_interval(secs => CASE r.urgency WHEN 'emergency' THEN $7 ELSE $6 END),
+           r.created_at + make_interval(secs => CASE r.urgency WHEN 'emergency' THEN $7::float8 ELSE $6::float8 END),
            format('The %s referral from %s was not acknowledged in time.', r.urgency, pa.name)
       FROM referrals r JOIN partners pa ON pa.id = r.partner_id
      WHERE $4 AND r.status = 'submitted' AND r.urgency IN ('urgent', 'emergency')
-       AND r.created_at + make_interval(secs => CASE r.urgency WHEN 'emergency' THEN $7 ELSE $6 END) < now()
+       AND r.created_at + make_interval(secs => CASE r.urgency WHEN 'emergency' THEN $7::float8 ELSE $6::float8 END) < now()
     UNION ALL
     SELECT 'court_session_unaccompanied', 'high', 'court_session', cs.id, c.reference,
            CASE WHEN $2 <> 'none' THEN c.id END, NULL,

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use super::{
     dto::{Case, CaseFilter, CaseKey, CreateCase, Transition, UpdateCase, check_case_dates, check_not_future},
-    ensure_visible,
     models::{AssignmentRole, AssignmentRow, CaseChanges, ClosureReason, EventKind, EventRow, NewCase, Stage},
     queries,
     stages::{self, Requirement},
@@ -186,9 +185,12 @@ pub async fn create_case(
 #[get("/cases/{id}")]
 pub async fn get_case(state: web::Data<AppState>, user: AuthUser, id: web::Path<CaseId>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let scope = policy::case_scope(&user).map_err(|_| ApiError::not_found())?;
     let mut conn = state.conn().await?;
-    ensure_visible(&mut conn, &user, id).await?;
-    let case = load(&mut conn, id).await?;
+    let (row, facts) = queries::find_visible_with_facts(&mut conn, scope, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let case = Case::from_rows(row, facts);
     AuditEvent::by(&user, "case.read", "case", id).record(&mut conn).await?;
     Ok(ok_with_etag(case.version, &case))
 }

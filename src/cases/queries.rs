@@ -66,6 +66,32 @@ pub async fn is_visible(conn: &mut AsyncPgConnection, scope: CaseScope, id: Case
     diesel::select(exists(query)).get_result(conn).await
 }
 
+/// The case with its facts if it exists and is within `scope`: the check and the read in one
+/// statement (each scope its own, so each is prepared once per connection).
+pub async fn find_visible_with_facts(
+    conn: &mut AsyncPgConnection,
+    scope: CaseScope,
+    id: CaseId,
+) -> QueryResult<Option<(CaseRow, FactsRow)>> {
+    let query = cases::table
+        .inner_join(case_facts::table.on(case_facts::case_id.eq(cases::id)))
+        .filter(cases::id.eq(id))
+        .select((CaseRow::as_select(), FactsRow::as_select()));
+    match scope {
+        CaseScope::All => query.first(conn).await.optional(),
+        CaseScope::AssignedTo(user) => query
+            .filter(exists(
+                case_assignments::table
+                    .filter(case_assignments::case_id.eq(cases::id))
+                    .filter(case_assignments::user_id.eq(user))
+                    .filter(case_assignments::ended_at.is_null()),
+            ))
+            .first(conn)
+            .await
+            .optional(),
+    }
+}
+
 pub async fn find_with_facts(conn: &mut AsyncPgConnection, id: CaseId) -> QueryResult<(CaseRow, FactsRow)> {
     cases::table
         .inner_join(case_facts::table.on(case_facts::case_id.eq(cases::id)))

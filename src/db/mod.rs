@@ -29,9 +29,17 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 const SESSION_SETUP: &str = "SET jit = off; SET idle_in_transaction_session_timeout = '60s'";
 
 pub fn build_pool(database_url: &str, max_size: usize, timeout: Duration) -> Result<DbPool, BuildError> {
-    use diesel_async::{AsyncConnection, SimpleAsyncConnection, pooled_connection::ManagerConfig};
+    use diesel_async::{
+        AsyncConnection, SimpleAsyncConnection,
+        pooled_connection::{ManagerConfig, RecyclingMethod},
+    };
     use futures_util::FutureExt;
     let mut config = ManagerConfig::default();
+    // No test query on every checkout: it doubled the round trips of a one-statement request
+    // (measured in bench/REPORT.md). A connection the server closed is still refused (the
+    // manager checks that the socket is open and no transaction is left broken); one that breaks
+    // between checkout and use fails that request with 503, like a failure mid-request would.
+    config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(|url| {
         let url = url.to_string();
         async move {
