@@ -157,6 +157,11 @@ impl AppState {
         total
     }
 
+    /// Tells this state from another in the same process (tests run many).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// How many HTTP workers `haki serve` runs: `HAKI_WORKERS`, or one per core when it is 0 (the
     /// HTTP server's own default).
     pub fn http_workers(&self) -> usize {

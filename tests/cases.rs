@@ -842,6 +842,49 @@ async fn list_filters_search_and_pagination() {
     assert_eq!(r.expect_problem(400, "invalid_query")["errors"][0]["field"], "sort");
 }
 
+/// Reads at once share their audit inserts (one statement per batch): every read is still
+/// answered only once its own entry is written, each entry naming its own request.
+#[actix_web::test]
+async fn concurrent_reads_are_each_audited_before_they_are_answered() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let worker = app.create_user(Role::CaseWorker, None).await;
+    let case = create_case(&app, &worker, "kilifi", 2).await;
+    let cid = id(&case).to_string();
+    let reads = (0..40).map(|i| {
+        let (app, cid) = (&app, &cid);
+        let token = if i % 2 == 0 { &worker.token } else { &pm.token };
+        async move {
+            let path = if i % 4 == 3 {
+                "/api/v1/cases?limit=5".to_string()
+            } else {
+                format!("/api/v1/cases/{cid}")
+            };
+            let r = app.get(&path, token).await;
+            r.expect(200);
+            let request_id = r.header("x-request-id").unwrap().to_string();
+            // Answered: its entry is there already.
+            let n = app
+                .count(&format!(
+                    "SELECT count(*) FROM audit_log WHERE request_id = '{request_id}' AND resource_id = '{cid}'"
+                ))
+                .await;
+            assert_eq!(n, 1, "read {i} answered before its entry was written");
+        }
+    });
+    futures_util::future::join_all(reads).await;
+    let by_action =
+        |action: &str| format!("SELECT count(*) FROM audit_log WHERE action = '{action}' AND resource_id = '{cid}'");
+    assert_eq!(app.count(&by_action("case.read")).await, 30);
+    assert_eq!(app.count(&by_action("case.list")).await, 10);
+    // A read that is refused writes nothing.
+    let other = app.create_user(Role::CaseWorker, None).await;
+    app.get(&format!("/api/v1/cases/{cid}"), &other.token)
+        .await
+        .expect_problem(404, "not_found");
+    assert_eq!(app.count(&by_action("case.read")).await, 30);
+}
+
 #[actix_web::test]
 async fn reads_and_writes_are_audited_and_listed_in_the_access_log() {
     let app = TestApp::new().await;

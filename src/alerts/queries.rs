@@ -208,7 +208,7 @@ pub async fn page(
     after: Option<Key>,
     limit: i64,
 ) -> QueryResult<Vec<AlertRow>> {
-    diesel::sql_query(ALERTS)
+    crate::db::prepared(ALERTS)
         .bind::<Uuid, _>(who.user)
         .bind::<Text, _>(who.cases.sql())
         .bind::<Text, _>(who.survivors.sql())

@@ -2,6 +2,9 @@
 //! The table is append-only; the database itself rejects UPDATE, DELETE and TRUNCATE.
 
 pub mod handlers;
+mod reads;
+
+pub use reads::record_reads;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -102,19 +105,84 @@ impl AuditEvent {
         crate::idempotency::mark_committed(conn).await
     }
 
-    /// Writes several entries in one statement (e.g. one per record of a list page).
+    /// Writes several entries in one statement (e.g. one per record of a list page). The
+    /// statement's text is the same for any number of entries (arrays, unnested), so each
+    /// connection prepares it once.
     pub async fn record_all(events: Vec<AuditEvent>, conn: &mut AsyncPgConnection) -> QueryResult<()> {
         if events.is_empty() {
             return Ok(());
         }
-        diesel::insert_into(audit_log::table)
-            .values(&events)
-            .execute(conn)
-            .await
-            .map(|_| ())
+        InsertAll::of(&events).execute_on(conn).await
     }
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(handlers::list_audit_log);
+}
+
+/// `INSERT INTO audit_log … SELECT * FROM unnest($1, …, $8)`: one row per entry, eight array
+/// parameters whatever their number.
+struct InsertAll {
+    actor_ids: Vec<Option<uuid::Uuid>>,
+    actor_roles: Vec<Option<String>>,
+    actions: Vec<String>,
+    resource_types: Vec<String>,
+    resource_ids: Vec<Option<String>>,
+    request_ids: Vec<Option<String>>,
+    client_addrs: Vec<Option<String>>,
+    details: Vec<Value>,
+}
+
+impl InsertAll {
+    async fn execute_on(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        self.execute(conn).await.map(|_| ())
+    }
+
+    fn of(events: &[AuditEvent]) -> Self {
+        InsertAll {
+            actor_ids: events.iter().map(|e| e.actor_id.map(|id| id.0)).collect(),
+            actor_roles: events
+                .iter()
+                .map(|e| e.actor_role.map(|r| r.as_ref().to_string()))
+                .collect(),
+            actions: events.iter().map(|e| e.action.clone()).collect(),
+            resource_types: events.iter().map(|e| e.resource_type.clone()).collect(),
+            resource_ids: events.iter().map(|e| e.resource_id.clone()).collect(),
+            request_ids: events.iter().map(|e| e.request_id.clone()).collect(),
+            client_addrs: events.iter().map(|e| e.client_addr.clone()).collect(),
+            details: events.iter().map(|e| e.details.clone()).collect(),
+        }
+    }
+}
+
+impl diesel::query_builder::QueryId for InsertAll {
+    type QueryId = InsertAll;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertAll {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Jsonb, Nullable, Text, Uuid};
+        out.push_sql(
+            "INSERT INTO audit_log (actor_id, actor_role, action, resource_type, resource_id, request_id, \
+             client_addr, details) SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<Nullable<Uuid>>, _>(&self.actor_ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.actor_roles)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.actions)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.resource_types)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.resource_ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.request_ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.client_addrs)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Jsonb>, _>(&self.details)?;
+        out.push_sql("::jsonb[])");
+        Ok(())
+    }
 }

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::prosecution::models::ChargeStatus;
 use crate::{
-    audit::AuditEvent,
+    audit::{self, AuditEvent},
     auth::{AuthUser, Role, policy},
     db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult, ErrorCode, Problem},
@@ -135,7 +135,8 @@ pub async fn list_cases(
         .iter()
         .map(|c| AuditEvent::by(&user, "case.list", "case", c.id))
         .collect();
-    AuditEvent::record_all(reads, &mut conn).await?;
+    drop(conn);
+    audit::record_reads(&state, reads).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -191,7 +192,8 @@ pub async fn get_case(state: web::Data<AppState>, user: AuthUser, id: web::Path<
         .await?
         .ok_or_else(ApiError::not_found)?;
     let case = Case::from_rows(row, facts);
-    AuditEvent::by(&user, "case.read", "case", id).record(&mut conn).await?;
+    drop(conn);
+    audit::record_reads(&state, vec![AuditEvent::by(&user, "case.read", "case", id)]).await?;
     Ok(ok_with_etag(case.version, &case))
 }
 

@@ -206,7 +206,7 @@ pub async fn list_changes(
     };
     let partners = if partner.is_some() { "own" } else { "all" };
     let mut conn = state.conn().await?;
-    let rows: Vec<Row> = diesel::sql_query(FEED)
+    let rows: Vec<Row> = crate::db::prepared(FEED)
         .bind::<Text, _>(&from.xid)
         .bind::<BigInt, _>(from.seq)
         .bind::<Text, _>(cases)

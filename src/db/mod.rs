@@ -203,3 +203,88 @@ pub fn escape_like(text: &str) -> String {
     }
     out
 }
+
+/// A statement written in SQL, like [`diesel::sql_query`], but prepared once per connection and
+/// reused (`sql_query` is prepared and planned again on every call, which for the large
+/// statements of the dashboard, the report, the alerts and the change feed cost more than
+/// running them: see docs/performance.md). Bind values with `.bind::<SqlType, _>(value)`; read
+/// rows with `QueryableByName`. For statements whose text is one of a few, never built from
+/// input.
+#[derive(Debug, Clone)]
+pub struct Prepared(std::borrow::Cow<'static, str>);
+
+pub fn prepared(sql: impl Into<std::borrow::Cow<'static, str>>) -> Prepared {
+    Prepared(sql.into())
+}
+
+impl Prepared {
+    pub fn bind<ST, Value>(self, value: Value) -> Bound<Self, Value, ST> {
+        Bound::new(self, value)
+    }
+}
+
+/// A [`Prepared`] statement and the values bound so far (the last one in `value`).
+#[derive(Debug, Clone)]
+pub struct Bound<Query, Value, ST> {
+    query: Query,
+    value: Value,
+    sql_type: std::marker::PhantomData<ST>,
+}
+
+impl<Query, Value, ST> Bound<Query, Value, ST> {
+    fn new(query: Query, value: Value) -> Self {
+        Bound {
+            query,
+            value,
+            sql_type: std::marker::PhantomData,
+        }
+    }
+
+    pub fn bind<ST2, Value2>(self, value: Value2) -> Bound<Self, Value2, ST2> {
+        Bound::new(self, value)
+    }
+}
+
+impl<Query, Value, ST> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Bound<Query, Value, ST>
+where
+    Query: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    Value: diesel::serialize::ToSql<ST, diesel::pg::Pg>,
+    diesel::pg::Pg: diesel::sql_types::HasSqlType<ST>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.query.walk_ast(out.reborrow())?;
+        out.push_bind_param_value_only(&self.value)
+    }
+}
+
+impl<Query, Value, ST> diesel::query_builder::QueryId for Bound<Query, Value, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Query, Value, ST> diesel::query_builder::Query for Bound<Query, Value, ST> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(&self.0);
+        Ok(())
+    }
+}
+
+/// Cached by its text (the statement cache's key when there is no static id).
+impl diesel::query_builder::QueryId for Prepared {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for Prepared {
+    type SqlType = diesel::sql_types::Untyped;
+}

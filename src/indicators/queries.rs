@@ -99,7 +99,7 @@ pub async fn results(
     to: NaiveDate,
     county: Option<County>,
 ) -> QueryResult<Results> {
-    diesel::sql_query(RESULTS)
+    crate::db::prepared(RESULTS)
         .bind::<Date, _>(from)
         .bind::<Date, _>(to)
         .bind::<Nullable<Text>, _>(county.map(|c| c.as_ref().to_string()))

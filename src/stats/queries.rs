@@ -137,7 +137,7 @@ pub async fn counts(
         .map(Section::sql)
         .collect::<Vec<_>>()
         .join("\nUNION ALL\n");
-    diesel::sql_query(sql)
+    crate::db::prepared(sql)
         .bind::<Date, _>(from)
         .bind::<Date, _>(to)
         .bind::<Nullable<Text>, _>(county.map(|c| c.as_ref().to_string()))
@@ -170,7 +170,7 @@ pub async fn medians(
     conn: &mut AsyncPgConnection,
     (from, to, county): (NaiveDate, NaiveDate, Option<County>),
 ) -> QueryResult<Medians> {
-    diesel::sql_query(
+    crate::db::prepared(
         "WITH reported AS (
              SELECT c.reported_on,
                     (SELECT min(s.arrested_on) FROM suspects s WHERE s.case_id = c.id) AS arrested_on,

@@ -16,7 +16,7 @@ use super::{
     vault::Sealed,
 };
 use crate::{
-    audit::{AuditEvent, handlers::AuditEntry},
+    audit::{self, AuditEvent, handlers::AuditEntry},
     auth::{AuthUser, Role, policy},
     cases,
     db::pagination::{Page, PageParams},
@@ -104,7 +104,8 @@ pub async fn list_survivors(
         .iter()
         .map(|s| AuditEvent::by(&user, "survivor.list", "survivor", s.id))
         .collect();
-    AuditEvent::record_all(reads, &mut conn).await?;
+    drop(conn);
+    audit::record_reads(&state, reads).await?;
     Ok(HttpResponse::Ok().json(Page {
         data,
         next_cursor: cursor,
@@ -159,12 +160,17 @@ pub async fn get_survivor(
     id: web::Path<SurvivorId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let scope = policy::survivor_scope(&user).map_err(|_| ApiError::not_found())?;
     let mut conn = state.conn().await?;
-    ensure_visible(&mut conn, &user, id).await?;
-    let survivor = load(&mut conn, &user, id).await?;
-    AuditEvent::by(&user, "survivor.read", "survivor", id)
-        .record(&mut conn)
-        .await?;
+    let row = queries::find_visible(&mut conn, scope, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let survivor = queries::hydrate(&mut conn, vec![row], super::view_scope(&user))
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)?;
+    drop(conn);
+    audit::record_reads(&state, vec![AuditEvent::by(&user, "survivor.read", "survivor", id)]).await?;
     Ok(ok_with_etag(survivor.version, &survivor))
 }
 

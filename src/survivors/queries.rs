@@ -72,6 +72,19 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &SurvivorRow) -> QueryRes
         .await
 }
 
+/// The survivor if she exists and is within `scope`: the check and the read in one statement.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    scope: SurvivorScope,
+    id: SurvivorId,
+) -> QueryResult<Option<SurvivorRow>> {
+    let mut query = survivors::table.filter(survivors::id.eq(id)).into_boxed();
+    if let Some(filter) = visible(scope) {
+        query = query.filter(filter);
+    }
+    query.select(SurvivorRow::as_select()).first(conn).await.optional()
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: SurvivorId) -> QueryResult<SurvivorRow> {
     survivors::table
         .find(id)
@@ -145,7 +158,10 @@ pub async fn hydrate(
     scope: SurvivorScope,
 ) -> QueryResult<Vec<Survivor>> {
     let ids: Vec<SurvivorId> = rows.iter().map(|r| r.id).collect();
-    let links: Vec<LinkFacts> = case_survivors::table
+    // The case links and the next assessments do not depend on each other: both statements go
+    // out at once (pipelined on the one connection) and the answers come back together.
+    let shared: &AsyncPgConnection = conn;
+    let links = case_survivors::table
         .inner_join(cases::table)
         .inner_join(case_facts::table.on(case_facts::case_id.eq(case_survivors::case_id)))
         .filter(case_survivors::survivor_id.eq_any(&ids))
@@ -160,9 +176,13 @@ pub async fn hydrate(
             cases::reported_on,
         ))
         .order(cases::reported_on)
-        .load(conn)
-        .await?;
-    let mut links = links;
+        .load::<LinkFacts>(&mut &*shared);
+    let due = survivors::table
+        .filter(survivors::id.eq_any(&ids))
+        .select((survivors::id, next_assessment_due(survivors::id)))
+        .load::<(SurvivorId, Option<NaiveDate>)>(&mut &*shared);
+    let (mut links, due) = futures_util::try_join!(links, due)?;
+    let due: HashMap<SurvivorId, Option<NaiveDate>> = due.into_iter().collect();
     if let SurvivorScope::ThroughCasesOf(user) = scope {
         let linked: Vec<CaseId> = links.iter().map(|l| l.1).collect();
         let mine: Vec<CaseId> = case_assignments::table
@@ -174,13 +194,6 @@ pub async fn hydrate(
             .await?;
         links.retain(|l| mine.contains(&l.1));
     }
-    let due: HashMap<SurvivorId, Option<NaiveDate>> = survivors::table
-        .filter(survivors::id.eq_any(&ids))
-        .select((survivors::id, next_assessment_due(survivors::id)))
-        .load::<(SurvivorId, Option<NaiveDate>)>(conn)
-        .await?
-        .into_iter()
-        .collect();
     Ok(rows
         .into_iter()
         .map(|row| {
