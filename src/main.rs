@@ -141,10 +141,19 @@ fn migrate(database_url: &str) -> Result<(), BoxError> {
 
 #[actix_web::main]
 async fn serve(config: Config) -> Result<(), BoxError> {
-    let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_timeout)?;
+    // Requests use the HTTP workers' pools (AppState::conn); this one is background work's.
+    let pool = db::build_pool(&config.database_url, db::BACKGROUND_CONNECTIONS, config.db_timeout)?;
     let bind = config.bind;
     let shutdown = config.shutdown_timeout;
     let state = AppState::new(config, pool)?;
+    if state.config.db_pool_size < state.http_workers() {
+        log::warn!(
+            "HAKI_DB_POOL_SIZE={} is fewer than the {} HTTP workers: each gets one connection ({} in all)",
+            state.config.db_pool_size,
+            state.http_workers(),
+            state.http_workers()
+        );
+    }
     // Work that goes on after an answer runs here, on the main runtime, which outlives the HTTP
     // workers: a stopping server finishes it.
     state.jobs.run_on(tokio::runtime::Handle::current());

@@ -24,8 +24,9 @@ pub struct AppState {
     pub config: Config,
     /// Connections for work off the HTTP workers: background rounds, jobs, commands, tests.
     pub pool: DbPool,
-    /// The pools of the HTTP workers, one each (see [`AppState::conn`]), for the metrics.
-    worker_pools: Mutex<Vec<DbPool>>,
+    /// The pools of the HTTP workers, one per worker thread (see [`AppState::conn`]), for the
+    /// metrics.
+    worker_pools: Mutex<Vec<(std::thread::ThreadId, DbPool)>>,
     /// Tells this state's worker pools from another's on the same thread (tests run many).
     id: u64,
     pub jwt: JwtKeys,
@@ -131,24 +132,35 @@ impl AppState {
     }
 
     /// Gives the calling thread (an HTTP worker starting) a pool of its own, its share of
-    /// `HAKI_DB_POOL_SIZE`. Connections open when first needed.
+    /// `HAKI_DB_POOL_SIZE` (at least one connection). Connections open when first needed. A
+    /// thread that claims again (its services restarted) keeps the pool it has.
     pub fn claim_worker_pool(&self) -> Result<(), crate::db::BoxError> {
-        let config = &self.config;
-        let share = config.db_pool_size.div_ceil(self.http_workers()).max(1);
-        let pool = crate::db::build_pool(&config.database_url, share, config.db_timeout)?;
-        self.worker_pools
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(pool.clone());
+        let mut pools = self.worker_pools.lock().unwrap_or_else(PoisonError::into_inner);
+        let thread = std::thread::current().id();
+        let pool = match pools.iter().find(|(t, _)| *t == thread) {
+            Some((_, pool)) => pool.clone(),
+            None => {
+                let config = &self.config;
+                let pool =
+                    crate::db::build_pool(&config.database_url, self.connections_per_worker(), config.db_timeout)?;
+                pools.push((thread, pool.clone()));
+                pool
+            }
+        };
         WORKER_POOL.with(|own| *own.borrow_mut() = Some((self.id, pool)));
         Ok(())
+    }
+
+    /// Each HTTP worker's share of `HAKI_DB_POOL_SIZE`: never more in all, at least one each.
+    pub fn connections_per_worker(&self) -> usize {
+        (self.config.db_pool_size / self.http_workers()).max(1)
     }
 
     /// The connections of all pools, for the metrics.
     pub fn pool_status(&self) -> deadpool::Status {
         let mut total = self.pool.status();
         let workers = self.worker_pools.lock().unwrap_or_else(PoisonError::into_inner);
-        for status in workers.iter().map(DbPool::status) {
+        for status in workers.iter().map(|(_, pool)| pool.status()) {
             total.max_size += status.max_size;
             total.size += status.size;
             total.available += status.available;

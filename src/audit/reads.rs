@@ -10,10 +10,22 @@ use std::{cell::RefCell, sync::Arc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::AuditEvent;
-use crate::{error::ApiResult, state::AppState};
+use crate::{
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
 
-/// The entries one request waits for, and where it hears back: `None` written, `Some` not.
-type Waiting = (Vec<AuditEvent>, oneshot::Sender<Option<Vec<AuditEvent>>>);
+/// What a request hears back about its entries.
+enum Outcome {
+    Written,
+    /// No connection (or the insert did not answer in time): the read fails with 503.
+    Unavailable(String),
+    /// The statement failed: the request writes its own entries, and meets its own error.
+    HandedBack(Vec<AuditEvent>),
+}
+
+/// The entries one request waits for, and where it hears back.
+type Waiting = (Vec<AuditEvent>, oneshot::Sender<Outcome>);
 
 /// At most this many entries in one statement (each is eight array elements).
 const MAX_BATCH: usize = 2000;
@@ -31,10 +43,12 @@ pub async fn record_reads(state: &Arc<AppState>, events: Vec<AuditEvent>) -> Api
     let (tx, rx) = oneshot::channel();
     let events = match writer(state).send((events, tx)) {
         Ok(()) => match rx.await {
-            Ok(None) => return Ok(()),
-            Ok(Some(events)) => events,
-            // The writer stopped with the entries (its runtime is ending): write them here.
-            Err(_) => return Err(crate::error::ApiError::unavailable("the audit writer stopped")),
+            Ok(Outcome::Written) => return Ok(()),
+            Ok(Outcome::Unavailable(why)) => return Err(ApiError::unavailable(why)),
+            Ok(Outcome::HandedBack(events)) => events,
+            // The writer stopped holding the entries (its runtime is ending): the read is not
+            // answered, so nothing goes unaudited.
+            Err(_) => return Err(ApiError::unavailable("the audit writer stopped")),
         },
         Err(mpsc::error::SendError((events, _))) => events,
     };
@@ -75,27 +89,42 @@ async fn run(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Waiting>) {
         let (events, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let sizes: Vec<usize> = events.iter().map(Vec::len).collect();
         let mut all: Vec<AuditEvent> = events.into_iter().flatten().collect();
+        // Bounded: a connection whose server vanished without closing it must not hold every
+        // read of this worker. An insert cut off may have been committed: its entries are
+        // handed back, so an entry can be written twice, never lost.
         let written = match state.conn().await {
-            Ok(mut conn) => super::InsertAll::of(&all)
-                .execute_on(&mut conn)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(err) => Err(err.to_string()),
+            Err(err) => Err(Outcome::Unavailable(err.to_string())),
+            Ok(mut conn) => {
+                let insert = super::InsertAll::of(&all).execute_on(&mut conn);
+                match tokio::time::timeout(state.config.db_timeout, insert).await {
+                    Ok(done) => done.map_err(|err| {
+                        log::warn!("could not write {} audit entries of reads together ({err})", all.len());
+                        Outcome::HandedBack(Vec::new())
+                    }),
+                    Err(_) => {
+                        // Its answer may still come: the connection is not reused.
+                        let _ = deadpool::managed::Object::take(conn);
+                        log::warn!("the audit insert of {} reads did not answer in time", all.len());
+                        Err(Outcome::HandedBack(Vec::new()))
+                    }
+                }
+            }
         };
         match written {
             Ok(()) => {
                 for tx in waiting {
-                    let _ = tx.send(None);
+                    let _ = tx.send(Outcome::Written);
                 }
             }
-            Err(err) => {
-                log::warn!(
-                    "could not write {} audit entries of reads together ({err}); each request writes its own",
-                    all.len()
-                );
+            Err(Outcome::Unavailable(why)) => {
+                for tx in waiting {
+                    let _ = tx.send(Outcome::Unavailable(why.clone()));
+                }
+            }
+            Err(_) => {
                 for (tx, n) in waiting.into_iter().zip(sizes) {
                     let rest = all.split_off(n);
-                    let _ = tx.send(Some(std::mem::replace(&mut all, rest)));
+                    let _ = tx.send(Outcome::HandedBack(std::mem::replace(&mut all, rest)));
                 }
             }
         }

@@ -63,6 +63,10 @@ pub fn build_pool(database_url: &str, max_size: usize, timeout: Duration) -> Res
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The connections of `haki serve`'s background work (webhook deliveries, purges, emails), on
+/// top of the requests' `HAKI_DB_POOL_SIZE`; it opens only what it uses.
+pub const BACKGROUND_CONNECTIONS: usize = 4;
+
 /// Applies pending migrations and returns their names. Blocking: call it before the server's
 /// runtime starts or from a plain thread (it drives its own runtime when none is current).
 pub fn run_migrations(database_url: &str) -> Result<Vec<String>, BoxError> {
