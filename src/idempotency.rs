@@ -53,14 +53,14 @@ tokio::task_local! {
 /// [`AuditEvent::record`], which every write makes). Outside an idempotent request it does nothing.
 /// If the claim was released meanwhile, the transaction is rolled back: the action must not run
 /// beside its retry.
-pub async fn mark_committed(conn: &mut diesel_async::AsyncPgConnection) -> QueryResult<()> {
+pub async fn mark_committed(conn: &diesel_async::AsyncPgConnection) -> QueryResult<()> {
     let Ok(held) = HELD.try_with(Held::clone) else {
         return Ok(());
     };
     let marked = diesel::update(keys::table.find((held.principal, &held.key)))
         .filter(keys::claim_id.eq(held.claim_id))
         .set(keys::committed.eq(true))
-        .execute(conn)
+        .execute(&mut &*conn)
         .await?;
     if marked == 0 {
         return Err(diesel::result::Error::RollbackTransaction);

@@ -97,12 +97,11 @@ impl AuditEvent {
     /// Writes the entry; call it inside the transaction of the change it records. Inside an
     /// idempotent request this also marks its claim committed, in that same transaction (see
     /// `idempotency::mark_committed`).
-    pub async fn record(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
-        diesel::insert_into(audit_log::table)
-            .values(&self)
-            .execute(conn)
-            .await?;
-        crate::idempotency::mark_committed(conn).await
+    /// The two statements go out together (pipelined): the connection is taken shared, so the
+    /// caller may send other statements of the same transaction alongside.
+    pub async fn record(self, conn: &AsyncPgConnection) -> QueryResult<()> {
+        let insert = diesel::insert_into(audit_log::table).values(&self).execute(&mut &*conn);
+        futures_util::try_join!(insert, crate::idempotency::mark_committed(conn)).map(|_| ())
     }
 
     /// Writes several entries in one statement (e.g. one per record of a list page). The

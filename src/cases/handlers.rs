@@ -20,7 +20,7 @@ use crate::{
     state::AppState,
 };
 
-async fn load(conn: &mut AsyncPgConnection, id: CaseId) -> ApiResult<Case> {
+async fn load(conn: &AsyncPgConnection, id: CaseId) -> ApiResult<Case> {
     let (row, facts) = queries::find_with_facts(conn, id).await?;
     Ok(Case::from_rows(row, facts))
 }
@@ -217,11 +217,15 @@ pub async fn update_case(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let input = body.0;
+    let scope = policy::case_scope(&user).map_err(|_| ApiError::not_found())?;
     let mut conn = state.conn().await?;
-    super::ensure_changeable(&mut conn, &user, id).await?;
     let case = conn
         .transaction(async |conn| {
-            let current = queries::find_for_update(conn, id).await?;
+            // 404 out of reach, then 403 for a role that may not change cases, then 412.
+            let current = queries::find_visible_for_update(conn, scope, id)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            policy::require(&user, policy::Permission::ChangeCases)?;
             if_match.check(current.version)?;
             let reported_on = input.reported_on.unwrap_or(current.reported_on);
             check_case_dates(reported_on, input.incident_on.unwrap_or(current.incident_on))?;
@@ -259,11 +263,12 @@ pub async fn update_case(
             }
             let corrected_report = (row.reported_on != current.reported_on)
                 .then(|| json!({"from": current.reported_on, "to": row.reported_on}));
-            AuditEvent::by(&user, "case.update", "case", id)
+            let audit = AuditEvent::by(&user, "case.update", "case", id)
                 .details(json!({"version": row.version, "reported_on": corrected_report}))
-                .record(conn)
-                .await?;
-            load(conn, id).await
+                .record(conn);
+            // The entry and the answer's read go out together.
+            let (_, case) = futures_util::try_join!(async { Ok::<_, ApiError>(audit.await?) }, load(conn, id))?;
+            Ok(case)
         })
         .await?;
     Ok(ok_with_etag(case.version, &case))

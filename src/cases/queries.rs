@@ -92,12 +92,12 @@ pub async fn find_visible_with_facts(
     }
 }
 
-pub async fn find_with_facts(conn: &mut AsyncPgConnection, id: CaseId) -> QueryResult<(CaseRow, FactsRow)> {
+pub async fn find_with_facts(conn: &AsyncPgConnection, id: CaseId) -> QueryResult<(CaseRow, FactsRow)> {
     cases::table
         .inner_join(case_facts::table.on(case_facts::case_id.eq(cases::id)))
         .filter(cases::id.eq(id))
         .select((CaseRow::as_select(), FactsRow::as_select()))
-        .first(conn)
+        .first(&mut &*conn)
         .await
 }
 
@@ -108,6 +108,29 @@ pub async fn find_for_update(conn: &mut AsyncPgConnection, id: CaseId) -> QueryR
         .for_update()
         .first(conn)
         .await
+}
+
+/// The case, locked for the caller's transaction, if it is within `scope` (the reach check and
+/// the lock in one statement).
+pub async fn find_visible_for_update(
+    conn: &mut AsyncPgConnection,
+    scope: CaseScope,
+    id: CaseId,
+) -> QueryResult<Option<CaseRow>> {
+    let query = cases::table.find(id).select(CaseRow::as_select()).for_update();
+    match scope {
+        CaseScope::All => query.first(conn).await.optional(),
+        CaseScope::AssignedTo(user) => query
+            .filter(exists(
+                case_assignments::table
+                    .filter(case_assignments::case_id.eq(cases::id))
+                    .filter(case_assignments::user_id.eq(user))
+                    .filter(case_assignments::ended_at.is_null()),
+            ))
+            .first(conn)
+            .await
+            .optional(),
+    }
 }
 
 pub async fn update(conn: &mut AsyncPgConnection, id: CaseId, changes: &CaseChanges) -> QueryResult<CaseRow> {

@@ -110,7 +110,7 @@ pub async fn insert_service(conn: &mut AsyncPgConnection, row: &ServiceRow) -> Q
 
 /// One page of the survivor's services, in the order they were recorded.
 pub async fn services_of(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     survivor: SurvivorId,
     after: Option<ServiceId>,
     limit: i64,
@@ -122,7 +122,11 @@ pub async fn services_of(
     if let Some(after) = after {
         query = query.filter(survivor_services::id.gt(after));
     }
-    query.order(survivor_services::id).limit(limit + 1).load(conn).await
+    query
+        .order(survivor_services::id)
+        .limit(limit + 1)
+        .load(&mut &*conn)
+        .await
 }
 
 pub async fn find_service(conn: &mut AsyncPgConnection, id: ServiceId) -> QueryResult<ServiceRow> {

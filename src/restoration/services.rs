@@ -11,8 +11,8 @@ use super::{
     queries, trimmed,
 };
 use crate::{
-    audit::AuditEvent,
-    auth::AuthUser,
+    audit::{self, AuditEvent},
+    auth::{AuthUser, policy},
     db::pagination::{Page, PageParams},
     error::{ApiError, ApiResult},
     extract::{IfMatch, ValidatedJson, created_with_etag, ok_with_etag},
@@ -55,12 +55,19 @@ pub async fn list_services(
     let id = id.into_inner();
     let limit = page.limit()?;
     let after: Option<ServiceId> = page.after()?;
-    let mut conn = state.conn().await?;
-    survivors::ensure_restoration(&mut conn, &user, id).await?;
-    let rows = queries::services_of(&mut conn, id, after, limit).await?;
-    AuditEvent::by(&user, "service.list", "survivor", id)
-        .record(&mut conn)
-        .await?;
+    let scope = policy::survivor_scope(&user).map_err(|_| ApiError::not_found())?;
+    let conn = state.conn().await?;
+    // The reach check and the read go out together; the rows are used only if she is in reach.
+    let (visible, rows) = futures_util::try_join!(
+        survivors::queries::is_visible(&conn, scope, id),
+        queries::services_of(&conn, id, after, limit),
+    )?;
+    if !visible {
+        return Err(ApiError::not_found());
+    }
+    policy::may_manage_restoration(&user)?;
+    drop(conn);
+    audit::record_reads(&state, vec![AuditEvent::by(&user, "service.list", "survivor", id)]).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |s| s.id, Service::from)))
 }
 

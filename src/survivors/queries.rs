@@ -56,12 +56,13 @@ fn visible(scope: SurvivorScope) -> Option<Visible> {
     }
 }
 
-pub async fn is_visible(conn: &mut AsyncPgConnection, scope: SurvivorScope, id: SurvivorId) -> QueryResult<bool> {
+/// Takes the connection shared, so the check can go out pipelined with the read it guards.
+pub async fn is_visible(conn: &AsyncPgConnection, scope: SurvivorScope, id: SurvivorId) -> QueryResult<bool> {
     let mut query = survivors::table.filter(survivors::id.eq(id)).into_boxed();
     if let Some(filter) = visible(scope) {
         query = query.filter(filter);
     }
-    diesel::select(exists(query)).get_result(conn).await
+    diesel::select(exists(query)).get_result(&mut &*conn).await
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &SurvivorRow) -> QueryResult<SurvivorRow> {
