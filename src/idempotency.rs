@@ -171,7 +171,7 @@ pub async fn idempotency(
                 let mut conn = state.conn().await?;
                 still_reachable(&mut conn, &user, &path, location.as_deref(), refused).await?;
                 AuditEvent::by(&user, "request.replayed", "request", &path)
-                    .record(&mut conn)
+                    .record(&conn)
                     .await?;
                 Ok::<_, ApiError>(())
             };

@@ -854,7 +854,7 @@ async fn the_services_role_cannot_disable_or_rewrite_the_audit_log() {
         .await
         .unwrap();
     haki::audit::AuditEvent::operator("test.entry", "system", "roles")
-        .record(&mut service)
+        .record(&service)
         .await
         .unwrap();
     // It cannot rewrite, erase or switch off the trail.

@@ -111,7 +111,7 @@ pub async fn login(
         password::verify_decoy(given).await?;
         AuditEvent::anonymous(&meta, "auth.login_failed", "user", None)
             .details(json!({"email_hash": typed_email_hash(&state, &email), "reason": "unknown_email"}))
-            .record(&mut conn)
+            .record(&conn)
             .await?;
         return Err(refused(attempt));
     };
@@ -146,12 +146,12 @@ pub async fn login(
         };
         AuditEvent::anonymous(&meta, "auth.login_failed", "user", Some(user.id.to_string()))
             .details(json!({"email_hash": typed_email_hash(&state, &email), "reason": reason}))
-            .record(&mut conn)
+            .record(&conn)
             .await?;
         if let Some(until) = newly_locked {
             AuditEvent::anonymous(&meta, "auth.account_locked", "user", Some(user.id.to_string()))
                 .details(json!({"locked_until": until}))
-                .record(&mut conn)
+                .record(&conn)
                 .await?;
         }
         return Err(refused(attempt));

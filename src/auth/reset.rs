@@ -372,7 +372,7 @@ async fn email_reset_link(state: &AppState, meta: &RequestMeta, email: &str) -> 
             .execute(&mut conn)
             .await?;
         AuditEvent::anonymous(meta, "auth.password_reset_email_failed", "user", Some(user.to_string()))
-            .record(&mut conn)
+            .record(&conn)
             .await?;
         return Err(err);
     }

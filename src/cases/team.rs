@@ -43,7 +43,7 @@ pub async fn list_events(
     ensure_visible(&mut conn, &user, id).await?;
     let rows = queries::list_events(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "case.events_read", "case", id)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |e| (e.occurred_on, e.id), Event::from)))
 }
@@ -124,7 +124,7 @@ pub async fn list_assignments(
     ensure_visible(&mut conn, &user, id).await?;
     let rows = queries::active_assignments(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "case.assignments_read", "case", id)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(a, _)| a.id, Assignment::from)))
 }

@@ -289,7 +289,7 @@ async fn list(state: &AppState, user: &AuthUser, parent: Parent, page: &PagePara
     let (kind_of, parent_id) = parent.resource();
     AuditEvent::by(user, "document.list", kind_of, parent_id)
         .details(json!({"documents": listed}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |d| d.id, Document::from)))
 }
@@ -837,7 +837,7 @@ pub async fn get_document(
     let (kind_of, parent_id) = Parent::of(&row).resource();
     AuditEvent::by(&user, "document.read", kind_of, parent_id)
         .details(json!({"document_id": row.id}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(ok_with_etag(row.version, &Document::from(row)))
 }
@@ -1118,12 +1118,12 @@ pub async fn download_document(
             "The document store cannot be reached; retry later.",
         ));
     }
-    let mut conn = state.conn().await?;
+    let conn = state.conn().await?;
     if let Err(err) = checked {
         log::error!("document {} failed its integrity check: {err}", row.id);
         AuditEvent::by(&user, "document.integrity_failed", kind_of, &parent_id)
             .details(json!({"document_id": row.id, "error": err.to_string()}))
-            .record(&mut conn)
+            .record(&conn)
             .await?;
         return Err(ApiError::conflict(
             ErrorCode::IntegrityCheckFailed,
@@ -1133,7 +1133,7 @@ pub async fn download_document(
     }
     AuditEvent::by(&user, "document.download", kind_of, &parent_id)
         .details(json!({"document_id": row.id, "sha256": hex::encode(&row.sha256)}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     drop(conn);
     let stream = open_stored(&state, &row).await.map_err(ApiError::internal)?;

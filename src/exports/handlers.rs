@@ -99,7 +99,7 @@ pub async fn export_htcds(
             "from": params.from, "to": params.to, "rows": rows.len(), "generalised": generalised,
             "withheld": withheld, "csv": wants_csv,
         }))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     if wants_csv {
         return csv::attachment(

@@ -214,7 +214,7 @@ pub async fn indicator_report(
     let wants_csv = csv::wanted(&req);
     AuditEvent::by(&user, "report.indicators", "report", "indicators")
         .details(json!({"from": report.from, "to": report.to, "county": report.county, "csv": wants_csv}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     if wants_csv {
         return csv::attachment(

@@ -74,7 +74,7 @@ pub async fn list_court_sessions(
     cases::ensure_visible(&mut conn, &user, id).await?;
     let rows = queries::sessions_of_case(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "court_session.list", "case", id)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,
@@ -106,7 +106,7 @@ pub async fn get_court_session(
     let row = queries::find_session(&mut conn, id).await?;
     AuditEvent::by(&user, "court_session.read", "case", case_id)
         .details(json!({"court_session_id": id}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(ok_with_etag(row.version, &CourtSession::from(row)))
 }

@@ -66,9 +66,7 @@ pub async fn list_suspects(
             Suspect::from_rows(s, mine)
         })
         .collect();
-    AuditEvent::by(&user, "suspect.list", "case", id)
-        .record(&mut conn)
-        .await?;
+    AuditEvent::by(&user, "suspect.list", "case", id).record(&conn).await?;
     Ok(HttpResponse::Ok().json(Page {
         data: list,
         next_cursor,
@@ -168,7 +166,7 @@ pub async fn get_suspect(
     let suspect = load(&mut conn, id).await?;
     AuditEvent::by(&user, "suspect.read", "case", case_id)
         .details(json!({"suspect_id": id}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(ok_with_etag(suspect.version, &suspect))
 }
@@ -345,7 +343,7 @@ pub async fn get_charge(
     let row = queries::find_charge(&mut conn, id).await?;
     AuditEvent::by(&user, "charge.read", "case", case_id)
         .details(json!({"charge_id": id}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(ok_with_etag(row.version, &Charge::from(row)))
 }

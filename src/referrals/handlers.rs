@@ -358,7 +358,7 @@ pub async fn get_referral(
     ensure_reach(&mut conn, &user, id, policy::Permission::ReadReferrals).await?;
     let referral = present(&mut conn, &user, Windows::of(&state.config), id).await?;
     AuditEvent::by(&user, "referral.read", "referral", id)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(ok_with_etag(referral.version, &referral))
 }

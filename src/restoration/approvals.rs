@@ -88,7 +88,7 @@ pub async fn get_approval(
     let row = in_reach(&mut conn, &user, *id).await?;
     AuditEvent::by(&user, "approval.read", "survivor", row.survivor_id)
         .details(json!({"approval_id": row.id}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(ok_with_etag(row.version, &Approval::from(row)))
 }

@@ -42,7 +42,7 @@ pub async fn list_assessments(
     survivors::ensure_restoration(&mut conn, &user, id).await?;
     let rows = queries::assessments_of(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "assessment.list", "survivor", id)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     let threshold = state.config.assessment_threshold;
     Ok(HttpResponse::Ok().json(Page::from_rows(

@@ -347,7 +347,7 @@ pub async fn get_follow_up(
     survivors::ensure_restoration(&mut conn, &user, row.survivor_id).await?;
     AuditEvent::by(&user, "follow_up.read", "survivor", row.survivor_id)
         .details(json!({"follow_up_id": id}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(FollowUp::from(row)))
 }

@@ -54,7 +54,7 @@ pub async fn list_consents(
     survivors::ensure_restoration(&mut conn, &user, id).await?;
     let rows = queries::consents_of(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "consent.list", "survivor", id)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |c| c.id, Consent::from)))
 }
@@ -79,7 +79,7 @@ pub async fn get_consent(
     let row = queries::find_consent(&mut conn, id).await?;
     AuditEvent::by(&user, "consent.read", "survivor", survivor)
         .details(json!({"consent_id": id}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(ok_with_etag(row.version, &Consent::from(row)))
 }

@@ -90,7 +90,7 @@ pub async fn get_service(
     let row = queries::find_service(&mut conn, id).await?;
     AuditEvent::by(&user, "service.read", "survivor", survivor)
         .details(json!({"service_id": id}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(ok_with_etag(row.version, &Service::from(row)))
 }
@@ -223,7 +223,7 @@ pub async fn list_sessions(
     let survivor = service_in_reach(&mut conn, &user, id).await?;
     let rows = queries::sessions_of(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "service.sessions_read", "survivor", survivor)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,

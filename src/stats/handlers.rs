@@ -181,7 +181,7 @@ pub async fn overview(
     }
     AuditEvent::by(&user, "report.overview", "report", "overview")
         .details(json!({"from": params.from, "to": params.to, "county": params.county}))
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(overview))
 }

@@ -162,10 +162,13 @@ pub async fn get_survivor(
     let id = id.into_inner();
     let scope = policy::survivor_scope(&user).map_err(|_| ApiError::not_found())?;
     let mut conn = state.conn().await?;
-    let row = queries::find_visible(&mut conn, scope, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let survivor = queries::hydrate(&mut conn, vec![row], super::view_scope(&user))
+    // Her row (if in reach) and what her record shows beside it go out together; the latter is
+    // used only if she is in reach.
+    let ids = [id];
+    let (row, related) =
+        futures_util::try_join!(queries::find_visible(&conn, scope, id), queries::related(&conn, &ids))?;
+    let row = row.ok_or_else(ApiError::not_found)?;
+    let survivor = queries::assemble(&mut conn, vec![row], related, super::view_scope(&user))
         .await?
         .pop()
         .ok_or_else(ApiError::not_found)?;
@@ -386,7 +389,7 @@ pub async fn list_survivor_assignments(
     ensure_visible(&mut conn, &user, id).await?;
     let rows = queries::assignments(&mut conn, id, after, limit).await?;
     AuditEvent::by(&user, "survivor.assignments_read", "survivor", id)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(a, _)| a.id, SurvivorAssignment::from)))
 }
@@ -526,7 +529,7 @@ pub async fn get_identity(
     let identity: Identity = serde_json::from_slice(&plain)
         .map_err(|_| ApiError::internal(format!("identity of survivor {id} does not parse")))?;
     AuditEvent::by(&user, "survivor.identity_read", "survivor", id)
-        .record(&mut conn)
+        .record(&conn)
         .await?;
     let record = IdentityRecord {
         survivor_id: id,

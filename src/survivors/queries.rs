@@ -75,7 +75,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &SurvivorRow) -> QueryRes
 
 /// The survivor if she exists and is within `scope`: the check and the read in one statement.
 pub async fn find_visible(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     scope: SurvivorScope,
     id: SurvivorId,
 ) -> QueryResult<Option<SurvivorRow>> {
@@ -83,7 +83,11 @@ pub async fn find_visible(
     if let Some(filter) = visible(scope) {
         query = query.filter(filter);
     }
-    query.select(SurvivorRow::as_select()).first(conn).await.optional()
+    query
+        .select(SurvivorRow::as_select())
+        .first(&mut &*conn)
+        .await
+        .optional()
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: SurvivorId) -> QueryResult<SurvivorRow> {
@@ -150,22 +154,20 @@ pub async fn list(
     query.order(survivors::id.desc()).limit(limit + 1).load(conn).await
 }
 
-/// Builds API survivors for these rows with a constant number of queries, whatever their number:
-/// their case summaries and their assessment history. A case worker sees only the summaries of
-/// the cases assigned to them, not the survivor's other cases.
-pub async fn hydrate(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<SurvivorRow>,
-    scope: SurvivorScope,
-) -> QueryResult<Vec<Survivor>> {
-    let ids: Vec<SurvivorId> = rows.iter().map(|r| r.id).collect();
-    // The case links and the next assessments do not depend on each other: both statements go
-    // out at once (pipelined on the one connection) and the answers come back together.
-    let shared: &AsyncPgConnection = conn;
+/// What a survivor's record shows beside her row: her case links and her next assessment.
+pub struct Related {
+    links: Vec<LinkFacts>,
+    due: HashMap<SurvivorId, Option<NaiveDate>>,
+}
+
+/// The case links and next assessments of these survivors: two statements that depend on
+/// nothing but the ids, so both go out at once (pipelined on the one connection), and may go out
+/// with the read of the rows themselves.
+pub async fn related(conn: &AsyncPgConnection, ids: &[SurvivorId]) -> QueryResult<Related> {
     let links = case_survivors::table
         .inner_join(cases::table)
         .inner_join(case_facts::table.on(case_facts::case_id.eq(case_survivors::case_id)))
-        .filter(case_survivors::survivor_id.eq_any(&ids))
+        .filter(case_survivors::survivor_id.eq_any(ids))
         .select((
             case_survivors::survivor_id,
             cases::id,
@@ -177,13 +179,39 @@ pub async fn hydrate(
             cases::reported_on,
         ))
         .order(cases::reported_on)
-        .load::<LinkFacts>(&mut &*shared);
+        .load::<LinkFacts>(&mut &*conn);
     let due = survivors::table
-        .filter(survivors::id.eq_any(&ids))
+        .filter(survivors::id.eq_any(ids))
         .select((survivors::id, next_assessment_due(survivors::id)))
-        .load::<(SurvivorId, Option<NaiveDate>)>(&mut &*shared);
-    let (mut links, due) = futures_util::try_join!(links, due)?;
-    let due: HashMap<SurvivorId, Option<NaiveDate>> = due.into_iter().collect();
+        .load::<(SurvivorId, Option<NaiveDate>)>(&mut &*conn);
+    let (links, due) = futures_util::try_join!(links, due)?;
+    Ok(Related {
+        links,
+        due: due.into_iter().collect(),
+    })
+}
+
+/// Builds API survivors for these rows with a constant number of queries, whatever their number:
+/// their case summaries and their assessment history. A case worker sees only the summaries of
+/// the cases assigned to them, not the survivor's other cases.
+pub async fn hydrate(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<SurvivorRow>,
+    scope: SurvivorScope,
+) -> QueryResult<Vec<Survivor>> {
+    let ids: Vec<SurvivorId> = rows.iter().map(|r| r.id).collect();
+    let related = related(conn, &ids).await?;
+    assemble(conn, rows, related, scope).await
+}
+
+/// The API survivors of these rows and what [`related`] found for them, within `scope`.
+pub async fn assemble(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<SurvivorRow>,
+    related: Related,
+    scope: SurvivorScope,
+) -> QueryResult<Vec<Survivor>> {
+    let Related { mut links, due } = related;
     if let SurvivorScope::ThroughCasesOf(user) = scope {
         let linked: Vec<CaseId> = links.iter().map(|l| l.1).collect();
         let mine: Vec<CaseId> = case_assignments::table
