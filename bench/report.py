@@ -12,8 +12,16 @@ def ms(text):
     """wrk's and pgbench's latencies ("950.00us", "1.20ms", "1.02s") in milliseconds."""
     for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
         if text.endswith(unit):
-            return float(text[: -len(unit)]) * factor
+            return number(text[: -len(unit)]) * factor or None
     return None
+
+
+def number(text):
+    """A figure as a float; 0 when the tool printed none (nothing completed in the time)."""
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 def fmt_ms(value):
@@ -43,10 +51,10 @@ def main():
             if not r:
                 continue
             _, _, rps, p50, p99, cpu, tps, pg50, pg99 = r
-            thr = f"ratio {float(rps) / float(tps):.2f}" if rps and tps else ""
-            lat = f"ratio {ms(pg50) / ms(p50):.2f}" if p50 and pg50 else ""
-            out.append(f"| {name} | {float(rps):,.0f} | {fmt_ms(ms(p50))} | {fmt_ms(ms(p99))} | "
-                       f"{cpu} ms | {f'{float(tps):,.0f}' if tps else ''} | {pg50} | {pg99} | {thr} | {lat} |")
+            thr = f"ratio {float(rps) / float(tps):.2f}" if number(rps) and number(tps) else ""
+            lat = f"ratio {ms(pg50) / ms(p50):.2f}" if ms(p50) and ms(pg50) else ""
+            out.append(f"| {name} | {number(rps):,.1f} | {fmt_ms(ms(p50))} | {fmt_ms(ms(p99))} | "
+                       f"{cpu} ms | {f'{number(tps):,.1f}' if tps else ''} | {pg50} | {pg99} | {thr} | {lat} |")
         out.append("")
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
@@ -59,7 +67,7 @@ def main():
             cells = []
             for s in sizes:
                 r = by.get((s, name))
-                cells.append(1000 / float(r[2]) if r and r[2] else None)
+                cells.append(1000 / number(r[2]) if r and number(r[2]) else None)
             growth = f"{cells[-1] / cells[0]:.2f}×" if cells[0] and cells[-1] else ""
             out.append(f"| {name} | " + " | ".join(f"{c:.3f} ms" if c else "" for c in cells) + f" | {growth} |")
         out.append("")

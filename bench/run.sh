@@ -64,7 +64,7 @@ rss="$tmp/rss"
 load() {
   local name=$1 out before after n; shift
   before=$(cpu_ms)
-  out=$(wrk --latency -d"${DURATION}s" "$@")
+  out=$(wrk --latency --timeout 60s -d"${DURATION}s" "$@")
   after=$(cpu_ms)
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   if grep -q "Non-2xx" <<<"$out"; then echo "warning: $name: $(grep Non-2xx <<<"$out")" >&2; fi
@@ -199,6 +199,9 @@ EOF
   stop_server
 done
 
+# The raw figures outlive the scratch directory, whatever happens to the report.
+cp "$results" "${TMPDIR:-/tmp}/haki-bench-results.txt"
+cp "$rss" "${TMPDIR:-/tmp}/haki-bench-rss.txt"
 bench/report.py "$results" "$rss" \
   "date: $(date -u +%Y-%m-%dT%H:%MZ)" \
   "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')" \
