@@ -51,17 +51,23 @@ pub async fn insert(conn: &mut AsyncPgConnection, case: &NewCase) -> QueryResult
         .await
 }
 
+/// The case (of the outer query) is currently assigned to `user`: a case worker's reach.
+#[diesel::dsl::auto_type]
+fn assigned_now(user: UserId) -> _ {
+    exists(
+        case_assignments::table
+            .filter(case_assignments::case_id.eq(cases::id))
+            .filter(case_assignments::user_id.eq(user))
+            .filter(case_assignments::ended_at.is_null()),
+    )
+}
+
 /// Whether the case exists within `scope`.
 pub async fn is_visible(conn: &mut AsyncPgConnection, scope: CaseScope, id: CaseId) -> QueryResult<bool> {
     let query = cases::table.filter(cases::id.eq(id)).into_boxed();
     let query = match scope {
         CaseScope::All => query,
-        CaseScope::AssignedTo(user) => query.filter(exists(
-            case_assignments::table
-                .filter(case_assignments::case_id.eq(cases::id))
-                .filter(case_assignments::user_id.eq(user))
-                .filter(case_assignments::ended_at.is_null()),
-        )),
+        CaseScope::AssignedTo(user) => query.filter(assigned_now(user)),
     };
     diesel::select(exists(query)).get_result(conn).await
 }
@@ -79,16 +85,7 @@ pub async fn find_visible_with_facts(
         .select((CaseRow::as_select(), FactsRow::as_select()));
     match scope {
         CaseScope::All => query.first(conn).await.optional(),
-        CaseScope::AssignedTo(user) => query
-            .filter(exists(
-                case_assignments::table
-                    .filter(case_assignments::case_id.eq(cases::id))
-                    .filter(case_assignments::user_id.eq(user))
-                    .filter(case_assignments::ended_at.is_null()),
-            ))
-            .first(conn)
-            .await
-            .optional(),
+        CaseScope::AssignedTo(user) => query.filter(assigned_now(user)).first(conn).await.optional(),
     }
 }
 
@@ -120,16 +117,7 @@ pub async fn find_visible_for_update(
     let query = cases::table.find(id).select(CaseRow::as_select()).for_update();
     match scope {
         CaseScope::All => query.first(conn).await.optional(),
-        CaseScope::AssignedTo(user) => query
-            .filter(exists(
-                case_assignments::table
-                    .filter(case_assignments::case_id.eq(cases::id))
-                    .filter(case_assignments::user_id.eq(user))
-                    .filter(case_assignments::ended_at.is_null()),
-            ))
-            .first(conn)
-            .await
-            .optional(),
+        CaseScope::AssignedTo(user) => query.filter(assigned_now(user)).first(conn).await.optional(),
     }
 }
 
@@ -162,12 +150,7 @@ pub async fn list(
     .into_iter()
     .flatten()
     {
-        query = query.filter(exists(
-            case_assignments::table
-                .filter(case_assignments::case_id.eq(cases::id))
-                .filter(case_assignments::user_id.eq(user))
-                .filter(case_assignments::ended_at.is_null()),
-        ));
+        query = query.filter(assigned_now(user));
     }
     if let Some(county) = filter.county {
         query = query.filter(cases::county.eq(county));
