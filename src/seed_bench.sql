@@ -125,3 +125,9 @@ SELECT now() - (g % 2000) * interval '1 day' + k * interval '1 minute', p.id, 'c
        md5('case' || g)::uuid::text, md5('request' || g || '-' || k), '10.0.' || (g % 250) || '.' || k
 FROM generate_series({lo}, {hi}) AS g CROSS JOIN generate_series(1, 5) AS k
 JOIN bench_people p ON p.role = 'case_worker' AND p.n = g % {case_workers};
+
+-- The chunk's tallies, counted once per record it tallies under (`seed_bench.rs`: the tally
+-- triggers are off for the chunk).
+SELECT tally_recount('case', ARRAY(SELECT md5('case' || g)::uuid FROM generate_series({lo}, {hi}) AS g));
+SELECT tally_recount('survivor', ARRAY(SELECT md5('survivor' || g)::uuid FROM generate_series({lo}, {hi}) AS g));
+SELECT tally_recount('referral', ARRAY(SELECT md5('referral' || g)::uuid FROM generate_series({lo}, {hi}) AS g WHERE g % 2 = 0));

@@ -520,6 +520,7 @@ async fn the_stage_machine_refuses_what_it_does_not_allow() {
         "{kinds:?}"
     );
     assert_eq!(timeline["data"][0]["stage_to"], "closed", "latest first");
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]
@@ -700,6 +701,7 @@ async fn derived_facts_and_flags() {
         .await
         .json();
     assert!(contradiction["data"].as_array().unwrap().is_empty());
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]
@@ -1273,6 +1275,7 @@ async fn suspects_charges_and_sessions_validate_their_rules() {
             .iter()
             .any(|e| e["kind"] == "court_session")
     );
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]
@@ -1614,6 +1617,7 @@ async fn demo_data_tells_the_story_and_loads_once() {
             .json()["identity"]["legal_name"],
         "Neema Demo-Kahindi"
     );
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]
@@ -1784,6 +1788,7 @@ async fn the_report_date_cannot_move_past_what_happened_on_the_case() {
         days_ago(25),
         "the opening event follows the corrected report date"
     );
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]

@@ -344,6 +344,7 @@ async fn each_indicator_counts_what_its_definition_says() {
     assert_eq!(row(&seen, "people_trained")["result"], 18);
     assert_eq!(row(&seen, "people_trained")["suppressed"], false);
     assert!(report["small_cell_k"].is_null(), "program managers see exact counts");
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]

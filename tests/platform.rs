@@ -1522,6 +1522,13 @@ async fn seed_bench_fills_an_empty_database_that_the_service_then_serves() {
     assert!(app.count("SELECT count(*) FROM charges").await > 3_000);
     assert!(app.count("SELECT count(*) FROM court_sessions").await > 10_000);
     assert!(app.count("SELECT count(*) FROM survivor_services").await == 25_000);
+    // Tallied chunk by chunk, as the triggers would have, and the triggers are back on.
+    app.assert_tallies_agree().await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%\\_tally\\_%' AND tgenabled = 'D'")
+            .await,
+        0
+    );
     // Every record satisfies the database's rules (they were all checked on insert); a second
     // run is refused.
     assert!(

@@ -312,6 +312,7 @@ async fn intake_is_validated_and_safe_to_retry() {
     app.patch(&path, &partner.token, Some(&tag), json!({"safe_tonight": false}))
         .await
         .expect_problem(409, "referral_locked");
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]
@@ -589,6 +590,7 @@ async fn triage_moves_and_acceptance_into_a_case_and_survivor() {
         .await,
         3
     );
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]

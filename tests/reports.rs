@@ -354,9 +354,97 @@ async fn the_overview_counts_each_section_and_withholds_small_counts() {
             .await,
         7
     );
+    app.assert_tallies_agree().await;
 }
 
 /// The caller's alerts as (kind, reference) pairs, every page followed.
+/// The overview sums tallies the database keeps as records change: writers at the same moment on
+/// one case, and on the same day's counts, leave them exact; a case that moves county takes its
+/// suspects with it; the median comes out of the tallied days as `percentile_cont` would.
+#[actix_web::test]
+async fn the_tallies_stay_exact_under_concurrent_writes() {
+    let app = TestApp::new().await;
+    let pm = app.create_user(Role::ProgramManager, None).await;
+    let new_case = || {
+        let app = &app;
+        let token = pm.token.clone();
+        async move {
+            let r = app
+                .post(
+                    "/api/v1/cases",
+                    &token,
+                    json!({"county": "kilifi", "location_type": "hotel", "reported_on": "2025-03-01"}),
+                )
+                .await;
+            r.expect(201);
+            r.json()["id"].as_str().unwrap().to_string()
+        }
+    };
+    let suspect = |case: String, arrested_on: String| {
+        let app = &app;
+        let token = pm.token.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/cases/{case}/suspects"),
+                &token,
+                json!({"name": "X", "role": "customer", "relationship": "tourist", "status": "arrested",
+                       "arrested_on": arrested_on}),
+            )
+            .await
+            .expect(201);
+        }
+    };
+    let first = new_case().await;
+    // Twelve suspects on one case and eleven more cases of the same day and county, at once.
+    let on_first = (3..15).map(|d| suspect(first.clone(), format!("2025-03-{d:02}")));
+    let (_, others) = futures_util::join!(
+        futures_util::future::join_all(on_first),
+        futures_util::future::join_all((0..11).map(|_| new_case())),
+    );
+    // First arrests 2, 4, 10 and 30 days after the report: the median is (4 + 10) / 2.
+    for (case, arrested_on) in others.iter().zip(["2025-03-05", "2025-03-11", "2025-03-31"]) {
+        suspect(case.clone(), arrested_on.into()).await;
+    }
+    // A later arrest on a case changes nothing: the first one counts.
+    suspect(others[0].clone(), "2025-06-01".into()).await;
+
+    let overview = |query: &'static str| {
+        let app = &app;
+        let token = pm.token.clone();
+        async move {
+            let r = app.get(&format!("/api/v1/stats/overview?{query}"), &token).await;
+            r.expect(200);
+            r.json()
+        }
+    };
+    let year = overview("from=2025-01-01&to=2025-12-31").await;
+    assert_eq!(
+        at(&year["cases"]["by_county_and_stage"], "kilifi", "reported")["count"],
+        12
+    );
+    assert_eq!(cell(&year["suspects_by_status"], "arrested")["count"], 16);
+    assert_eq!(year["cases"]["median_days_to_arrest"]["value"], 7.0);
+    app.assert_tallies_agree().await;
+
+    // The first case moves to Mombasa, with its twelve suspects and its arrest after two days.
+    let path = format!("/api/v1/cases/{first}");
+    let etag = app.get(&path, &pm.token).await.header("etag").unwrap().to_string();
+    app.patch(&path, &pm.token, Some(&etag), json!({"county": "mombasa"}))
+        .await
+        .expect(200);
+    let kilifi = overview("from=2025-01-01&to=2025-12-31&county=kilifi").await;
+    assert_eq!(
+        at(&kilifi["cases"]["by_county_and_stage"], "kilifi", "reported")["count"],
+        11
+    );
+    assert_eq!(cell(&kilifi["suspects_by_status"], "arrested")["count"], 4);
+    assert_eq!(kilifi["cases"]["median_days_to_arrest"]["value"], 10.0);
+    let mombasa = overview("from=2025-01-01&to=2025-12-31&county=mombasa").await;
+    assert_eq!(cell(&mombasa["suspects_by_status"], "arrested")["count"], 12);
+    assert_eq!(mombasa["cases"]["median_days_to_arrest"]["value"], 2.0);
+    app.assert_tallies_agree().await;
+}
+
 async fn alerts(app: &TestApp, token: &str, query: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();

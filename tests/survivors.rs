@@ -689,6 +689,7 @@ async fn services_and_sessions() {
     app.get(&sessions, &w.other_aftercare.token)
         .await
         .expect_problem(404, "not_found");
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]
@@ -1019,6 +1020,7 @@ async fn assessments_closure_reopen_and_follow_up() {
             .len(),
         1
     );
+    app.assert_tallies_agree().await;
 }
 
 /// A case reported in January about an incident the December before, with one victim.
@@ -1627,6 +1629,7 @@ async fn an_aftercare_officers_closure_waits_for_a_program_managers_approval() {
         .await;
     direct.expect(200);
     assert_eq!(direct.json()["restoration_status"], "closed");
+    app.assert_tallies_agree().await;
 }
 
 /// `haki reencrypt-identities` after a rotation of HAKI_DATA_KEY: every identity is sealed under

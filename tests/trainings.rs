@@ -172,6 +172,7 @@ async fn trainings_are_recorded_validated_and_filtered() {
     let read = app.get(&path, &worker.token).await;
     read.expect(200);
     assert_eq!(read.json()["version"], 2);
+    app.assert_tallies_agree().await;
 }
 
 #[actix_web::test]

@@ -1,7 +1,7 @@
 //! Every alert rule in one statement. Each rule reads the records within the caller's reach
-//! (`my_cases`, `my_survivors`, `court_cases`) through indexed columns and yields the alerts it
-//! raises; the list is ordered by severity, then since when, then kind and record, and paged by
-//! that key. "Today" is the program's calendar day (East Africa Time), as everywhere.
+//! (`my_cases`, `my_survivors`, `court_cases`, written for each reach) through indexed columns
+//! and yields the alerts it raises; the list is ordered by severity, then since when, then kind
+//! and record, and paged by that key. "Today" is the program's calendar day (East Africa Time), as everywhere.
 
 use chrono::{DateTime, Utc};
 use diesel::{
@@ -27,6 +27,35 @@ impl Reach {
             Reach::All => "all",
             Reach::Assigned => "assigned",
             Reach::None => "none",
+        }
+    }
+
+    /// The open cases within reach: each reach is its own statement, so its plan is made once
+    /// and starts where the rows are (a case worker's assignments, not every open case).
+    fn cases(self) -> &'static str {
+        match self {
+            Reach::All => {
+                "SELECT c.id, c.reference, c.reported_on, c.last_activity_on FROM cases c WHERE c.stage <> 'closed'"
+            }
+            Reach::Assigned => {
+                "SELECT c.id, c.reference, c.reported_on, c.last_activity_on
+                   FROM case_assignments a JOIN cases c ON c.id = a.case_id
+                  WHERE a.user_id = $1 AND a.ended_at IS NULL AND c.stage <> 'closed'"
+            }
+            Reach::None => "SELECT c.id, c.reference, c.reported_on, c.last_activity_on FROM cases c WHERE false",
+        }
+    }
+
+    /// The survivors within reach.
+    fn survivors(self) -> &'static str {
+        match self {
+            Reach::All => "SELECT s.id, s.pseudonym, s.intake_on, s.restoration_status FROM survivors s",
+            Reach::Assigned => {
+                "SELECT s.id, s.pseudonym, s.intake_on, s.restoration_status
+                   FROM survivor_assignments a JOIN survivors s ON s.id = a.survivor_id
+                  WHERE a.user_id = $1 AND a.ended_at IS NULL"
+            }
+            Reach::None => "SELECT s.id, s.pseudonym, s.intake_on, s.restoration_status FROM survivors s WHERE false",
         }
     }
 }
@@ -83,15 +112,8 @@ impl AlertRow {
 
 const ALERTS: &str = r#"
 WITH p AS (SELECT (now() AT TIME ZONE 'Africa/Nairobi')::date AS today),
-my_cases AS (
-    SELECT c.id, c.reference, c.reported_on, c.last_activity_on FROM cases c
-     WHERE c.stage <> 'closed'
-       AND ($2 = 'all' OR ($2 = 'assigned' AND EXISTS (
-             SELECT 1 FROM case_assignments a WHERE a.case_id = c.id AND a.user_id = $1 AND a.ended_at IS NULL)))),
-my_survivors AS (
-    SELECT s.id, s.pseudonym, s.intake_on, s.restoration_status FROM survivors s
-     WHERE $3 = 'all' OR ($3 = 'assigned' AND EXISTS (
-             SELECT 1 FROM survivor_assignments a WHERE a.survivor_id = s.id AND a.user_id = $1 AND a.ended_at IS NULL))),
+my_cases AS ({my_cases}),
+my_survivors AS ({my_survivors}),
 court_cases AS (
     SELECT id, reference FROM my_cases
     UNION
@@ -208,7 +230,10 @@ pub async fn page(
     after: Option<Key>,
     limit: i64,
 ) -> QueryResult<Vec<AlertRow>> {
-    crate::db::prepared(ALERTS)
+    let sql = ALERTS
+        .replace("{my_cases}", who.cases.cases())
+        .replace("{my_survivors}", who.survivors.survivors());
+    crate::db::prepared(sql)
         .bind::<Uuid, _>(who.user)
         .bind::<Text, _>(who.cases.sql())
         .bind::<Text, _>(who.survivors.sql())

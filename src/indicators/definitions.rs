@@ -1,5 +1,6 @@
 //! What each indicator counts, in words: the contract between the program and its donors. The
-//! SQL in `queries::results` implements exactly these sentences.
+//! view `tally_source` (migration `tallies`) counts exactly these sentences, `queries::results`
+//! sums it.
 
 use super::{dto::IndicatorDefinition, models::Indicator};
 

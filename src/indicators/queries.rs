@@ -57,40 +57,29 @@ impl Results {
     }
 }
 
+/// Summed from the tallies the database keeps (migration `tallies`, whose `tally_source` view
+/// counts each indicator's records as `definitions.rs` words them); active partnerships from the
+/// partners themselves.
 const RESULTS: &str = "
 SELECT
-  (SELECT count(*) FROM survivors s
-    WHERE s.intake_on BETWEEN $1 AND $2 AND ($3::text IS NULL OR s.county = $3)) AS survivors_relieved,
-  (SELECT count(*) FROM suspects x JOIN cases c ON c.id = x.case_id
-    WHERE x.arrested_on BETWEEN $1 AND $2 AND ($3::text IS NULL OR c.county = $3)) AS perpetrators_restrained,
-  (SELECT coalesce(sum(coalesce((p->>'female')::bigint, 0) + coalesce((p->>'male')::bigint, 0)), 0)::bigint
-     FROM trainings t CROSS JOIN LATERAL jsonb_array_elements(t.participants) p
-    WHERE t.starts_on BETWEEN $1 AND $2 AND ($3::text IS NULL OR t.county = $3)) AS people_trained,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'survivor'), 0)::bigint AS survivors_relieved,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'arrest'), 0)::bigint AS perpetrators_restrained,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'trained'), 0)::bigint AS people_trained,
   (SELECT count(*) FROM partners p
     WHERE p.active AND p.mou_signed_on <= $2 AND (p.mou_expires_on IS NULL OR p.mou_expires_on >= $1)
       AND ($3::text IS NULL OR $3 = ANY (p.counties))) AS active_partnerships,
-  (SELECT count(*) FROM cases c
-    WHERE c.reported_on BETWEEN $1 AND $2 AND ($3::text IS NULL OR c.county = $3)) AS cases_reported,
-  (SELECT count(*) FROM (
-     SELECT ch.suspect_id FROM charges ch JOIN cases c ON c.id = ch.case_id
-      WHERE ($3::text IS NULL OR c.county = $3)
-      GROUP BY ch.suspect_id HAVING min(ch.filed_on) BETWEEN $1 AND $2) first_charges) AS suspects_charged,
-  (SELECT count(*) FROM (
-     SELECT ch.suspect_id FROM charges ch JOIN cases c ON c.id = ch.case_id
-      WHERE ch.status = 'convicted' AND ch.decided_on IS NOT NULL AND ($3::text IS NULL OR c.county = $3)
-      GROUP BY ch.suspect_id HAVING min(ch.decided_on) BETWEEN $1 AND $2) first_convictions) AS convictions,
-  (SELECT count(DISTINCT cl.survivor_id) FROM survivor_closures cl JOIN survivors s ON s.id = cl.survivor_id
-    WHERE cl.reason = 'restored' AND cl.reopened_on IS NULL AND cl.closed_on BETWEEN $1 AND $2
-      AND ($3::text IS NULL OR s.county = $3)) AS survivors_restored,
-  (SELECT count(*) FROM court_sessions cs JOIN cases c ON c.id = cs.case_id
-    WHERE cs.status = 'held' AND cs.survivor_accompanied AND cs.scheduled_on BETWEEN $1 AND $2
-      AND ($3::text IS NULL OR c.county = $3)) AS court_sessions_supported,
-  (SELECT count(*) FROM follow_ups f JOIN survivors s ON s.id = f.survivor_id
-    WHERE f.status = 'done' AND f.outcome = 'sustained' AND f.conducted_on BETWEEN $1 AND $2
-      AND ($3::text IS NULL OR s.county = $3)) AS follow_ups_sustained,
-  (SELECT count(*) FROM referrals r
-    WHERE (r.created_at AT TIME ZONE 'Africa/Nairobi')::date BETWEEN $1 AND $2
-      AND ($3::text IS NULL OR r.county = $3)) AS referrals_received
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'case'), 0)::bigint AS cases_reported,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'first_charge'), 0)::bigint AS suspects_charged,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'first_conviction'), 0)::bigint AS convictions,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'restored'), 0)::bigint AS survivors_restored,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'court_session' AND t.a = 'held' AND t.b = 'accompanied'), 0)::bigint
+    AS court_sessions_supported,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'follow_up_sustained'), 0)::bigint AS follow_ups_sustained,
+  coalesce(sum(t.n) FILTER (WHERE t.measure = 'referral'), 0)::bigint AS referrals_received
+  FROM tallies t
+ WHERE t.measure IN ('survivor', 'arrest', 'trained', 'case', 'first_charge', 'first_conviction', 'restored',
+                     'court_session', 'follow_up_sustained', 'referral')
+   AND t.day BETWEEN $1 AND $2 AND ($3::text IS NULL OR t.county = $3)
 ";
 
 pub async fn results(

@@ -1,5 +1,6 @@
-//! The dashboard's figures, counted by the database: one statement for every table the caller
-//! sees (grouped counts, never rows), one for the medians. Parameters: `$1` first day, `$2` last
+//! The dashboard's figures, summed by the database from the tallies it keeps as records change
+//! (migration `tallies`): one statement for every table the caller sees (grouped counts, never
+//! rows), one for the medians. Parameters: `$1` first day, `$2` last
 //! day, `$3` county or NULL, `$4` the partner organisation a partner user is limited to, or NULL.
 
 use chrono::NaiveDate;
@@ -49,56 +50,56 @@ impl Section {
         }
     }
 
-    /// `section, a, b, label, n`: the count of records with values `a` (and `b`) in this section.
+    /// `section, a, b, label, n`: the count of records with values `a` (and `b`) in this section,
+    /// summed from the tallies the database keeps (migration `tallies`): the cost of a period
+    /// is the number of days, counties and values in it, not the number of records.
     fn sql(self) -> &'static str {
         match self {
             Section::Cases => {
-                "SELECT 'cases', c.county, c.stage, NULL, count(*)
-                   FROM cases c
-                  WHERE c.reported_on BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR c.county = $3::text)
-                  GROUP BY c.county, c.stage"
+                "SELECT 'cases', t.county, t.a, NULL, sum(t.n)::bigint
+                   FROM tallies t
+                  WHERE t.measure = 'case' AND t.day BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR t.county = $3::text)
+                  GROUP BY t.county, t.a HAVING sum(t.records) > 0"
             }
             Section::Suspects => {
-                "SELECT 'suspects', x.status, NULL, NULL, count(*)
-                   FROM suspects x JOIN cases c ON c.id = x.case_id
-                  WHERE c.reported_on BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR c.county = $3::text)
-                  GROUP BY x.status"
+                "SELECT 'suspects', t.a, NULL, NULL, sum(t.n)::bigint
+                   FROM tallies t
+                  WHERE t.measure = 'suspect' AND t.day BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR t.county = $3::text)
+                  GROUP BY t.a HAVING sum(t.records) > 0"
             }
             Section::Court => {
-                "SELECT 'court', cs.status,
-                        CASE WHEN cs.survivor_accompanied THEN 'accompanied' ELSE 'not_accompanied' END, NULL, count(*)
-                   FROM court_sessions cs JOIN cases c ON c.id = cs.case_id
-                  WHERE cs.scheduled_on BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR c.county = $3::text)
-                  GROUP BY 2, 3"
+                "SELECT 'court', t.a, t.b, NULL, sum(t.n)::bigint
+                   FROM tallies t
+                  WHERE t.measure = 'court_session' AND t.day BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR t.county = $3::text)
+                  GROUP BY t.a, t.b HAVING sum(t.records) > 0"
             }
             Section::Survivors => {
-                "SELECT 'survivors', s.restoration_status, NULL, NULL, count(*)
-                   FROM survivors s
-                  WHERE s.intake_on BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR s.county = $3::text)
-                  GROUP BY s.restoration_status"
+                "SELECT 'survivors', t.a, NULL, NULL, sum(t.n)::bigint
+                   FROM tallies t
+                  WHERE t.measure = 'survivor' AND t.day BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR t.county = $3::text)
+                  GROUP BY t.a HAVING sum(t.records) > 0"
             }
+            // Services running on some day of the period: started by its last day, less those
+            // ended before its first.
             Section::Services => {
-                "SELECT 'services', v.kind, NULL, NULL, count(*)
-                   FROM survivor_services v JOIN survivors s ON s.id = v.survivor_id
-                  WHERE v.start_on IS NOT NULL AND daterange(v.start_on, v.end_on, '[]') && daterange($1::date, $2::date, '[]')
-                    AND (v.status = 'active' OR (v.status IN ('completed', 'discontinued') AND v.end_on IS NOT NULL))
-                    AND ($3::text IS NULL OR s.county = $3::text)
-                  GROUP BY v.kind"
+                "SELECT 'services', t.a, NULL, NULL, sum(CASE t.measure WHEN 'service_start' THEN t.n ELSE -t.n END)::bigint
+                   FROM tallies t
+                  WHERE ((t.measure = 'service_start' AND t.day <= $2::date) OR (t.measure = 'service_end' AND t.day < $1::date))
+                    AND ($3::text IS NULL OR t.county = $3::text)
+                  GROUP BY t.a HAVING sum(CASE t.measure WHEN 'service_start' THEN t.records ELSE -t.records END) > 0"
             }
             Section::Referrals => {
-                "SELECT 'referrals'::text AS section, r.partner_id::text AS a, r.status AS b, p.name AS label, count(*) AS n
-                   FROM referrals r JOIN partners p ON p.id = r.partner_id
-                  WHERE (r.created_at AT TIME ZONE 'Africa/Nairobi')::date BETWEEN $1::date AND $2::date
-                    AND ($3::text IS NULL OR r.county = $3::text) AND ($4::uuid IS NULL OR r.partner_id = $4::uuid)
-                  GROUP BY r.partner_id, r.status, p.name"
+                "SELECT 'referrals'::text AS section, t.a AS a, t.b AS b, p.name AS label, sum(t.n)::bigint AS n
+                   FROM tallies t JOIN partners p ON p.id = t.a::uuid
+                  WHERE t.measure = 'referral' AND t.day BETWEEN $1::date AND $2::date
+                    AND ($3::text IS NULL OR t.county = $3::text) AND ($4::uuid IS NULL OR t.a = $4::uuid::text)
+                  GROUP BY t.a, t.b, p.name HAVING sum(t.records) > 0"
             }
             Section::Trained => {
-                "SELECT 'trained', p->>'audience', v.sex, NULL, sum(v.n)::bigint
-                   FROM trainings t
-                        CROSS JOIN LATERAL jsonb_array_elements(t.participants) p
-                        CROSS JOIN LATERAL (VALUES ('female', (p->>'female')::bigint), ('male', (p->>'male')::bigint)) v(sex, n)
-                  WHERE t.starts_on BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR t.county = $3::text)
-                  GROUP BY 2, 3"
+                "SELECT 'trained', t.a, t.b, NULL, sum(t.n)::bigint
+                   FROM tallies t
+                  WHERE t.measure = 'trained' AND t.day BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR t.county = $3::text)
+                  GROUP BY t.a, t.b HAVING sum(t.records) > 0"
             }
             Section::Partners => {
                 "SELECT 'partners', p.kind, NULL, NULL, count(*)
@@ -165,23 +166,32 @@ pub struct Medians {
 }
 
 /// Median days from report to first arrest and to first charge over the cases reported in the
-/// period, with how many cases each rests on.
+/// period, with how many cases each rests on: the median of the tallied days (`percentile_cont`
+/// over the histogram: the mean of the two middle values, or the middle one).
 pub async fn medians(
     conn: &mut AsyncPgConnection,
     (from, to, county): (NaiveDate, NaiveDate, Option<County>),
 ) -> QueryResult<Medians> {
     crate::db::prepared(
-        "WITH reported AS (
-             SELECT c.reported_on,
-                    (SELECT min(s.arrested_on) FROM suspects s WHERE s.case_id = c.id) AS arrested_on,
-                    (SELECT min(ch.filed_on) FROM charges ch WHERE ch.case_id = c.id) AS charged_on
-               FROM cases c
-              WHERE c.reported_on BETWEEN $1 AND $2 AND ($3::text IS NULL OR c.county = $3))
-         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY arrested_on - reported_on) AS days_to_arrest,
-                count(arrested_on) AS arrested_cases,
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY charged_on - reported_on) AS days_to_charge,
-                count(charged_on) AS charged_cases
-           FROM reported",
+        "WITH days AS (
+             SELECT t.measure, t.a::integer AS days, sum(t.n) AS n
+               FROM tallies t
+              WHERE t.measure IN ('days_to_arrest', 'days_to_charge') AND t.day BETWEEN $1 AND $2
+                AND ($3::text IS NULL OR t.county = $3)
+              GROUP BY t.measure, t.a HAVING sum(t.n) > 0),
+         running AS (
+             SELECT measure, days, sum(n) OVER (PARTITION BY measure ORDER BY days) AS upto,
+                    sum(n) OVER (PARTITION BY measure) AS total
+               FROM days),
+         medians AS (
+             SELECT measure, max(total) AS total,
+                    (min(days) FILTER (WHERE upto > floor((total - 1) / 2.0))
+                     + min(days) FILTER (WHERE upto > ceil((total - 1) / 2.0))) / 2.0 AS median
+               FROM running GROUP BY measure)
+         SELECT (SELECT median FROM medians WHERE measure = 'days_to_arrest')::float8 AS days_to_arrest,
+                coalesce((SELECT total FROM medians WHERE measure = 'days_to_arrest'), 0)::bigint AS arrested_cases,
+                (SELECT median FROM medians WHERE measure = 'days_to_charge')::float8 AS days_to_charge,
+                coalesce((SELECT total FROM medians WHERE measure = 'days_to_charge'), 0)::bigint AS charged_cases",
     )
     .bind::<Date, _>(from)
     .bind::<Date, _>(to)

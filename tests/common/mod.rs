@@ -401,6 +401,25 @@ impl TestApp {
         row.n
     }
 
+    /// The tallies the dashboard and the indicator report read (kept by triggers as records
+    /// change) hold exactly what counting the records from scratch gives.
+    pub async fn assert_tallies_agree(&self) {
+        let kept = "SELECT measure, day, county, a, b, sum(n), sum(records) FROM tallies GROUP BY 1, 2, 3, 4, 5
+                    HAVING sum(n) <> 0 OR sum(records) <> 0";
+        let counted =
+            "SELECT measure, day, county, a, b, sum(n), sum(records) FROM tally_source GROUP BY 1, 2, 3, 4, 5";
+        let drift = self
+            .count(&format!(
+                "SELECT count(*) FROM (({kept} EXCEPT {counted}) UNION ALL ({counted} EXCEPT {kept})) d"
+            ))
+            .await;
+        assert_eq!(drift, 0, "tallies differ from the records in {drift} rows");
+        assert!(
+            self.count("SELECT count(*) FROM tallies").await > 0,
+            "nothing was tallied"
+        );
+    }
+
     /// Runs a statement straight on this test's database (fixtures no endpoint writes as needed).
     pub async fn sql(&self, statement: &str) {
         diesel::sql_query(statement)
