@@ -158,7 +158,8 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     // workers: a stopping server finishes it.
     state.jobs.run_on(tokio::runtime::Handle::current());
     // Stored idempotent responses are purged once their 24 hours are over; what ended sessions,
-    // challenges and reset tokens leave behind once it can matter no more.
+    // challenges and reset tokens leave behind once it can matter no more; the tallies' shards are
+    // folded together.
     // Background work stops between rounds when the server stops: a round in progress (a purge, a
     // batch of webhook deliveries) is finished, not cut off.
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -186,6 +187,11 @@ async fn serve(config: Config) -> Result<(), BoxError> {
                 Ok(0) => {}
                 Ok(n) => log::info!("purged {n} rows of ended sessions, challenges and reset tokens"),
                 Err(err) => log::warn!("could not purge ended sessions: {err}"),
+            }
+            match haki::stats::tallies::merge_shards(&purging).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("folded {n} tally shards"),
+                Err(err) => log::warn!("could not fold tally shards: {err}"),
             }
         }
     });

@@ -357,7 +357,6 @@ async fn the_overview_counts_each_section_and_withholds_small_counts() {
     app.assert_tallies_agree().await;
 }
 
-/// The caller's alerts as (kind, reference) pairs, every page followed.
 /// The overview sums tallies the database keeps as records change: writers at the same moment on
 /// one case, and on the same day's counts, leave them exact; a case that moves county takes its
 /// suspects with it; the median comes out of the tallied days as `percentile_cont` would.
@@ -443,8 +442,22 @@ async fn the_tallies_stay_exact_under_concurrent_writes() {
     assert_eq!(cell(&mombasa["suspects_by_status"], "arrested")["count"], 12);
     assert_eq!(mombasa["cases"]["median_days_to_arrest"]["value"], 2.0);
     app.assert_tallies_agree().await;
+
+    // The shards fold into one row per key, and the figures stay what they were.
+    haki::stats::tallies::merge_shards(&app.state).await.unwrap();
+    assert_eq!(app.count("SELECT count(*) FROM tallies WHERE shard <> 0").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM (SELECT 1 FROM tallies GROUP BY measure, day, county, a, b HAVING count(*) > 1) k")
+            .await,
+        0
+    );
+    app.assert_tallies_agree().await;
+    let mut folded = overview("from=2025-01-01&to=2025-12-31&county=mombasa").await;
+    folded["generated_at"] = mombasa["generated_at"].clone();
+    assert_eq!(folded, mombasa);
 }
 
+/// The caller's alerts as (kind, reference) pairs, every page followed.
 async fn alerts(app: &TestApp, token: &str, query: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();

@@ -12,6 +12,7 @@ BEGIN
     END LOOP;
 END;
 $$;
+DROP FUNCTION tally_merge_shards(integer);
 DROP FUNCTION tally_recount(text, uuid[]);
 DROP VIEW tally_source;
 DROP INDEX survivor_closures_in_force_idx;

@@ -134,8 +134,10 @@ SELECT 'training', t.id, 'trained', t.starts_on, t.county, p->>'audience', v.sex
 
 -- Counts again what the records of `roots` (all of one kind) contribute, and adds the difference
 -- to the tallies. Recounts of the same root take turns (the root's row lock), so each one sees
--- what the one before it wrote; tallies are updated in key order, so two writers sharing a shard
--- never deadlock.
+-- what the one before it wrote. A statement updates its tallies in key order, so two statements
+-- of writers sharing a shard cannot deadlock each other; a transaction of several counted
+-- statements takes their rows statement by statement (every write of the service today either
+-- has one counted statement or runs them in key order).
 -- Planned once per connection for every kind (a plan for one kind would be made anew each time).
 CREATE FUNCTION tally_recount(recount_kind text, roots uuid[]) RETURNS void LANGUAGE plpgsql
     SET plan_cache_mode = force_generic_plan AS $$
@@ -170,6 +172,26 @@ BEGIN
     ON CONFLICT (measure, day, county, a, b, shard)
     DO UPDATE SET n = t.n + excluded.n, records = t.records + excluded.records;
 END;
+$$;
+
+-- Folds the shards of each key into shard 0, `batch` rows at a time (`haki serve` runs it with
+-- its periodic purges), so a key keeps one row once its writers have moved on. Rows a writer holds
+-- are skipped, left for the next round; a writer only ever waits for rows of its own shard, so the
+-- fold never deadlocks with one. Returns the rows folded.
+CREATE FUNCTION tally_merge_shards(batch integer) RETURNS bigint LANGUAGE sql AS $$
+    WITH picked AS (
+        SELECT ctid FROM tallies WHERE shard <> 0 LIMIT batch FOR UPDATE SKIP LOCKED),
+    gone AS (
+        DELETE FROM tallies t USING picked p WHERE t.ctid = p.ctid
+        RETURNING t.measure, t.day, t.county, t.a, t.b, t.n, t.records),
+    folded AS (
+        INSERT INTO tallies AS t (measure, day, county, a, b, shard, n, records)
+        SELECT measure, day, county, a, b, 0, sum(n), sum(records) FROM gone
+         GROUP BY measure, day, county, a, b ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (measure, day, county, a, b, shard)
+        DO UPDATE SET n = t.n + excluded.n, records = t.records + excluded.records
+        RETURNING 1)
+    SELECT count(*) FROM gone;
 $$;
 
 -- After each statement on a counted table, its trigger function (one per table, made below, so

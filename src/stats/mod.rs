@@ -5,6 +5,7 @@ pub mod dto;
 pub mod handlers;
 pub mod queries;
 pub mod suppression;
+pub mod tallies;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(handlers::overview);
