@@ -92,17 +92,59 @@ pub fn verify_blocking(password: &str, hash: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 
-/// Password hashes computed at once: one per core. Each takes Argon2's 19 MiB and a core for its
-/// whole run, so more at once would not finish sooner, only hold more memory: a burst of 16
-/// sign-ins on 2 cores peaked at 1.7 GB of resident memory (bench/REPORT.md of 3172c46).
-static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that compute password hashes: one per core, and the only threads that do. Each
+/// hash takes Argon2's 19 MiB and a core for its whole run, so more at once would not finish
+/// sooner, only hold more memory; and since the allocator keeps what a thread freed for that
+/// thread's next use, hashes spread over the blocking pool's threads each left their 19 MiB
+/// behind: a burst of 16 sign-ins on 2 cores kept 1.7 GB resident (bench/REPORT.md of 3172c46),
+/// still 630 MB with one hash per core at a time. On their own threads the same few blocks
+/// serve every hash.
+static HASHERS: LazyLock<Option<std::sync::mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let mut started = 0;
+    for n in 0..cores {
+        let queue = queue.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("haki-password-{n}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job, not while running it.
+                    let next = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => started += 1,
+            Err(err) => log::error!("could not start a password hashing thread: {err}"),
+        }
+    }
+    (started > 0).then_some(jobs)
 });
 
-/// Runs a password hash on the blocking pool once one of [`HASHING`]'s places is free.
+/// Runs a password hash on one of [`HASHERS`] (on the blocking pool if none could start).
 async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    let _place = HASHING.acquire().await.map_err(ApiError::internal)?;
-    Ok(web::block(work).await?)
+    let Some(hashers) = HASHERS.as_ref() else {
+        return Ok(web::block(work).await?);
+    };
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    hashers
+        .send(Box::new(move || {
+            let _ = answer.send(work());
+        }))
+        .map_err(|_| ApiError::internal("the password hashing threads stopped"))?;
+    answered
+        .await
+        .map_err(|_| ApiError::internal("a password hash did not complete"))
 }
 
 pub async fn hash(password: String) -> ApiResult<String> {
