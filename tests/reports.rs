@@ -447,8 +447,10 @@ async fn the_tallies_stay_exact_under_concurrent_writes() {
     haki::stats::tallies::merge_shards(&app.state).await.unwrap();
     assert_eq!(app.count("SELECT count(*) FROM tallies WHERE shard <> 0").await, 0);
     assert_eq!(
-        app.count("SELECT count(*) FROM (SELECT 1 FROM tallies GROUP BY measure, day, county, a, b HAVING count(*) > 1) k")
-            .await,
+        app.count(
+            "SELECT count(*) FROM (SELECT 1 FROM tallies GROUP BY measure, day, county, a, b HAVING count(*) > 1) k"
+        )
+        .await,
         0
     );
     app.assert_tallies_agree().await;

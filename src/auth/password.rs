@@ -96,11 +96,11 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// The threads that compute password hashes: one per core, and the only threads that do. Each
 /// hash takes Argon2's 19 MiB and a core for its whole run, so more at once would not finish
-/// sooner, only hold more memory; and since the allocator keeps what a thread freed for that
+/// sooner, only hold more memory; and since an allocator keeps what a thread freed for that
 /// thread's next use, hashes spread over the blocking pool's threads each left their 19 MiB
 /// behind: a burst of 16 sign-ins on 2 cores kept 1.7 GB resident (bench/REPORT.md of 3172c46),
 /// still 630 MB with one hash per core at a time. On their own threads the same few blocks
-/// serve every hash.
+/// serve every hash (docs/performance.md, "Memory").
 static HASHERS: LazyLock<Option<std::sync::mpsc::Sender<Job>>> = LazyLock::new(|| {
     let (jobs, queue) = std::sync::mpsc::channel::<Job>();
     let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
