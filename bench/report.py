@@ -44,8 +44,8 @@ def main():
             "nothing beyond its statements.", ""]
     for size in sizes:
         out += [f"## {int(size):,} cases", "",
-                "| scenario | req/s | p50 | p99 | server CPU / request | pgbench tx/s | pgbench p50 | pgbench p99 | throughput | p50 |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                "| scenario | req/s | p50 | p99 | server CPU / request | pgbench tx/s | pgbench p50 | pgbench p99 | throughput | p50 | p99 |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for name in scenarios:
             r = by.get((size, name))
             if not r:
@@ -53,8 +53,9 @@ def main():
             _, _, rps, p50, p99, cpu, tps, pg50, pg99 = r
             thr = f"ratio {float(rps) / float(tps):.2f}" if number(rps) and number(tps) else ""
             lat = f"ratio {ms(pg50) / ms(p50):.2f}" if ms(p50) and ms(pg50) else ""
+            tail = f"ratio {ms(pg99) / ms(p99):.2f}" if ms(p99) and ms(pg99) else ""
             out.append(f"| {name} | {number(rps):,.1f} | {fmt_ms(ms(p50))} | {fmt_ms(ms(p99))} | "
-                       f"{cpu} ms | {f'{number(tps):,.1f}' if tps else ''} | {pg50} | {pg99} | {thr} | {lat} |")
+                       f"{cpu} ms | {f'{number(tps):,.1f}' if tps else ''} | {pg50} | {pg99} | {thr} | {lat} | {tail} |")
         out.append("")
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
