@@ -17,7 +17,8 @@ const CHUNK_SQL: &str = include_str!("seed_bench.sql");
 pub const CHUNK: u64 = 10_000;
 /// The tables a chunk fills whose rows are tallied (migration `tallies`). Within a chunk their
 /// per-statement tally triggers are off and the chunk's records are tallied once at its end, in
-/// the same transaction: the same tallies, in a third of the time.
+/// the same transaction: the same tallies, at about half the cost (100,000 cases: 29.8 s without
+/// tallies, 47 s with the triggers on, 39 s this way).
 const TALLIED: [&str; 8] = [
     "cases",
     "suspects",
