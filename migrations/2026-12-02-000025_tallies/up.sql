@@ -104,7 +104,7 @@ UNION ALL
 SELECT 'survivor', v.survivor_id, 'service_end', v.end_on, coalesce(s.county, ''), v.kind, '', count(*), count(*)
   FROM survivor_services v JOIN survivors s ON s.id = v.survivor_id
  WHERE v.start_on IS NOT NULL AND v.end_on IS NOT NULL
-   AND (v.status = 'active' OR v.status IN ('completed', 'discontinued'))
+   AND v.status IN ('active', 'completed', 'discontinued')
  GROUP BY v.survivor_id, v.end_on, s.county, v.kind
 UNION ALL
 -- Restorations closed as restored and not reopened, by closure date.
